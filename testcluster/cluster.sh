@@ -1,0 +1,320 @@
+#!/usr/bin/env bash
+# The hpcbridge test cluster: a real Slurm 22.05 cluster on one machine (see
+# ../shared/notes/slurm-in-a-box.md). Nodes gpu1-2 (4 fake A100 each) and cpu1-2,
+# partitions gpu, cpu, interactive; slurmdbd + MariaDB; sshd on 127.0.0.1 with an
+# ordinary user, a generated key and a known_hosts file.
+#
+#   cluster.sh install   apt-get the Debian packages (needs root and network)
+#   cluster.sh up        start everything (idempotent)
+#   cluster.sh down      stop everything (idempotent)
+#   cluster.sh status    what runs, exit 0 only when all of it does
+#   cluster.sh env       print the connection settings as shell assignments
+#
+# Settings (environment): HPCB_TC_DIR (state dir), HPCB_TC_USER (alice),
+# HPCB_TC_SSH_PORT (2222), HPCB_TC_CTLD_PORT (6817), HPCB_TC_DBD_PORT (6819),
+# HPCB_TC_SLURMD_PORT (17001, four consecutive ports), HPCB_TC_MAX_SESSIONS (10).
+set -euo pipefail
+
+DIR=${HPCB_TC_DIR:-/var/lib/hpcbridge-testcluster}
+TC_USER=${HPCB_TC_USER:-alice}
+SSH_PORT=${HPCB_TC_SSH_PORT:-2222}
+CTLD_PORT=${HPCB_TC_CTLD_PORT:-6817}
+DBD_PORT=${HPCB_TC_DBD_PORT:-6819}
+SLURMD_PORT=${HPCB_TC_SLURMD_PORT:-17001}
+MAX_SESSIONS=${HPCB_TC_MAX_SESSIONS:-10}
+CLUSTER_NAME=hpcb
+NODES=(gpu1 gpu2 cpu1 cpu2)
+PACKAGES=(slurm-wlm slurmdbd munge openssh-server mariadb-server libslurm-dev
+  slurm-wlm-torque gcc squashfs-tools procps)
+
+log() { printf '[testcluster] %s\n' "$*" >&2; }
+die() { log "ERROR: $*"; exit 1; }
+need_root() { [ "$(id -u)" = 0 ] || die "must run as root (it starts slurmctld, slurmd, sshd, MariaDB)"; }
+
+running() { # running PIDFILE
+  [ -s "$1" ] && kill -0 "$(cat "$1")" 2>/dev/null
+}
+
+wait_for() { # wait_for SECONDS DESCRIPTION CMD...
+  local secs=$1 what=$2; shift 2
+  for _ in $(seq 1 $((secs * 5))); do
+    if "$@" >/dev/null 2>&1; then return 0; fi
+    sleep 0.2
+  done
+  die "timed out after ${secs}s waiting for $what"
+}
+
+cmd_install() {
+  need_root
+  local missing=()
+  for p in "${PACKAGES[@]}"; do
+    dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
+  done
+  if [ ${#missing[@]} -eq 0 ]; then log "packages present"; return; fi
+  log "installing ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -q
+  apt-get install -y -q "${missing[@]}"
+}
+
+write_slurm_conf() {
+  local host; host=$(hostname)
+  local p1=$SLURMD_PORT p2=$((SLURMD_PORT + 1)) p3=$((SLURMD_PORT + 2)) p4=$((SLURMD_PORT + 3))
+  mkdir -p /etc/slurm /var/spool/slurmctld /var/spool/slurmd "$DIR/log" "$DIR/dev"
+  chown slurm:slurm /var/spool/slurmctld "$DIR/log"
+  chmod 777 "$DIR/log"
+  for i in 0 1 2 3; do
+    [ -c "$DIR/dev/nvidia$i" ] || { rm -f "$DIR/dev/nvidia$i"; mknod -m 666 "$DIR/dev/nvidia$i" c 195 "$i"; }
+  done
+  cat >/etc/slurm/slurm.conf <<EOF
+# Written by hpcbridge testcluster/cluster.sh
+ClusterName=$CLUSTER_NAME
+SlurmctldHost=$host(127.0.0.1)
+SlurmctldPort=$CTLD_PORT
+SlurmUser=slurm
+AuthType=auth/munge
+StateSaveLocation=/var/spool/slurmctld
+SlurmdSpoolDir=/var/spool/slurmd/%n
+SlurmctldPidFile=$DIR/slurmctld.pid
+SlurmdPidFile=$DIR/slurmd-%n.pid
+SlurmctldLogFile=$DIR/log/slurmctld.log
+SlurmdLogFile=$DIR/log/slurmd-%n.log
+ProctrackType=proctrack/linuxproc
+TaskPlugin=task/none
+SelectType=select/cons_tres
+SelectTypeParameters=CR_Core_Memory
+DefMemPerCPU=500
+ReturnToService=2
+GresTypes=gpu
+MpiDefault=none
+SchedulerType=sched/backfill
+MaxJobCount=50000
+MaxArraySize=20001
+MinJobAge=30
+KillWait=5
+InactiveLimit=0
+SlurmctldTimeout=30
+SlurmdTimeout=60
+AccountingStorageType=accounting_storage/slurmdbd
+AccountingStorageHost=localhost
+AccountingStoragePort=$DBD_PORT
+AccountingStorageTRES=gres/gpu
+JobAcctGatherType=jobacct_gather/linux
+JobAcctGatherFrequency=5
+NodeName=gpu[1-2] NodeHostname=$host NodeAddr=127.0.0.1 Port=$p1-$p2 CPUs=2 RealMemory=4000 Gres=gpu:a100:4
+NodeName=cpu[1-2] NodeHostname=$host NodeAddr=127.0.0.1 Port=$p3-$p4 CPUs=2 RealMemory=4000
+PartitionName=gpu Nodes=gpu[1-2] MaxTime=1-00:00:00 State=UP
+PartitionName=cpu Nodes=cpu[1-2] Default=YES MaxTime=7-00:00:00 State=UP
+PartitionName=interactive Nodes=gpu[1-2],cpu[1-2] MaxTime=04:00:00 State=UP
+EOF
+  cat >/etc/slurm/gres.conf <<EOF
+NodeName=gpu[1-2] Name=gpu Type=a100 File=$DIR/dev/nvidia[0-3]
+EOF
+  cat >/etc/slurm/slurmdbd.conf <<EOF
+AuthType=auth/munge
+DbdHost=localhost
+DbdPort=$DBD_PORT
+SlurmUser=slurm
+PidFile=$DIR/slurmdbd.pid
+LogFile=$DIR/log/slurmdbd.log
+StorageType=accounting_storage/mysql
+StorageHost=localhost
+StorageUser=slurm
+StoragePass=hpcbridge-test
+StorageLoc=slurm_acct_db
+EOF
+  chown slurm:slurm /etc/slurm/slurmdbd.conf
+  chmod 600 /etc/slurm/slurmdbd.conf
+}
+
+start_munge() {
+  mkdir -p /run/munge && chown munge:munge /run/munge
+  if [ ! -s /etc/munge/munge.key ]; then
+    dd if=/dev/urandom of=/etc/munge/munge.key bs=1 count=1024 2>/dev/null
+    chown munge:munge /etc/munge/munge.key; chmod 400 /etc/munge/munge.key
+  fi
+  if ! pgrep -x munged >/dev/null; then
+    log "starting munged"
+    runuser -u munge -- /usr/sbin/munged --force
+  fi
+  wait_for 10 munge sh -c 'munge -n | unmunge'
+}
+
+mysql_up() { mysqladmin --protocol=socket ping; }
+
+start_mariadb() {
+  mkdir -p /run/mysqld && chown mysql:mysql /run/mysqld
+  if ! mysql_up >/dev/null 2>&1; then
+    log "starting MariaDB"
+    [ -d /var/lib/mysql/mysql ] || mariadb-install-db --user=mysql >/dev/null
+    (setsid mysqld_safe --user=mysql --bind-address=127.0.0.1 >"$DIR/log/mysqld_safe.out" 2>&1 &)
+    wait_for 60 MariaDB mysql_up
+  fi
+  mysql -u root <<'EOF'
+CREATE DATABASE IF NOT EXISTS slurm_acct_db;
+CREATE USER IF NOT EXISTS 'slurm'@'localhost' IDENTIFIED BY 'hpcbridge-test';
+GRANT ALL ON slurm_acct_db.* TO 'slurm'@'localhost';
+FLUSH PRIVILEGES;
+EOF
+}
+
+start_slurmdbd() {
+  if ! running "$DIR/slurmdbd.pid"; then
+    log "starting slurmdbd"
+    /usr/sbin/slurmdbd
+  fi
+  wait_for 60 slurmdbd sacctmgr -n list cluster
+}
+
+register_accounting() {
+  sacctmgr -n list cluster format=cluster | grep -qw "$CLUSTER_NAME" \
+    || sacctmgr -i add cluster "$CLUSTER_NAME" >/dev/null
+  sacctmgr -n list account format=account | grep -qw research \
+    || sacctmgr -i add account research Description=hpcbridge-tests Organization=hpcb >/dev/null
+  for u in root "$TC_USER"; do
+    sacctmgr -n list user format=user | grep -qw "$u" \
+      || sacctmgr -i add user "$u" Account=research >/dev/null
+  done
+}
+
+start_slurmctld() {
+  if ! running "$DIR/slurmctld.pid"; then
+    log "starting slurmctld"
+    /usr/sbin/slurmctld
+  fi
+  wait_for 60 slurmctld scontrol ping
+}
+
+start_slurmds() {
+  for n in "${NODES[@]}"; do
+    mkdir -p "/var/spool/slurmd/$n"
+    if ! running "$DIR/slurmd-$n.pid"; then
+      log "starting slurmd $n"
+      /usr/sbin/slurmd -N "$n"
+    fi
+  done
+  wait_for 90 "all nodes to register" all_nodes_up
+}
+
+all_nodes_up() {
+  # every node responding (idle, mixed or allocated; not down/unknown)
+  local states; states=$(sinfo -h -N -o '%N %t' | sort -u)
+  [ "$(printf '%s\n' "$states" | awk '{print $1}' | sort -u | wc -l)" -eq ${#NODES[@]} ] || return 1
+  ! printf '%s\n' "$states" | grep -Eq ' (down|unk|drain|fail|boot|pow)'
+}
+
+make_user() {
+  if ! id "$TC_USER" >/dev/null 2>&1; then
+    log "creating user $TC_USER"
+    useradd -m -s /bin/bash "$TC_USER"
+  fi
+  usermod -p '*' -s /bin/bash "$TC_USER" # unlocked, no password: key only
+  local home; home=$(getent passwd "$TC_USER" | cut -d: -f6)
+  if [ ! -s "$DIR/user_key" ]; then
+    ssh-keygen -q -t ed25519 -N '' -C "hpcbridge-testcluster" -f "$DIR/user_key"
+  fi
+  install -d -m 700 -o "$TC_USER" -g "$TC_USER" "$home/.ssh"
+  install -m 600 -o "$TC_USER" -g "$TC_USER" "$DIR/user_key.pub" "$home/.ssh/authorized_keys"
+  chmod 644 "$DIR/user_key.pub"; chmod 600 "$DIR/user_key"
+}
+
+start_sshd() {
+  mkdir -p /run/sshd
+  [ -s "$DIR/ssh_host_ed25519_key" ] || ssh-keygen -q -t ed25519 -N '' -f "$DIR/ssh_host_ed25519_key"
+  cat >"$DIR/sshd_config" <<EOF
+Port $SSH_PORT
+ListenAddress 127.0.0.1
+HostKey $DIR/ssh_host_ed25519_key
+PidFile $DIR/sshd.pid
+PasswordAuthentication no
+KbdInteractiveAuthentication no
+PubkeyAuthentication yes
+UsePAM no
+StrictModes no
+MaxSessions $MAX_SESSIONS
+MaxStartups 100:30:200
+Subsystem sftp /usr/lib/openssh/sftp-server
+EOF
+  if ! running "$DIR/sshd.pid"; then
+    log "starting sshd on 127.0.0.1:$SSH_PORT"
+    /usr/sbin/sshd -f "$DIR/sshd_config" -E "$DIR/log/sshd.log"
+  fi
+  printf '[127.0.0.1]:%s %s\n' "$SSH_PORT" "$(cut -d' ' -f1,2 "$DIR/ssh_host_ed25519_key.pub")" >"$DIR/known_hosts"
+  chmod 644 "$DIR/known_hosts"
+  wait_for 20 "ssh login as $TC_USER" ssh -p "$SSH_PORT" -i "$DIR/user_key" -o BatchMode=yes \
+    -o UserKnownHostsFile="$DIR/known_hosts" -o StrictHostKeyChecking=yes "$TC_USER@127.0.0.1" true
+}
+
+write_connection() {
+  cat >"$DIR/connection.env" <<EOF
+SLURM_SSH_HOST=127.0.0.1
+SLURM_SSH_PORT=$SSH_PORT
+SLURM_SSH_USER=$TC_USER
+SLURM_SSH_KEY_PATH=$DIR/user_key
+SLURM_SSH_KNOWN_HOSTS=$DIR/known_hosts
+SLURM_DEFAULT_PARTITION=cpu
+SLURM_GPU_PARTITIONS=gpu
+SLURM_CPU_PARTITIONS=cpu
+EOF
+  chmod 644 "$DIR/connection.env"
+}
+
+cmd_up() {
+  need_root
+  command -v slurmctld >/dev/null || die "Slurm is not installed: run '$0 install' first"
+  mkdir -p "$DIR/log"
+  write_slurm_conf
+  make_user
+  start_munge
+  start_mariadb
+  start_slurmdbd
+  register_accounting
+  start_slurmctld
+  start_slurmds
+  start_sshd
+  write_connection
+  log "up: $(sinfo -h -o '%P' | tr '\n' ' ')| ssh $TC_USER@127.0.0.1 -p $SSH_PORT"
+}
+
+stop_pidfile() {
+  local f=$1
+  if running "$f"; then kill "$(cat "$f")" 2>/dev/null || true; fi
+}
+
+cmd_down() {
+  need_root
+  stop_pidfile "$DIR/sshd.pid"
+  for n in "${NODES[@]}"; do stop_pidfile "$DIR/slurmd-$n.pid"; done
+  stop_pidfile "$DIR/slurmctld.pid"
+  stop_pidfile "$DIR/slurmdbd.pid"
+  if mysql_up >/dev/null 2>&1; then mysqladmin --protocol=socket shutdown || true; fi
+  sleep 1
+  pkill -x slurmd 2>/dev/null || true
+  log "down"
+}
+
+cmd_status() {
+  local ok=0
+  check() { if "$@" >/dev/null 2>&1; then printf '  %-12s up\n' "$NAME"; else printf '  %-12s DOWN\n' "$NAME"; ok=1; fi; }
+  NAME=munge check sh -c 'munge -n | unmunge'
+  NAME=mariadb check mysql_up
+  NAME=slurmdbd check running "$DIR/slurmdbd.pid"
+  NAME=slurmctld check scontrol ping
+  for n in "${NODES[@]}"; do NAME="slurmd $n" check running "$DIR/slurmd-$n.pid"; done
+  NAME=sshd check running "$DIR/sshd.pid"
+  return $ok
+}
+
+cmd_env() {
+  [ -s "$DIR/connection.env" ] || die "no $DIR/connection.env: run '$0 up' first"
+  cat "$DIR/connection.env"
+}
+
+case "${1:-}" in
+  install) cmd_install ;;
+  up) cmd_up ;;
+  down) cmd_down ;;
+  status) cmd_status ;;
+  env) cmd_env ;;
+  *) echo "usage: $0 install|up|down|status|env" >&2; exit 2 ;;
+esac
