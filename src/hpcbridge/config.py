@@ -1,0 +1,212 @@
+"""Configuration: the Slurm plan's environment variables (one cluster) and a TOML file (any number).
+
+Precedence: the TOML file (HPCBRIDGE_CONFIG, else <platform config dir>/hpcbridge/config.toml) defines
+clusters; the SLURM_* variables define one more cluster, named SLURM_CLUSTER_NAME (default "default").
+If the file already has a cluster of that name, the variables that are set override its keys.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from pathlib import Path
+from typing import Literal
+
+import platformdirs
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from typing_extensions import Annotated
+
+from .errors import ConfigError
+
+
+def _split_csv(value: object) -> object:
+    if isinstance(value, str):
+        return [v.strip() for v in value.split(",") if v.strip()]
+    return value
+
+
+class Policy(BaseModel):
+    """Limits enforced before anything is sent to the scheduler."""
+
+    model_config = ConfigDict(extra="forbid")
+    allowed_partitions: list[str] = Field(default_factory=list, description="empty = any partition")
+    allowed_accounts: list[str] = Field(default_factory=list, description="empty = any account")
+    max_gpus: int | None = Field(None, description="max GPUs per job")
+    max_nodes: int | None = Field(None, description="max nodes per job")
+    max_time: str | None = Field(None, description="max walltime per job, e.g. 2-00:00:00")
+
+
+class ClusterConfig(BaseModel):
+    """One cluster (`[clusters.NAME]` in the TOML file)."""
+
+    model_config = ConfigDict(extra="forbid")
+    name: str = Field("default", description="cluster name used in tool calls")
+    scheduler: Literal["slurm", "pbs"] = Field("slurm", description="slurm (pbs comes later)")
+    transport: Literal["ssh", "local"] = Field("ssh", description="ssh from anywhere, or local on a login node")
+    host: str | None = Field(None, description="login node host name, or a Host alias from ~/.ssh/config")
+    port: int | None = Field(None, description="SSH port (default: from ~/.ssh/config, else 22)")
+    user: str | None = Field(None, description="SSH user (default: from ~/.ssh/config, else local user)")
+    key_path: str | None = Field(None, description="private key file (default: agent and ~/.ssh/id_*)")
+    password: SecretStr | None = Field(None, description="key passphrase, or password when no key is set")
+    known_hosts: str | None = Field(None, description="known_hosts file (default ~/.ssh/known_hosts)")
+    verify_host_key: bool = Field(True, description="false turns host key checking off (logged; unsafe)")
+    ssh_config: str | None = Field(None, description="OpenSSH client config file (default ~/.ssh/config)")
+    connect_timeout: float = Field(15.0, description="seconds to establish the SSH connection")
+    command_timeout: float = Field(60.0, description="seconds before a scheduler command is abandoned")
+    max_channels: int = Field(8, description="concurrent SSH channels (keep below sshd MaxSessions=10)")
+    default_partition: str | None = Field(None, description="partition for submit_job when none is given")
+    gpu_partitions: list[str] = Field(default_factory=list, description="partitions with GPUs (auto-detected if empty)")
+    cpu_partitions: list[str] = Field(default_factory=list, description="CPU-only partitions (auto-detected if empty)")
+    account: str | None = Field(None, description="account for submit_job when none is given")
+    work_dir: str | None = Field(None, description="default working directory for jobs")
+    default: bool = Field(False, description="true on the cluster used when a tool gets no cluster")
+    allow_shell: bool = Field(False, description="enable run_shell_command")
+    shell_allowlist: list[str] = Field(default_factory=list, description="programs run_shell_command may run (empty = any)")
+    cache_ttl: float = Field(2.0, description="seconds a queue listing is reused across callers")
+    policy: Policy = Field(default_factory=Policy, description="limits enforced before submission")
+
+    @field_validator("gpu_partitions", "cpu_partitions", "shell_allowlist", mode="before")
+    @classmethod
+    def _csv(cls, value: object) -> object:
+        return _split_csv(value)
+
+
+class SlurmEnv(BaseSettings):
+    """The Slurm plan's variables, plus a few hpcbridge additions, all optional."""
+
+    model_config = SettingsConfigDict(env_prefix="SLURM_", extra="ignore")
+    cluster_name: str = "default"
+    transport: Literal["ssh", "local"] | None = None
+    ssh_host: str | None = None
+    ssh_port: int | None = None
+    ssh_user: str | None = None
+    ssh_key_path: str | None = None
+    ssh_password: SecretStr | None = None
+    ssh_known_hosts: str | None = None
+    default_partition: str | None = None
+    command_timeout: float | None = None
+    work_dir: str | None = None
+    gpu_partitions: Annotated[list[str] | None, NoDecode] = None
+    cpu_partitions: Annotated[list[str] | None, NoDecode] = None
+    account: str | None = None
+    allow_shell: bool | None = None
+    shell_allowlist: Annotated[list[str] | None, NoDecode] = None
+
+    @field_validator("gpu_partitions", "cpu_partitions", "shell_allowlist", mode="before")
+    @classmethod
+    def _csv(cls, value: object) -> object:
+        return _split_csv(value)
+
+    def cluster_fields(self) -> dict[str, object]:
+        mapping = {
+            "transport": self.transport, "host": self.ssh_host, "port": self.ssh_port,
+            "user": self.ssh_user, "key_path": self.ssh_key_path, "password": self.ssh_password,
+            "known_hosts": self.ssh_known_hosts, "default_partition": self.default_partition,
+            "command_timeout": self.command_timeout, "work_dir": self.work_dir,
+            "gpu_partitions": self.gpu_partitions, "cpu_partitions": self.cpu_partitions,
+            "account": self.account, "allow_shell": self.allow_shell, "shell_allowlist": self.shell_allowlist,
+        }
+        return {k: v for k, v in mapping.items() if v is not None}
+
+    @property
+    def defines_cluster(self) -> bool:
+        return bool(self.ssh_host) or self.transport == "local"
+
+
+class ServerEnv(BaseSettings):
+    """hpcbridge's own variables."""
+
+    model_config = SettingsConfigDict(env_prefix="HPCBRIDGE_", extra="ignore")
+    config: str | None = None
+    http_token: SecretStr | None = None
+    log_level: str = "INFO"
+
+
+class Settings(BaseModel):
+    clusters: dict[str, ClusterConfig]
+    default_cluster: str
+    http_token: SecretStr | None = None
+    log_level: str = "INFO"
+    source: str = ""
+
+    def cluster(self, name: str | None) -> ClusterConfig:
+        key = name or self.default_cluster
+        if key not in self.clusters:
+            from .errors import NotFound
+
+            raise NotFound(f"cluster '{key}' is not configured; clusters: {', '.join(sorted(self.clusters))}")
+        return self.clusters[key]
+
+
+def default_config_path() -> Path:
+    return Path(platformdirs.user_config_dir("hpcbridge")) / "config.toml"
+
+
+def _read_toml(path: Path) -> dict[str, object]:
+    try:
+        with path.open("rb") as fh:
+            return tomllib.load(fh)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML: {exc}") from exc
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read: {exc.strerror}") from exc
+
+
+def load_settings(environ: dict[str, str] | None = None) -> Settings:
+    """Read env + TOML into validated Settings; raises ConfigError with what is wrong and where."""
+    env = dict(os.environ if environ is None else environ)
+    try:
+        server = _server_from(env)
+        slurm = _slurm_from(env)
+    except ValidationError as exc:
+        raise ConfigError(f"environment: {_first_error(exc)}") from exc
+    path = Path(server.config).expanduser() if server.config else default_config_path()
+    data: dict[str, object] = {}
+    if server.config and not path.exists():
+        raise ConfigError(f"HPCBRIDGE_CONFIG points to {path}, which does not exist")
+    if path.exists():
+        data = _read_toml(path)
+    raw_clusters = dict(data.get("clusters", {}) or {})  # type: ignore[arg-type]
+    if slurm.defines_cluster:
+        merged = dict(raw_clusters.get(slurm.cluster_name, {}) or {})  # type: ignore[arg-type]
+        merged.update(slurm.cluster_fields())
+        raw_clusters[slurm.cluster_name] = merged
+    clusters: dict[str, ClusterConfig] = {}
+    for name, values in raw_clusters.items():
+        try:
+            clusters[name] = ClusterConfig(**{**dict(values), "name": name})  # type: ignore[arg-type]
+        except ValidationError as exc:
+            raise ConfigError(f"cluster '{name}' ({path if name != slurm.cluster_name else 'env'}): "
+                              f"{_first_error(exc)}") from exc
+        if clusters[name].transport == "ssh" and not clusters[name].host:
+            raise ConfigError(f"cluster '{name}': transport 'ssh' needs host (or SLURM_SSH_HOST)")
+    if not clusters:
+        raise ConfigError(
+            f"no cluster configured: set SLURM_SSH_HOST (and SLURM_SSH_USER, SLURM_SSH_KEY_PATH), "
+            f"or write {path} with a [clusters.NAME] table"
+        )
+    defaults = [n for n, c in clusters.items() if c.default]
+    if len(defaults) > 1:
+        raise ConfigError(f"more than one cluster has default = true: {', '.join(defaults)}")
+    default = defaults[0] if defaults else (slurm.cluster_name if slurm.defines_cluster else next(iter(clusters)))
+    token = server.http_token or (SecretStr(str(data["http_token"])) if data.get("http_token") else None)
+    return Settings(clusters=clusters, default_cluster=default, http_token=token,
+                    log_level=str(data.get("log_level", server.log_level)),
+                    source=str(path) if path.exists() else "environment")
+
+
+def _server_from(env: dict[str, str]) -> ServerEnv:
+    return ServerEnv(**{k[len("HPCBRIDGE_"):].lower(): v for k, v in env.items()
+                        if k.startswith("HPCBRIDGE_") and k[len("HPCBRIDGE_"):].lower() in ServerEnv.model_fields})
+
+
+def _slurm_from(env: dict[str, str]) -> SlurmEnv:
+    return SlurmEnv(**{k[len("SLURM_"):].lower(): v for k, v in env.items()
+                       if k.startswith("SLURM_") and k[len("SLURM_"):].lower() in SlurmEnv.model_fields})
+
+
+def _first_error(exc: ValidationError) -> str:
+    err = exc.errors()[0]
+    where = ".".join(str(p) for p in err.get("loc", ()))
+    return f"{where}: {err.get('msg')}"

@@ -1,0 +1,236 @@
+"""Shared models: frozen dataclasses used by every layer. Pydantic serialises them at the tool edge."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from typing import Generic, TypeVar
+
+
+class JobState(str, enum.Enum):
+    """One job-state vocabulary over Slurm and PBS. The scheduler's own word is kept beside it."""
+
+    PENDING = "PENDING"
+    HELD = "HELD"
+    CONFIGURING = "CONFIGURING"
+    RUNNING = "RUNNING"
+    COMPLETING = "COMPLETING"
+    SUSPENDED = "SUSPENDED"
+    REQUEUED = "REQUEUED"
+    COMPLETED = "COMPLETED"
+    FAILED = "FAILED"
+    CANCELLED = "CANCELLED"
+    TIMEOUT = "TIMEOUT"
+    OUT_OF_MEMORY = "OUT_OF_MEMORY"
+    NODE_FAIL = "NODE_FAIL"
+    PREEMPTED = "PREEMPTED"
+    BOOT_FAIL = "BOOT_FAIL"
+    DEADLINE = "DEADLINE"
+    UNKNOWN = "UNKNOWN"
+
+    @property
+    def final(self) -> bool:
+        return self in _FINAL
+
+    @property
+    def failed(self) -> bool:
+        return self in _FINAL and self is not JobState.COMPLETED
+
+
+_FINAL = frozenset(
+    {
+        JobState.COMPLETED,
+        JobState.FAILED,
+        JobState.CANCELLED,
+        JobState.TIMEOUT,
+        JobState.OUT_OF_MEMORY,
+        JobState.NODE_FAIL,
+        JobState.PREEMPTED,
+        JobState.BOOT_FAIL,
+        JobState.DEADLINE,
+    }
+)
+
+
+@dataclass(frozen=True)
+class CommandResult:
+    argv: tuple[str, ...]
+    stdout: str
+    stderr: str
+    exit_status: int
+    duration_s: float
+
+    @property
+    def ok(self) -> bool:
+        return self.exit_status == 0
+
+
+@dataclass(frozen=True)
+class GpuCount:
+    """GPUs of one type (type None when the site does not type its GRES)."""
+
+    type: str | None
+    count: int
+
+    def __str__(self) -> str:
+        return f"{self.type}:{self.count}" if self.type else str(self.count)
+
+
+@dataclass(frozen=True)
+class Node:
+    name: str
+    state: str  # base state, upper case: IDLE, MIXED, ALLOCATED, DOWN, ...
+    flags: tuple[str, ...] = ()  # DRAIN, RESERVED, NOT_RESPONDING, PLANNED, ...
+    partitions: tuple[str, ...] = ()
+    cpus_total: int = 0
+    cpus_alloc: int = 0
+    memory_mb: int = 0
+    memory_alloc_mb: int = 0
+    gpus: tuple[GpuCount, ...] = ()
+    gpus_used: tuple[GpuCount, ...] = ()
+    features: tuple[str, ...] = ()
+    reason: str | None = None
+
+    @property
+    def available(self) -> bool:
+        """Can take new work now (up, not drained, not down)."""
+        blocked = {"DRAIN", "DRAINING", "DRAINED", "NOT_RESPONDING", "MAINTENANCE", "POWERED_DOWN", "FAIL"}
+        return self.state in {"IDLE", "MIXED", "ALLOCATED", "COMPLETING"} and not blocked & set(self.flags)
+
+    @property
+    def gpu_total(self) -> int:
+        return sum(g.count for g in self.gpus)
+
+    @property
+    def gpu_used(self) -> int:
+        return sum(g.count for g in self.gpus_used)
+
+
+@dataclass(frozen=True)
+class Partition:
+    name: str
+    state: str
+    is_default: bool = False
+    max_time_minutes: int | None = None  # None = unlimited
+    default_time_minutes: int | None = None
+    node_list: str = ""
+    nodes: tuple[str, ...] = ()
+    total_cpus: int = 0
+    total_nodes: int = 0
+    total_gpus: int = 0
+    max_nodes: int | None = None
+    allow_accounts: tuple[str, ...] = ()  # empty = all
+    allow_qos: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Job:
+    job_id: str  # "123", or "123_4" for an array task
+    name: str
+    user: str
+    state: JobState
+    native_state: str
+    partition: str = ""
+    account: str = ""
+    qos: str = ""
+    num_nodes: int = 0
+    num_cpus: int = 0
+    node_list: str = ""
+    reason: str = ""
+    time_used: str = ""
+    time_limit: str = ""
+    submit_time: str = ""
+    start_time: str = ""
+    gpus: tuple[GpuCount, ...] = ()
+    array_job_id: str | None = None
+    array_task_id: str | None = None
+    priority: int | None = None
+
+
+@dataclass(frozen=True)
+class JobDetails:
+    """One job as the controller knows it (scontrol show job) or, once gone, as accounting does."""
+
+    job: Job
+    exit_code: int | None = None
+    signal: int | None = None
+    work_dir: str = ""
+    stdout_path: str = ""
+    stderr_path: str = ""
+    command: str = ""
+    dependency: str = ""
+    end_time: str = ""
+    memory: str = ""
+    tres: str = ""
+    gpu_indices: str = ""
+    reason_explained: str = ""
+    source: str = "controller"  # controller | accounting
+    raw: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class JobStep:
+    step_id: str
+    name: str
+    state: JobState
+    native_state: str
+    exit_code: int | None
+    signal: int | None
+    elapsed: str = ""
+    max_rss: str = ""
+
+
+@dataclass(frozen=True)
+class JobRecord:
+    """One job from accounting (sacct / qstat -x)."""
+
+    job_id: str
+    name: str
+    user: str
+    state: JobState
+    native_state: str
+    partition: str = ""
+    account: str = ""
+    exit_code: int | None = None
+    signal: int | None = None
+    submit_time: str = ""
+    start_time: str = ""
+    end_time: str = ""
+    elapsed: str = ""
+    time_limit: str = ""
+    num_nodes: int = 0
+    node_list: str = ""
+    alloc_tres: str = ""
+    req_mem: str = ""
+    max_rss: str = ""
+    reason: str = ""
+    work_dir: str = ""
+    steps: tuple[JobStep, ...] = ()
+
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Page(Generic[T]):
+    """A page of a longer list, with the totals an agent needs to decide whether to read on."""
+
+    items: list[T]
+    total: int
+    offset: int
+    limit: int
+    counts: dict[str, int] = field(default_factory=dict)
+    next_offset: int | None = None
+
+    @classmethod
+    def of(cls, everything: list[T], offset: int, limit: int, counts: dict[str, int]) -> Page[T]:
+        items = everything[offset : offset + limit]
+        end = offset + len(items)
+        return cls(
+            items=items,
+            total=len(everything),
+            offset=offset,
+            limit=limit,
+            counts=counts,
+            next_offset=end if end < len(everything) else None,
+        )

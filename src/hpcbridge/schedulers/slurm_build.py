@@ -1,0 +1,207 @@
+"""Slurm argv and batch-script builders. Pure: every function returns argv lists or script text."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from .. import validate
+from ..errors import InvalidParameter
+from ..quoting import shell_join
+from .slurm_text import SACCT_FIELDS, SEP, SQUEUE_FIELDS
+
+# Users' own output settings must not change what we parse (squeue(1), sinfo(1), sacct(1) ENVIRONMENT).
+_NEUTRALISED_ENV = (
+    "SQUEUE_FORMAT", "SQUEUE_FORMAT2", "SQUEUE_SORT", "SQUEUE_ALL", "SQUEUE_STATES", "SQUEUE_USERS",
+    "SQUEUE_PARTITION", "SINFO_FORMAT", "SINFO_SORT", "SINFO_PARTITION", "SACCT_FORMAT",
+    "SLURM_TIME_FORMAT", "SLURM_CLUSTERS", "SLURM_CONF_OUT",
+)
+
+
+def isolate(argv: list[str]) -> list[str]:
+    """Run argv with LC_ALL=C and the user's output-format variables removed."""
+    prefix = ["env"]
+    for name in _NEUTRALISED_ENV:
+        prefix += ["-u", name]
+    return prefix + ["LC_ALL=C", *argv]
+
+
+def version_argv() -> list[str]:
+    return ["sinfo", "--version"]
+
+
+def nodes_argv(node: str | None = None) -> list[str]:
+    return ["scontrol", "show", "node", "-o", "-d", *([node] if node else [])]
+
+
+def partitions_argv(partition: str | None = None) -> list[str]:
+    return ["scontrol", "show", "partition", "-o", *([partition] if partition else [])]
+
+
+def job_argv(job_id: str) -> list[str]:
+    return ["scontrol", "show", "job", "-o", "-d", job_id]
+
+
+def squeue_argv(
+    user: str | None = None,
+    partition: str | None = None,
+    states: list[str] | None = None,
+    job_ids: list[str] | None = None,
+) -> list[str]:
+    fmt = SEP.join(code for _, code in SQUEUE_FIELDS)
+    argv = ["squeue", "--noheader", "--array", "--format", fmt]
+    if user:
+        argv += ["--user", user]
+    if partition:
+        argv += ["--partition", partition]
+    if states:
+        argv += ["--states", ",".join(states)]
+    if job_ids:
+        argv += ["--jobs", ",".join(job_ids)]
+    return argv
+
+
+_SACCT_TIME = re.compile(
+    r"^(?:now(?:[-+][0-9]+(?:seconds|minutes|hours|days|weeks)?)?|today|midnight|noon|"
+    r"[0-9]{4}-[0-9]{2}-[0-9]{2}(?:T[0-9]{2}(?::[0-9]{2}(?::[0-9]{2})?)?)?|"
+    r"[0-9]{1,2}/[0-9]{1,2}(?:/[0-9]{2,4})?)$"
+)
+
+
+def sacct_time(parameter: str, value: str) -> str:
+    if not _SACCT_TIME.match(value):
+        raise InvalidParameter(
+            parameter, f"{value!r} is not a time sacct understands",
+            "YYYY-MM-DD[THH:MM[:SS]], MM/DD[/YY], now, now-7days, today, midnight",
+        )
+    return value
+
+
+def sacct_argv(
+    job_ids: list[str] | None = None,
+    user: str | None = None,
+    all_users: bool = False,
+    start_time: str | None = None,
+    end_time: str | None = None,
+    states: list[str] | None = None,
+    partition: str | None = None,
+) -> list[str]:
+    argv = ["sacct", "--parsable2", "--noheader", "--delimiter", SEP, "--format", ",".join(SACCT_FIELDS)]
+    if job_ids:
+        argv += ["--jobs", ",".join(job_ids)]
+    if user:
+        argv += ["--user", user]
+    elif all_users:
+        argv += ["--allusers"]
+    if start_time:
+        argv += ["--starttime", start_time]
+    elif not job_ids:
+        argv += ["--starttime", "now-7days"]
+    if end_time:
+        argv += ["--endtime", end_time]
+    if states:
+        argv += ["--state", ",".join(states)]
+    if partition:
+        argv += ["--partition", partition]
+    return argv
+
+
+def scancel_argv(job_id: str, signal: str | None = None) -> list[str]:
+    return ["scancel", *(["--signal", signal] if signal else []), job_id]
+
+
+def hold_argv(job_id: str) -> list[str]:
+    return ["scontrol", "hold", job_id]
+
+
+def release_argv(job_id: str) -> list[str]:
+    return ["scontrol", "release", job_id]
+
+
+def sbatch_argv(test_only: bool = False) -> list[str]:
+    """The script is sent on stdin, so no temporary file is left on the cluster."""
+    return ["sbatch", "--parsable", *(["--test-only"] if test_only else [])]
+
+
+@dataclass(frozen=True)
+class JobRequest:
+    """A batch job as hpcbridge renders it. Values are validated by the service before rendering."""
+
+    script_content: str
+    job_name: str | None = None
+    partition: str | None = None
+    account: str | None = None
+    nodes: int | None = None
+    ntasks: int | None = None
+    cpus_per_task: int | None = None
+    memory: str | None = None
+    time_limit: str | None = None
+    output_file: str | None = None
+    error_file: str | None = None
+    working_directory: str | None = None
+    gpus: int | None = None
+    gpus_per_task: int | None = None
+    gpu_type: str | None = None
+    array: str | None = None
+    dependency: str | None = None
+    constraint: str | None = None
+    qos: str | None = None
+    exclusive: bool = False
+    hold: bool = False
+    env: dict[str, str] = field(default_factory=dict)
+
+
+def directive(flag: str, value: str | None = None, prefix: str = "#SBATCH") -> str:
+    """The one place a directive is quoted. sbatch's script parser splits on blanks and honours double
+    quotes (without escapes), so a value with spaces is double-quoted and quotes inside are refused."""
+    if value is None:
+        return f"{prefix} {flag}"
+    if any(c in value for c in '"\n\r\x00'):
+        raise InvalidParameter(flag.lstrip("-"), f"{value!r} contains a quote or line break", "plain text")
+    return f'{prefix} {flag}="{value}"' if re.search(r"\s", value) else f"{prefix} {flag}={value}"
+
+
+def gres_value(gpus: int, gpu_type: str | None) -> str:
+    return f"gpu:{gpu_type}:{gpus}" if gpu_type else f"gpu:{gpus}"
+
+
+def render_script(req: JobRequest) -> str:
+    """Shebang, hpcbridge's directives, exported variables, then the user's script body."""
+    body = req.script_content.replace("\r\n", "\n")
+    shebang = "#!/bin/bash"
+    if body.startswith("#!"):
+        shebang, _, body = body.partition("\n")
+    lines = [shebang, *_directives(req)]
+    for name, value in req.env.items():
+        lines.append(shell_join(["export", f"{validate.env_name(name)}={value}"]))
+    return "\n".join(lines) + "\n" + body.rstrip("\n") + "\n"
+
+
+def _directives(req: JobRequest) -> list[str]:
+    d: list[str] = []
+    text_options = (
+        ("--job-name", req.job_name), ("--partition", req.partition), ("--account", req.account),
+        ("--qos", req.qos), ("--output", req.output_file), ("--error", req.error_file),
+        ("--chdir", req.working_directory), ("--constraint", req.constraint),
+        ("--array", req.array), ("--dependency", req.dependency), ("--mem", req.memory),
+        ("--time", req.time_limit),
+    )
+    number_options = (
+        ("--nodes", req.nodes), ("--ntasks", req.ntasks), ("--cpus-per-task", req.cpus_per_task),
+    )
+    for flag, value in text_options:
+        if value:
+            d.append(directive(flag, value))
+    for flag, number in number_options:
+        if number:
+            d.append(directive(flag, str(number)))
+    if req.gpus:
+        d.append(directive("--gres", gres_value(req.gpus, req.gpu_type)))
+    if req.gpus_per_task:
+        gpt = f"{req.gpu_type}:{req.gpus_per_task}" if req.gpu_type else str(req.gpus_per_task)
+        d.append(directive("--gpus-per-task", gpt))
+    if req.exclusive:
+        d.append(directive("--exclusive"))
+    if req.hold:
+        d.append(directive("--hold"))
+    return d

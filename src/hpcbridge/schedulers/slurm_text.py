@@ -1,0 +1,336 @@
+"""Parsers for Slurm's text output: scontrol key=value records, pinned squeue/sacct formats.
+
+The squeue and sacct formats are pinned by hpcbridge (see slurm_build) and separated by the ASCII unit
+separator (0x1f), which cannot occur in job names, reasons or paths, so free text never shifts columns.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import replace
+from datetime import datetime, timezone
+
+import hostlist
+
+from ..models import GpuCount, Job, JobDetails, JobRecord, JobStep, Node, Partition
+from . import gres
+from .slurm_states import explain_reason, job_state, node_state
+
+SEP = "\x1f"
+
+# squeue -o fields, in output order. Name is last so a stray separator could only affect the name.
+SQUEUE_FIELDS: tuple[tuple[str, str], ...] = (
+    ("job_id", "%i"), ("array_job_id", "%F"), ("array_task_id", "%K"), ("state", "%T"),
+    ("partition", "%P"), ("user", "%u"), ("account", "%a"), ("qos", "%q"), ("num_nodes", "%D"),
+    ("num_cpus", "%C"), ("time_used", "%M"), ("time_limit", "%l"), ("node_list", "%N"),
+    ("reason", "%r"), ("gres", "%b"), ("submit_time", "%V"), ("start_time", "%S"),
+    ("priority", "%Q"), ("name", "%j"),
+)
+
+SACCT_FIELDS: tuple[str, ...] = (
+    "JobID", "JobIDRaw", "State", "ExitCode", "Partition", "Account", "User", "Submit", "Start", "End",
+    "Elapsed", "Timelimit", "NNodes", "NodeList", "AllocTRES", "ReqMem", "MaxRSS", "Reason", "WorkDir",
+    "JobName",
+)
+
+# scontrol prints `Key=value` pairs; values may hold spaces (OS=Linux 6.1 #1 SMP, Reason=Not responding).
+# A new pair starts at whitespace followed by a key-shaped token and '='.
+_PAIR_START = re.compile(r"\s+(?=[A-Za-z][A-Za-z0-9_:/().]*=)")
+_EMPTY = {"(null)", "N/A", "None", "Unknown", "", "n/a"}
+
+
+def parse_kv_record(text: str) -> dict[str, str]:
+    """One scontrol record (one-line -o form or the multi-line form) -> {key: value}; first key wins."""
+    flat = " ".join(line.strip() for line in text.strip().splitlines())
+    record: dict[str, str] = {}
+    for token in _PAIR_START.split(flat):
+        key, sep, value = token.partition("=")
+        if sep and key not in record:
+            record[key] = value.strip()
+    return record
+
+
+def split_records(text: str, first_key: str) -> list[str]:
+    """Split `scontrol show X` output into records that each start with `first_key=`."""
+    chunks = re.split(rf"(?m)^(?={re.escape(first_key)}=)", text)
+    return [c for c in chunks if c.strip().startswith(f"{first_key}=")]
+
+
+def epoch_to_iso(value: str) -> str:
+    """Sites with SLURM_TIME_FORMAT=%s print epochs; we normalise to ISO so agents see one form."""
+    if re.fullmatch(r"[0-9]{9,11}", value or ""):
+        return datetime.fromtimestamp(int(value), tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%S")
+    return "" if value in _EMPTY else value
+
+
+def _int(value: str | None, default: int = 0) -> int:
+    try:
+        return int(str(value).strip())
+    except (TypeError, ValueError):
+        return default
+
+
+def _list(value: str | None) -> tuple[str, ...]:
+    if value is None or value in _EMPTY:
+        return ()
+    return tuple(p for p in value.split(",") if p)
+
+
+def mem_mb(value: str | None) -> int:
+    """'4000M', '125G', '450G', '500' -> MB (0 when absent)."""
+    m = re.match(r"^([0-9.]+)([KMGTP]?)", (value or "").strip())
+    if not m:
+        return 0
+    factor = {"K": 1 / 1024, "": 1, "M": 1, "G": 1024, "T": 1024**2, "P": 1024**3}[m.group(2)]
+    return int(float(m.group(1)) * factor)
+
+
+def time_minutes(value: str | None) -> int | None:
+    """Slurm limit text -> minutes; UNLIMITED/INFINITE/NONE -> None."""
+    text = (value or "").strip()
+    if not text or text.upper() in {"UNLIMITED", "INFINITE", "NONE", "N/A", "PARTITION_LIMIT"}:
+        return None
+    m = re.match(r"^(?:(\d+)-)?(\d+)(?::(\d+))?(?::(\d+))?$", text)
+    if not m:
+        return None
+    days, a, b, c = m.groups()
+    nums = [int(a)] + [int(x) for x in (b, c) if x is not None]
+    if days is not None:
+        h, mi, s = (nums + [0, 0])[:3]
+        return int(days) * 1440 + h * 60 + mi + (1 if s else 0)
+    if len(nums) == 1:
+        return nums[0]
+    if len(nums) == 2:
+        return nums[0] + (1 if nums[1] else 0)
+    return nums[0] * 60 + nums[1] + (1 if nums[2] else 0)
+
+
+def expand_hostlist(value: str) -> tuple[str, ...]:
+    if not value or value in _EMPTY:
+        return ()
+    try:
+        return tuple(hostlist.expand_hostlist(value))
+    except hostlist.BadHostlist:
+        return (value,)
+
+
+def parse_node_record(rec: dict[str, str]) -> Node:
+    base, flags = node_state(rec.get("State"))
+    reason = rec.get("Reason")
+    return Node(
+        name=rec.get("NodeName", ""),
+        state=base,
+        flags=flags,
+        partitions=_list(rec.get("Partitions")),
+        cpus_total=_int(rec.get("CPUTot")),
+        cpus_alloc=_int(rec.get("CPUAlloc")),
+        memory_mb=_int(rec.get("RealMemory")),
+        memory_alloc_mb=_int(rec.get("AllocMem")),
+        gpus=gres.parse_gpus(rec.get("Gres")),
+        gpus_used=_gpus_used(rec),
+        features=_list(rec.get("AvailableFeatures")),
+        reason=None if reason in _EMPTY or reason is None else reason,
+    )
+
+
+def _gpus_used(rec: dict[str, str]) -> tuple[GpuCount, ...]:
+    # GresUsed (scontrol -d) carries types; AllocTRES only the total unless the site accounts typed TRES.
+    if "GresUsed" in rec:
+        return gres.parse_gpus(rec["GresUsed"])
+    used = gres.parse_gpus(rec.get("AllocTRES"))
+    configured = gres.parse_gpus(rec.get("Gres"))
+    if used and len(configured) == 1 and used[0].type is None:
+        return (GpuCount(configured[0].type, used[0].count),)
+    return used
+
+
+def parse_nodes(text: str) -> list[Node]:
+    return [parse_node_record(parse_kv_record(r)) for r in split_records(text, "NodeName")]
+
+
+def parse_partition_record(rec: dict[str, str]) -> Partition:
+    node_list = "" if rec.get("Nodes") in _EMPTY else rec.get("Nodes", "")
+    return Partition(
+        name=rec.get("PartitionName", ""),
+        state=rec.get("State", "UNKNOWN").upper(),
+        is_default=rec.get("Default", "NO").upper() == "YES",
+        max_time_minutes=time_minutes(rec.get("MaxTime")),
+        default_time_minutes=time_minutes(rec.get("DefaultTime")),
+        node_list=node_list,
+        nodes=expand_hostlist(node_list),
+        total_cpus=_int(rec.get("TotalCPUs")),
+        total_nodes=_int(rec.get("TotalNodes")),
+        total_gpus=gres.total(gres.parse_gpus(rec.get("TRES"))),
+        max_nodes=None if rec.get("MaxNodes", "UNLIMITED").upper() == "UNLIMITED" else _int(rec.get("MaxNodes")),
+        allow_accounts=() if rec.get("AllowAccounts", "ALL") == "ALL" else _list(rec.get("AllowAccounts")),
+        allow_qos=() if rec.get("AllowQos", "ALL") == "ALL" else _list(rec.get("AllowQos")),
+    )
+
+
+def parse_partitions(text: str) -> list[Partition]:
+    return [parse_partition_record(parse_kv_record(r)) for r in split_records(text, "PartitionName")]
+
+
+def _exit_code(value: str | None) -> tuple[int | None, int | None]:
+    """'1:0' -> (1, 0); '0:9' -> (0, 9) (killed by signal 9)."""
+    m = re.match(r"^(\d+):(\d+)$", (value or "").strip())
+    return (int(m.group(1)), int(m.group(2))) if m else (None, None)
+
+
+def _strip_uid(value: str) -> str:
+    return re.sub(r"\(\d+\)$", "", value or "")
+
+
+def parse_job_record(rec: dict[str, str]) -> JobDetails:
+    reason = rec.get("Reason", "")
+    num_nodes = _int(rec.get("NumNodes"))
+    gpus = gres.parse_gpus(rec.get("AllocTRES") or rec.get("TRES") or rec.get("ReqTRES"))
+    array_job, array_task = rec.get("ArrayJobId"), rec.get("ArrayTaskId")
+    job_id = rec.get("JobId", "")
+    if array_job and array_task and array_task not in _EMPTY:
+        job_id = f"{array_job}_{array_task}"
+    job = Job(
+        job_id=job_id,
+        name=rec.get("JobName", ""),
+        user=_strip_uid(rec.get("UserId", "")),
+        state=job_state(rec.get("JobState"), reason),
+        native_state=rec.get("JobState", ""),
+        partition=rec.get("Partition", ""),
+        account=rec.get("Account", ""),
+        qos=rec.get("QOS", ""),
+        num_nodes=num_nodes,
+        num_cpus=_int(rec.get("NumCPUs")),
+        node_list="" if rec.get("NodeList") in _EMPTY else rec.get("NodeList", ""),
+        reason="" if reason == "None" else reason,
+        time_used=rec.get("RunTime", ""),
+        time_limit=rec.get("TimeLimit", ""),
+        submit_time=epoch_to_iso(rec.get("SubmitTime", "")),
+        start_time=epoch_to_iso(rec.get("StartTime", "")),
+        gpus=gpus,
+        array_job_id=array_job,
+        array_task_id=array_task,
+        priority=_int(rec.get("Priority"), 0) if rec.get("Priority") else None,
+    )
+    code, sig = _exit_code(rec.get("ExitCode"))
+    return JobDetails(
+        job=job,
+        exit_code=code,
+        signal=sig,
+        work_dir=rec.get("WorkDir", ""),
+        stdout_path=rec.get("StdOut", ""),
+        stderr_path=rec.get("StdErr", ""),
+        command="" if rec.get("Command") in _EMPTY else rec.get("Command", ""),
+        dependency="" if rec.get("Dependency") in _EMPTY else rec.get("Dependency", ""),
+        end_time=epoch_to_iso(rec.get("EndTime", "")),
+        memory=rec.get("MinMemoryNode") or rec.get("MinMemoryCPU", ""),
+        tres=rec.get("AllocTRES") or rec.get("TRES") or rec.get("ReqTRES", ""),
+        gpu_indices=gres.gpu_indices(rec.get("GRES")),
+        reason_explained=explain_reason(reason) if job.state.final is False else "",
+        source="controller",
+        raw=rec,
+    )
+
+
+def parse_jobs_detail(text: str) -> list[JobDetails]:
+    return [parse_job_record(parse_kv_record(r)) for r in split_records(text, "JobId")]
+
+
+def parse_squeue(text: str) -> list[Job]:
+    """Rows of the pinned squeue format (SQUEUE_FIELDS joined by SEP)."""
+    jobs: list[Job] = []
+    width = len(SQUEUE_FIELDS)
+    for line in text.splitlines():
+        if not line.strip():
+            continue
+        cols = line.split(SEP)
+        if len(cols) < width:
+            continue
+        row = dict(zip((f for f, _ in SQUEUE_FIELDS), cols[: width - 1] + [SEP.join(cols[width - 1 :])]))
+        jobs.append(_job_from_row(row))
+    return jobs
+
+
+def _job_from_row(row: dict[str, str]) -> Job:
+    reason = row["reason"]
+    num_nodes = _int(row["num_nodes"])
+    per_node = gres.parse_gpus(row["gres"])
+    task = row["array_task_id"]
+    return Job(
+        job_id=row["job_id"],
+        name=row["name"],
+        user=row["user"],
+        state=job_state(row["state"], reason),
+        native_state=row["state"],
+        partition=row["partition"],
+        account=row["account"],
+        qos=row["qos"],
+        num_nodes=num_nodes,
+        num_cpus=_int(row["num_cpus"]),
+        node_list=row["node_list"],
+        reason="" if reason == "None" else reason,
+        time_used=row["time_used"],
+        time_limit=row["time_limit"],
+        submit_time=epoch_to_iso(row["submit_time"]),
+        start_time=epoch_to_iso(row["start_time"]),
+        gpus=tuple(GpuCount(g.type, g.count * max(num_nodes, 1)) for g in per_node),
+        array_job_id=row["array_job_id"] if task not in _EMPTY else None,
+        array_task_id=task if task not in _EMPTY else None,
+        priority=_int(row["priority"]) if row["priority"].isdigit() else None,
+    )
+
+
+def parse_sacct(text: str) -> list[JobRecord]:
+    """Rows of `sacct -P --delimiter=SEP -o SACCT_FIELDS`; steps (123.batch, 123.0) fold into their job."""
+    jobs: dict[str, JobRecord] = {}
+    steps: dict[str, list[JobStep]] = {}
+    order: list[str] = []
+    width = len(SACCT_FIELDS)
+    for line in text.splitlines():
+        cols = line.split(SEP)
+        if len(cols) < width or cols[0] == "JobID":
+            continue
+        row = dict(zip(SACCT_FIELDS, cols[: width - 1] + [SEP.join(cols[width - 1 :])]))
+        job_id, _, step = row["JobID"].partition(".")
+        code, sig = _exit_code(row["ExitCode"])
+        if step:
+            steps.setdefault(job_id, []).append(
+                JobStep(step_id=row["JobID"], name=row["JobName"], state=job_state(row["State"]),
+                        native_state=row["State"], exit_code=code, signal=sig, elapsed=row["Elapsed"],
+                        max_rss=row["MaxRSS"])
+            )
+            continue
+        order.append(job_id)
+        jobs[job_id] = JobRecord(
+            job_id=job_id, name=row["JobName"], user=row["User"], state=job_state(row["State"]),
+            native_state=row["State"], partition=row["Partition"], account=row["Account"],
+            exit_code=code, signal=sig, submit_time=epoch_to_iso(row["Submit"]),
+            start_time=epoch_to_iso(row["Start"]), end_time=epoch_to_iso(row["End"]),
+            elapsed=row["Elapsed"], time_limit=row["Timelimit"], num_nodes=_int(row["NNodes"]),
+            node_list="" if row["NodeList"].startswith("None") else row["NodeList"],
+            alloc_tres=row["AllocTRES"], req_mem=row["ReqMem"], max_rss=row["MaxRSS"],
+            reason="" if row["Reason"] == "None" else row["Reason"], work_dir=row["WorkDir"],
+        )
+    return [_with_steps(jobs[j], steps.get(j, [])) for j in order]
+
+
+def _with_steps(record: JobRecord, steps: list[JobStep]) -> JobRecord:
+    if not steps:
+        return record
+    rss = max((mem_mb(s.max_rss) for s in steps), default=0)
+    return replace(record, steps=tuple(steps), max_rss=record.max_rss or (f"{rss}M" if rss else ""))
+
+
+def parse_submit(text: str) -> str:
+    """`sbatch --parsable` prints 'jobid' or 'jobid;cluster'."""
+    for line in text.splitlines():
+        m = re.match(r"^\s*([0-9]+)(?:;\S+)?\s*$", line)
+        if m:
+            return m.group(1)
+    m = re.search(r"Submitted batch job ([0-9]+)", text)
+    return m.group(1) if m else ""
+
+
+def parse_version(text: str) -> str:
+    """'slurm 22.05.8' / 'slurm-wlm 22.05.8' -> '22.05.8'."""
+    m = re.search(r"([0-9]+\.[0-9]+(?:\.[0-9]+)?)", text)
+    return m.group(1) if m else ""

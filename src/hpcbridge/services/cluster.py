@@ -1,0 +1,227 @@
+"""Cluster: scheduler backend + transport + policy + cache for one configured cluster."""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, replace
+
+from .. import validate
+from ..config import ClusterConfig
+from ..errors import InfeasibleRequest, NotFound, PolicyError
+from ..models import CommandResult, Job, JobDetails, JobRecord, Node, Partition
+from ..quoting import shell_join
+from ..schedulers import gres
+from ..schedulers.slurm_build import JobRequest, render_script
+from ..transport.base import Transport
+from .cache import SingleFlightCache
+from .resources import gpu_types_in
+from .slurm import SlurmBackend
+
+audit = logging.getLogger("hpcbridge.audit")
+
+STATIC_TTL = 30.0  # partitions and the login user change rarely
+
+
+@dataclass(frozen=True)
+class SubmitResult:
+    job_id: str
+    cluster: str
+    partition: str
+    script: str
+    test_only: bool = False
+    scheduler_message: str = ""
+
+
+class Cluster:
+    def __init__(self, config: ClusterConfig, transport: Transport) -> None:
+        self.config = config
+        self.transport = transport
+        self.backend = SlurmBackend(self.run)
+        self.cache = SingleFlightCache()
+        self.commands_run = 0
+
+    @property
+    def name(self) -> str:
+        return self.config.name
+
+    async def run(
+        self, argv: list[str], *, timeout: float | None = None, stdin: bytes | None = None,
+        idempotent: bool = True,
+    ) -> CommandResult:
+        """The one runner: every command goes through here and into the audit log."""
+        started = time.monotonic()
+        self.commands_run += 1
+        status = "error"
+        try:
+            result = await self.transport.run(
+                argv, timeout=timeout or self.config.command_timeout, stdin=stdin, idempotent=idempotent
+            )
+            status = str(result.exit_status)
+            return result
+        finally:
+            audit.info("cluster=%s exit=%s %.3fs %s", self.name, status, time.monotonic() - started,
+                       shell_join(argv))
+
+    async def close(self) -> None:
+        await self.transport.close()
+
+    # --- cached reads -------------------------------------------------------------------------------
+    async def user(self) -> str:
+        return await self.cache.get("user", 1e9, self.backend.whoami)
+
+    async def partitions(self) -> list[Partition]:
+        return await self.cache.get("partitions", STATIC_TTL, self.backend.partitions)
+
+    async def nodes(self) -> list[Node]:
+        return await self.cache.get("nodes", self.config.cache_ttl, self.backend.nodes)
+
+    async def jobs(self, user: str | None = None, partition: str | None = None) -> list[Job]:
+        key = f"jobs:{user or ''}:{partition or ''}"
+        return await self.cache.get(key, self.config.cache_ttl, lambda: self.backend.jobs(user, partition))
+
+    async def resolve_user(self, user: str | None) -> str | None:
+        if user in (None, "", "all", "*"):
+            return None
+        if user in ("me", "current_user", "$USER"):
+            return await self.user()
+        return validate.name("user", user)  # type: ignore[arg-type]
+
+    async def partition(self, name: str) -> Partition:
+        parts = await self.partitions()
+        for p in parts:
+            if p.name == name:
+                return p
+        raise NotFound(f"partition '{name}' does not exist on {self.name}; partitions: "
+                       f"{', '.join(p.name for p in parts)}")
+
+    async def node(self, name: str) -> Node:
+        nodes = await self.nodes()
+        for n in nodes:
+            if n.name == name:
+                return n
+        raise NotFound(f"node '{name}' does not exist on {self.name} ({len(nodes)} nodes; e.g. "
+                       f"{', '.join(n.name for n in nodes[:8])})")
+
+    # --- jobs ---------------------------------------------------------------------------------------
+    async def job_details(self, job_id: str) -> JobDetails:
+        details = await self.backend.job(job_id)
+        if details is not None:
+            return details
+        records = await self.backend.history(job_ids=[job_id])
+        if not records:
+            raise NotFound(f"job {job_id} is unknown to {self.name}: not in the queue and not in accounting")
+        return details_from_record(records[0])
+
+    async def history(self, **filters: object) -> list[JobRecord]:
+        return await self.backend.history(**filters)
+
+    async def cancel(self, job_id: str, signal: str | None = None) -> None:
+        await self.backend.cancel(job_id, signal)
+        self.cache.invalidate("jobs:")
+
+    async def hold(self, job_id: str) -> None:
+        await self.backend.hold(job_id)
+        self.cache.invalidate("jobs:")
+
+    async def release(self, job_id: str) -> None:
+        await self.backend.release(job_id)
+        self.cache.invalidate("jobs:")
+
+    async def submit(self, req: JobRequest, *, test_only: bool = False) -> SubmitResult:
+        req = await self._complete_request(req)
+        await self.check_feasible(req)
+        script = render_script(req)
+        output = await self.backend.submit(script, test_only=test_only)
+        self.cache.invalidate("jobs:")
+        if test_only:
+            return SubmitResult("", self.name, req.partition or "", script, True, output)
+        return SubmitResult(output, self.name, req.partition or "", script)
+
+    async def _complete_request(self, req: JobRequest) -> JobRequest:
+        partition = req.partition or self.config.default_partition
+        if not partition:
+            default = [p for p in await self.partitions() if p.is_default]
+            partition = default[0].name if default else None
+        if not partition:
+            raise InfeasibleRequest(f"no partition given and {self.name} has no default partition; "
+                                    f"partitions: {', '.join(p.name for p in await self.partitions())}")
+        return replace(
+            req,
+            partition=partition,
+            account=req.account or self.config.account,
+            working_directory=req.working_directory or self.config.work_dir,
+        )
+
+    async def check_feasible(self, req: JobRequest) -> None:
+        """Refuse, before sbatch, what can never run here or what policy forbids, saying what is possible."""
+        policy = self.config.policy
+        part = await self.partition(req.partition or "")
+        if policy.allowed_partitions and part.name not in policy.allowed_partitions:
+            raise PolicyError(f"partition '{part.name}' is not allowed by policy; allowed: "
+                              f"{', '.join(policy.allowed_partitions)}")
+        if policy.allowed_accounts and req.account not in policy.allowed_accounts:
+            raise PolicyError(f"account '{req.account}' is not allowed by policy; allowed: "
+                              f"{', '.join(policy.allowed_accounts)}")
+        gpus_per_node = req.gpus or 0
+        total_gpus = gpus_per_node * (req.nodes or 1) or (req.gpus_per_task or 0) * (req.ntasks or 1)
+        if policy.max_gpus is not None and total_gpus > policy.max_gpus:
+            raise PolicyError(f"{total_gpus} GPUs exceed the policy limit of {policy.max_gpus} per job")
+        if policy.max_nodes is not None and (req.nodes or 1) > policy.max_nodes:
+            raise PolicyError(f"{req.nodes} nodes exceed the policy limit of {policy.max_nodes} per job")
+        minutes = validate.walltime_minutes("time_limit", req.time_limit) if req.time_limit else None
+        if minutes and policy.max_time and minutes > validate.walltime_minutes("policy.max_time", policy.max_time):
+            raise PolicyError(f"time_limit {req.time_limit} exceeds the policy limit of {policy.max_time}")
+        if minutes and part.max_time_minutes is not None and minutes > part.max_time_minutes:
+            raise InfeasibleRequest(
+                f"time_limit {req.time_limit} exceeds partition '{part.name}' limit of "
+                f"{validate.format_minutes(part.max_time_minutes)}; " + await self._partitions_allowing(minutes)
+            )
+        if req.nodes and part.total_nodes and req.nodes > part.total_nodes:
+            raise InfeasibleRequest(f"partition '{part.name}' has {part.total_nodes} nodes; {req.nodes} requested")
+        if gpus_per_node or req.gpu_type or req.gpus_per_task:
+            await self._check_gpus(part, req, gpus_per_node)
+
+    async def _check_gpus(self, part: Partition, req: JobRequest, gpus_per_node: int) -> None:
+        nodes = await self.nodes()
+        types = gpu_types_in(part, nodes)
+        if not types:
+            where = await self._gpu_summary()
+            raise InfeasibleRequest(f"partition '{part.name}' has no GPUs; {where}")
+        if req.gpu_type and req.gpu_type not in types:
+            raise InfeasibleRequest(
+                f"GPU type '{req.gpu_type}' does not exist in partition '{part.name}'; it has "
+                + ", ".join(f"{t} (up to {n} per node)" for t, n in sorted(types.items()))
+            )
+        best = types[req.gpu_type] if req.gpu_type else max(types.values())
+        if gpus_per_node > best:
+            kind = f"{req.gpu_type} " if req.gpu_type else ""
+            raise InfeasibleRequest(
+                f"{gpus_per_node} {kind}GPUs per node requested, but nodes in '{part.name}' have at most "
+                f"{best}; use nodes={-(-gpus_per_node // best)} with gpus={best}, or fewer GPUs"
+            )
+
+    async def _partitions_allowing(self, minutes: int) -> str:
+        ok = [p.name for p in await self.partitions() if p.max_time_minutes is None or p.max_time_minutes >= minutes]
+        return f"partitions allowing it: {', '.join(ok)}" if ok else "no partition allows that long"
+
+    async def _gpu_summary(self) -> str:
+        nodes = await self.nodes()
+        parts = [(p.name, gpu_types_in(p, nodes)) for p in await self.partitions()]
+        with_gpus = [f"{name} ({', '.join(f'{t}:{n}' for t, n in types.items())} per node)"
+                     for name, types in parts if types]
+        return f"partitions with GPUs: {', '.join(with_gpus)}" if with_gpus else "this cluster has no GPUs"
+
+
+def details_from_record(record: JobRecord) -> JobDetails:
+    """A job that left the controller, described from accounting."""
+    job = Job(
+        job_id=record.job_id, name=record.name, user=record.user, state=record.state,
+        native_state=record.native_state, partition=record.partition, account=record.account,
+        num_nodes=record.num_nodes, node_list=record.node_list, reason=record.reason,
+        time_used=record.elapsed, time_limit=record.time_limit, submit_time=record.submit_time,
+        start_time=record.start_time, gpus=gres.parse_gpus(record.alloc_tres),
+    )
+    return JobDetails(job=job, exit_code=record.exit_code, signal=record.signal, work_dir=record.work_dir,
+                      end_time=record.end_time, memory=record.req_mem, tres=record.alloc_tres,
+                      source="accounting")

@@ -1,0 +1,54 @@
+"""All configured clusters, built lazily (no connection is opened until a tool needs the cluster)."""
+
+from __future__ import annotations
+
+import asyncio
+
+from ..config import ClusterConfig, Settings
+from ..errors import NotFound
+from ..transport.base import Transport
+from ..transport.local import LocalTransport
+from ..transport.ssh import SshOptions, SshTransport
+from .cluster import Cluster
+
+
+def make_transport(config: ClusterConfig) -> Transport:
+    if config.transport == "local":
+        return LocalTransport()
+    return SshTransport(
+        SshOptions(
+            host=config.host or "",
+            port=config.port,
+            user=config.user,
+            key_path=config.key_path,
+            password=config.password.get_secret_value() if config.password else None,
+            known_hosts=config.known_hosts,
+            verify_host_key=config.verify_host_key,
+            ssh_config=config.ssh_config,
+            connect_timeout=config.connect_timeout,
+            max_channels=config.max_channels,
+        )
+    )
+
+
+class Registry:
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self._clusters: dict[str, Cluster] = {}
+
+    @property
+    def names(self) -> list[str]:
+        return list(self.settings.clusters)
+
+    def get(self, name: str | None = None) -> Cluster:
+        key = name or self.settings.default_cluster
+        if key not in self.settings.clusters:
+            raise NotFound(f"cluster '{key}' is not configured; clusters: {', '.join(self.names)}")
+        if key not in self._clusters:
+            config = self.settings.clusters[key]
+            self._clusters[key] = Cluster(config, make_transport(config))
+        return self._clusters[key]
+
+    async def close(self) -> None:
+        await asyncio.gather(*(c.close() for c in self._clusters.values()), return_exceptions=True)
+        self._clusters.clear()

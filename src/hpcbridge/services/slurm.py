@@ -1,0 +1,126 @@
+"""Slurm backend: runs the pure builders of schedulers.slurm_build and parses with slurm_text."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Awaitable, Callable
+
+from ..errors import NotFound, SchedulerError
+from ..models import CommandResult, Job, JobDetails, JobRecord, Node, Partition
+from ..schedulers import slurm_build as build
+from ..schedulers import slurm_text as parse
+from ..schedulers.slurm_states import explain_reason
+
+Runner = Callable[..., Awaitable[CommandResult]]
+
+
+def _fail(what: str, result: CommandResult) -> SchedulerError:
+    message = (result.stderr or result.stdout).strip().splitlines()
+    detail = message[-1] if message else f"exit status {result.exit_status}"
+    if result.exit_status == 127 or "command not found" in detail:
+        return SchedulerError(f"{what}: '{_program(result)}' is not installed or not on PATH on the cluster")
+    return SchedulerError(f"{what} failed: {detail}")
+
+
+def _program(result: CommandResult) -> str:
+    argv = list(result.argv)
+    if argv and argv[0] == "env":
+        argv = [a for a in argv[1:] if not a.startswith("-") and "=" not in a]
+        argv = [a for a in argv if a not in build._NEUTRALISED_ENV]  # noqa: SLF001
+    return argv[0] if argv else "?"
+
+
+class SlurmBackend:
+    name = "slurm"
+
+    def __init__(self, run: Runner) -> None:
+        self._raw_run = run
+
+    async def _run(self, argv: list[str], **kwargs: object) -> CommandResult:
+        return await self._raw_run(build.isolate(argv), **kwargs)
+
+    async def _ok(self, what: str, argv: list[str], **kwargs: object) -> CommandResult:
+        result = await self._run(argv, **kwargs)
+        if not result.ok:
+            raise _fail(what, result)
+        return result
+
+    async def version(self) -> str:
+        return parse.parse_version((await self._ok("sinfo --version", build.version_argv())).stdout)
+
+    async def whoami(self) -> str:
+        return (await self._ok("id", ["id", "-un"])).stdout.strip()
+
+    async def partitions(self) -> list[Partition]:
+        return parse.parse_partitions((await self._ok("scontrol show partition", build.partitions_argv())).stdout)
+
+    async def nodes(self) -> list[Node]:
+        return parse.parse_nodes((await self._ok("scontrol show node", build.nodes_argv())).stdout)
+
+    async def jobs(self, user: str | None = None, partition: str | None = None) -> list[Job]:
+        argv = build.squeue_argv(user=user, partition=partition)
+        return parse.parse_squeue((await self._ok("squeue", argv)).stdout)
+
+    async def job(self, job_id: str) -> JobDetails | None:
+        result = await self._run(build.job_argv(job_id))
+        if not result.ok:
+            if "Invalid job id" in result.stderr:
+                return None
+            raise _fail("scontrol show job", result)
+        details = parse.parse_jobs_detail(result.stdout)
+        # an array's parent id expands to every task; pick the exact match when there is one
+        for d in details:
+            if d.job.job_id == job_id or d.raw.get("JobId") == job_id:
+                return d
+        return details[0] if details else None
+
+    async def history(self, **filters: object) -> list[JobRecord]:
+        result = await self._run(build.sacct_argv(**filters))  # type: ignore[arg-type]
+        if not result.ok:
+            text = (result.stderr or result.stdout).strip()
+            if "accounting_storage/none" in text or "not running a supported accounting" in text:
+                raise SchedulerError("job accounting (sacct) is not enabled on this cluster; "
+                                     "only jobs still in the queue can be shown")
+            raise _fail("sacct", result)
+        return parse.parse_sacct(result.stdout)
+
+    async def submit(self, script: str, *, test_only: bool = False) -> str:
+        result = await self._run(build.sbatch_argv(test_only), stdin=script.encode(), idempotent=False)
+        if not result.ok:
+            raise _fail("sbatch", result)
+        if test_only:
+            return (result.stderr or result.stdout).strip()
+        job_id = parse.parse_submit(result.stdout)
+        if not job_id:
+            raise SchedulerError(f"sbatch printed no job id: {result.stdout.strip()[:200]}")
+        return job_id
+
+    async def cancel(self, job_id: str, signal: str | None = None) -> None:
+        result = await self._run(build.scancel_argv(job_id, signal), idempotent=False)
+        self._check_job_command("scancel", job_id, result)
+
+    async def hold(self, job_id: str) -> None:
+        self._check_job_command("scontrol hold", job_id, await self._run(build.hold_argv(job_id)))
+
+    async def release(self, job_id: str) -> None:
+        self._check_job_command("scontrol release", job_id, await self._run(build.release_argv(job_id)))
+
+    @staticmethod
+    def _check_job_command(what: str, job_id: str, result: CommandResult) -> None:
+        text = (result.stderr + result.stdout).strip()
+        if re.search(r"Invalid job id|does not exist|Job ID .* not found", text, re.IGNORECASE):
+            raise NotFound(f"job {job_id} is not in the queue (finished jobs are in get_job_history)")
+        if re.search(r"already completed|Job/step already completing or completed", text, re.IGNORECASE):
+            raise SchedulerError(f"{what} {job_id}: the job has already finished")
+        if "Access/permission denied" in text or "Permission denied" in text:
+            raise SchedulerError(f"{what} {job_id}: permission denied (the job belongs to another user)")
+        if not result.ok or (what == "scancel" and "error" in text.lower()):
+            raise _fail(f"{what} {job_id}", result)
+
+    @staticmethod
+    def explain(reason: str) -> str:
+        return explain_reason(reason)
+
+    async def accounting_available(self) -> bool:
+        result = await self._run(["sacct", "--noheader", "-X", "--starttime", "now-1hours", "-o", "JobID"])
+        return result.ok

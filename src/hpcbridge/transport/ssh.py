@@ -1,0 +1,177 @@
+"""SSH transport: one persistent asyncssh connection per cluster.
+
+- Host keys are verified against known_hosts unless the config explicitly turns that off (logged).
+- ~/.ssh/config is honoured (Host aliases, HostName, User, Port, IdentityFile, ProxyJump), and so is
+  the SSH agent.
+- Keepalives detect a dead peer; a lost connection is re-opened on the next command.
+- A semaphore keeps concurrent channels below OpenSSH's default MaxSessions=10 (sshd_config(5)).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import asyncssh
+
+from ..errors import CommandTimeout, TransportError
+from ..models import CommandResult
+from ..quoting import shell_join
+from .base import decode
+
+log = logging.getLogger("hpcbridge.ssh")
+
+
+@dataclass(frozen=True)
+class SshOptions:
+    host: str
+    port: int | None = None
+    user: str | None = None
+    key_path: str | None = None
+    password: str | None = None
+    known_hosts: str | None = None
+    verify_host_key: bool = True
+    ssh_config: str | None = None
+    connect_timeout: float = 15.0
+    keepalive_interval: float = 15.0
+    max_channels: int = 8
+
+
+class SshTransport:
+    def __init__(self, options: SshOptions) -> None:
+        self.options = options
+        self.description = f"ssh {options.user + '@' if options.user else ''}{options.host}" + (
+            f":{options.port}" if options.port else ""
+        )
+        self._conn: asyncssh.SSHClientConnection | None = None
+        self._lock = asyncio.Lock()
+        self._channels = asyncio.Semaphore(options.max_channels)
+        self._sftp_ok: bool | None = None
+        self.connects = 0
+
+    def _connect_kwargs(self) -> dict[str, object]:
+        o = self.options
+        kwargs: dict[str, object] = {
+            "connect_timeout": o.connect_timeout,
+            "keepalive_interval": o.keepalive_interval,
+            "keepalive_count_max": 3,
+        }
+        if o.port:
+            kwargs["port"] = o.port
+        if o.user:
+            kwargs["username"] = o.user
+        if o.ssh_config:
+            kwargs["config"] = [str(Path(o.ssh_config).expanduser())]
+        if o.key_path:
+            kwargs["client_keys"] = [str(Path(o.key_path).expanduser())]
+            if o.password:
+                kwargs["passphrase"] = o.password
+        elif o.password:
+            kwargs["password"] = o.password
+        if not o.verify_host_key:
+            log.warning("host key verification is OFF for %s (verify_host_key = false in config)", o.host)
+            kwargs["known_hosts"] = None
+        elif o.known_hosts:
+            kwargs["known_hosts"] = str(Path(o.known_hosts).expanduser())
+        return kwargs
+
+    async def connection(self) -> asyncssh.SSHClientConnection:
+        conn = self._conn
+        if conn is not None and not conn.is_closed():
+            return conn
+        async with self._lock:
+            if self._conn is not None and not self._conn.is_closed():
+                return self._conn
+            try:
+                self._conn = await asyncssh.connect(self.options.host, **self._connect_kwargs())
+            except asyncssh.HostKeyNotVerifiable as exc:
+                raise TransportError(
+                    f"host key of {self.options.host} is not in known_hosts "
+                    f"({self.options.known_hosts or '~/.ssh/known_hosts'}): {exc.reason}. Add it with "
+                    f"ssh-keyscan, or set known_hosts to the right file.",
+                    transient=False,
+                ) from exc
+            except asyncssh.PermissionDenied as exc:
+                raise TransportError(
+                    f"SSH login to {self.description} refused: {exc.reason}. Check user and key.",
+                    transient=False,
+                ) from exc
+            except (OSError, asyncssh.Error, asyncio.TimeoutError) as exc:
+                raise TransportError(f"cannot reach {self.description}: {exc}") from exc
+            self.connects += 1
+            self._sftp_ok = None
+            log.info("connected to %s", self.description)
+            return self._conn
+
+    def _drop(self, conn: asyncssh.SSHClientConnection) -> None:
+        if self._conn is conn:
+            self._conn = None
+        conn.close()
+
+    async def run(
+        self, argv: list[str], *, timeout: float, stdin: bytes | None = None, idempotent: bool = True
+    ) -> CommandResult:
+        command = shell_join(argv)
+        for attempt in (1, 2):
+            conn = await self.connection()
+            started = time.monotonic()
+            async with self._channels:
+                try:
+                    process = await conn.create_process(command, encoding=None)
+                except (asyncssh.ChannelOpenError, asyncssh.ConnectionLost, OSError) as exc:
+                    # Nothing started on the far side: safe to reconnect and send again.
+                    self._drop(conn)
+                    if attempt == 2:
+                        raise TransportError(f"lost connection to {self.description}: {exc}") from exc
+                    continue
+                try:
+                    out, err = await asyncio.wait_for(process.communicate(stdin), timeout)
+                except asyncio.TimeoutError as exc:
+                    process.close()
+                    raise CommandTimeout(
+                        f"'{argv[0]}' did not finish within {timeout:g}s on {self.description}"
+                    ) from exc
+                except (asyncssh.ConnectionLost, asyncssh.DisconnectError, OSError, BrokenPipeError) as exc:
+                    self._drop(conn)
+                    if attempt == 2 or not idempotent:
+                        raise TransportError(
+                            f"connection to {self.description} broke while '{argv[0]}' ran; "
+                            "it may or may not have taken effect",
+                        ) from exc
+                    continue
+            # exit_status is None when the remote command was killed by a signal
+            status = process.exit_status if process.exit_status is not None else 255
+            return CommandResult(tuple(argv), decode(out), decode(err), status, time.monotonic() - started)
+        raise TransportError(f"cannot run commands on {self.description}")
+
+    async def write_file(self, path: str, data: bytes, *, timeout: float) -> None:
+        """SFTP when the server offers it; otherwise `dd of=PATH` fed on stdin (no shell involved)."""
+        conn = await self.connection()
+        if self._sftp_ok is not False:
+            try:
+                async with self._channels:
+                    async with conn.start_sftp_client() as sftp:
+                        async with sftp.open(path, "wb") as fh:
+                            await asyncio.wait_for(fh.write(data), timeout)
+                self._sftp_ok = True
+                return
+            except asyncssh.SFTPError as exc:
+                raise TransportError(f"could not write {path}: {exc.reason}", transient=False) from exc
+            except (asyncssh.ChannelOpenError, asyncssh.ProcessError) as exc:
+                log.info("SFTP unavailable on %s (%s); using dd", self.description, exc)
+                self._sftp_ok = False
+        result = await self.run(["dd", f"of={path}", "status=none"], timeout=timeout, stdin=data)
+        if not result.ok:
+            raise TransportError(f"could not write {path}: {result.stderr.strip()}", transient=False)
+
+    async def close(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+            try:
+                await asyncio.wait_for(self._conn.wait_closed(), 5)
+            except (asyncio.TimeoutError, OSError):
+                pass
+            self._conn = None
