@@ -75,13 +75,14 @@ def gpu_pools(nodes: list[Node], partitions: list[Partition]) -> list[GpuPool]:
     return pools
 
 
-def partition_status(part: Partition, nodes: list[Node], gpu_partitions: list[str]) -> PartitionStatus:
+def partition_status(part: Partition, nodes: list[Node], gpu_partitions: list[str],
+                     cpu_partitions: list[str] = ()) -> PartitionStatus:  # type: ignore[assignment]
     by_name = {n.name: n for n in nodes}
     members = [by_name[n] for n in part.nodes if n in by_name]
     states = Counter(n.state + ("+DRAIN" if "DRAIN" in n.flags else "") for n in members)
     gpus_total = sum(n.gpu_total for n in members)
     types = sorted({_type(g.type) for n in members for g in n.gpus})
-    is_gpu = part.name in gpu_partitions if gpu_partitions else gpus_total > 0
+    is_gpu = part.name in gpu_partitions or (gpus_total > 0 and part.name not in cpu_partitions)
     return PartitionStatus(
         name=part.name,
         state=part.state,

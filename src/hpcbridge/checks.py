@@ -1,0 +1,89 @@
+"""`hpcbridge check`: tell a person exactly what works and what does not, one line per fact."""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass
+
+from .config import Settings
+from .errors import HpcBridgeError
+from .services.registry import Registry
+
+
+@dataclass(frozen=True)
+class Check:
+    name: str
+    ok: bool
+    detail: str
+    fatal: bool = True
+
+
+def _say(check: Check) -> None:
+    mark = "ok  " if check.ok else ("FAIL" if check.fatal else "warn")
+    sys.stdout.write(f"[{mark}] {check.name}: {check.detail}\n")
+
+
+async def check_cluster(registry: Registry, name: str) -> list[Check]:
+    cluster = registry.get(name)
+    cfg = cluster.config
+    out: list[Check] = []
+    try:
+        who = await cluster.user()
+    except HpcBridgeError as exc:
+        reach = "connect" if cfg.transport == "ssh" else "run commands"
+        return [Check(f"{name}: {reach}", False, str(exc))]
+    if cfg.transport == "ssh":
+        out.append(Check(f"{name}: ssh", True, f"logged in to {cfg.host} as {who}"))
+        hk = "verified against " + (cfg.known_hosts or "~/.ssh/known_hosts") if cfg.verify_host_key else (
+            "NOT verified (verify_host_key = false)")
+        out.append(Check(f"{name}: host key", cfg.verify_host_key, hk, fatal=False))
+    else:
+        out.append(Check(f"{name}: local", True, f"running commands as {who}"))
+    try:
+        version = await cluster.backend.version()
+        out.append(Check(f"{name}: scheduler", True, f"{cfg.scheduler} {version}"))
+    except HpcBridgeError as exc:
+        out.append(Check(f"{name}: scheduler", False, str(exc)))
+        return out
+    accounting = await cluster.backend.accounting_available()
+    out.append(Check(f"{name}: accounting", accounting,
+                     "sacct works (job history available)" if accounting else
+                     "sacct failed: get_job_history and finished-job details will not work", fatal=False))
+    try:
+        parts = await cluster.partitions()
+        nodes = await cluster.nodes()
+    except HpcBridgeError as exc:
+        out.append(Check(f"{name}: partitions", False, str(exc)))
+        return out
+    gpu_parts = [p.name for p in parts if any(n.gpus for n in nodes if n.name in p.nodes)]
+    configured = cfg.gpu_partitions
+    detail = ", ".join(gpu_parts) or "none found"
+    if configured and set(configured) != set(gpu_parts):
+        detail += f" (config says gpu_partitions = {', '.join(configured)})"
+    out.append(Check(f"{name}: partitions", True, ", ".join(p.name + ("*" if p.is_default else "") for p in parts)))
+    out.append(Check(f"{name}: GPU partitions", True, detail, fatal=False))
+    if cfg.default_partition and cfg.default_partition not in {p.name for p in parts}:
+        out.append(Check(f"{name}: default_partition", False, f"'{cfg.default_partition}' does not exist"))
+    shell = "enabled" + (f" (allowlist: {', '.join(cfg.shell_allowlist)})" if cfg.shell_allowlist else
+                         " (any command)") if cfg.allow_shell else "disabled"
+    out.append(Check(f"{name}: run_shell_command", True, shell, fatal=False))
+    return out
+
+
+async def run_checks(settings: Settings, only: str | None) -> int:
+    _say(Check("config", True, f"{len(settings.clusters)} cluster(s) from {settings.source}; default "
+                               f"'{settings.default_cluster}'"))
+    registry = Registry(settings)
+    names = [only] if only else list(settings.clusters)
+    failed = False
+    try:
+        for name in names:
+            for check in await check_cluster(registry, name):
+                _say(check)
+                failed |= not check.ok and check.fatal
+    except HpcBridgeError as exc:
+        _say(Check("check", False, str(exc)))
+        failed = True
+    finally:
+        await registry.close()
+    return 1 if failed else 0

@@ -1,0 +1,157 @@
+"""Command line: `hpcbridge serve | call | check | tools`. Logs go to stderr; stdout carries only results
+(and, for `serve` over stdio, only the MCP protocol)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import hmac
+import ipaddress
+import json
+import logging
+import sys
+from typing import Any
+
+from .config import Settings, load_settings
+from .errors import ConfigError, HpcBridgeError
+
+log = logging.getLogger("hpcbridge")
+
+
+def _setup_logging(level: str) -> None:
+    logging.basicConfig(stream=sys.stderr, level=getattr(logging, level.upper(), logging.INFO),
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _serve(args: argparse.Namespace, settings: Settings) -> int:
+    from fastmcp.server.auth.providers.debug import DebugTokenVerifier
+
+    from .server.app import create_app
+
+    auth = None
+    if args.transport == "http":
+        token = args.token or (settings.http_token.get_secret_value() if settings.http_token else None)
+        if not token and not _is_loopback(args.host):
+            raise ConfigError(f"refusing to serve HTTP on {args.host} without a bearer token: set "
+                              "HPCBRIDGE_HTTP_TOKEN (or http_token in the config file), or bind to 127.0.0.1")
+        if token:
+            expected = token.encode()
+            auth = DebugTokenVerifier(validate=lambda t: hmac.compare_digest(t.encode(), expected),
+                                      client_id="hpcbridge-bearer")
+        else:
+            log.warning("HTTP without a bearer token: only processes on this machine can reach it")
+    app = create_app(settings, auth=auth)
+    if args.transport == "stdio":
+        app.run(transport="stdio", show_banner=False)
+    else:
+        app.run(transport="http", host=args.host, port=args.port, path="/mcp", show_banner=False)
+    return 0
+
+
+def _parse_value(text: str) -> Any:
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError:
+        return text
+
+
+def _wants_string(schema: dict[str, Any]) -> bool:
+    """A parameter typed only as string (or string|null) takes the text as given: 10 stays '10'."""
+    types = {schema.get("type")} | {s.get("type") for s in schema.get("anyOf", [])}
+    return "string" in types and not types & {"integer", "number", "boolean", "object", "array"}
+
+
+async def _call(settings: Settings, tool: str, pairs: list[str], as_json: bool) -> int:
+    from fastmcp import Client
+    from fastmcp.exceptions import ToolError
+
+    from .server.app import create_app
+
+    async with Client(create_app(settings)) as client:
+        schemas = {t.name: t.input_schema.get("properties", {}) for t in await client.list_tools()}
+        if tool not in schemas:
+            print(f"unknown tool {tool!r}; tools: {', '.join(sorted(schemas))}", file=sys.stderr)
+            return 2
+        arguments: dict[str, Any] = {}
+        for pair in pairs:
+            key, sep, value = pair.partition("=")
+            if not sep:
+                print(f"argument {pair!r} is not key=value", file=sys.stderr)
+                return 2
+            arguments[key] = value if _wants_string(schemas[tool].get(key, {})) else _parse_value(value)
+        try:
+            result = await client.call_tool(tool, arguments)
+        except ToolError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 1
+    if as_json:
+        print(json.dumps(result.structured_content, indent=2))  # noqa: hook - CLI output on stdout
+    else:
+        for block in result.content:
+            print(getattr(block, "text", block))  # noqa: hook - CLI output on stdout
+    return 0
+
+
+async def _tools(settings: Settings) -> int:
+    from fastmcp import Client
+
+    from .server.app import create_app
+
+    async with Client(create_app(settings)) as client:
+        for tool in await client.list_tools():
+            print(f"{tool.name}: {(tool.description or '').splitlines()[0]}")  # noqa: hook - CLI output
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="hpcbridge", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    serve = sub.add_parser("serve", help="run the MCP server")
+    serve.add_argument("--transport", choices=["stdio", "http"], default="stdio")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8765)
+    serve.add_argument("--token", default=None, help="bearer token (prefer HPCBRIDGE_HTTP_TOKEN)")
+    call = sub.add_parser("call", help="run one tool and print its result")
+    call.add_argument("tool")
+    call.add_argument("arguments", nargs="*", help="key=value (values parsed as JSON when they are)")
+    call.add_argument("--json", action="store_true", help="print the structured result")
+    check = sub.add_parser("check", help="say what works and what does not")
+    check.add_argument("--cluster", default=None)
+    sub.add_parser("tools", help="list the tools")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        settings = load_settings()
+        _setup_logging(settings.log_level if args.command == "serve" else "WARNING")
+        if args.command != "serve":  # fastmcp logs each tool error; the CLI prints it once itself
+            logging.getLogger("fastmcp").setLevel(logging.CRITICAL)
+        if args.command == "serve":
+            return _serve(args, settings)
+        if args.command == "call":
+            return asyncio.run(_call(settings, args.tool, args.arguments, args.json))
+        if args.command == "tools":
+            return asyncio.run(_tools(settings))
+        from .checks import run_checks
+
+        return asyncio.run(run_checks(settings, args.cluster))
+    except HpcBridgeError as exc:
+        print(f"hpcbridge: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

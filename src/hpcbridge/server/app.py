@@ -1,0 +1,102 @@
+"""The FastMCP application: builds the registry of clusters and registers every tool group."""
+
+from __future__ import annotations
+
+import functools
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import Any
+
+from fastmcp import FastMCP
+from fastmcp.exceptions import ToolError
+from fastmcp.server.auth import AuthProvider
+from fastmcp.tools.base import ToolResult
+from mcp.types import ToolAnnotations
+from pydantic import TypeAdapter
+
+from .. import __version__
+from ..config import Settings
+from ..errors import HpcBridgeError
+from ..services.registry import Registry
+
+log = logging.getLogger("hpcbridge.server")
+
+INSTRUCTIONS = """hpcbridge operates HPC clusters (Slurm) for you. Every tool takes an optional `cluster`.
+Start with get_cluster_status or get_gpu_availability; submit with submit_job (impossible requests are
+refused with what is available); follow jobs with list_jobs (paged: use offset/limit), get_job_details,
+get_job_history and read_job_output. Job ids are strings like "1234" or "1234_7" (array task)."""
+
+
+@dataclass
+class ToolKit:
+    """What tool modules need: the app, the clusters, and the registration helper."""
+
+    mcp: FastMCP
+    registry: Registry
+
+    def tool(
+        self, *, read_only: bool, destructive: bool = False, idempotent: bool = True,
+        output: Any = None, title: str | None = None,
+    ) -> Callable[[Callable[..., Awaitable[ToolResult]]], Callable[..., Awaitable[ToolResult]]]:
+        annotations = ToolAnnotations(
+            title=title,
+            readOnlyHint=read_only,
+            destructiveHint=destructive,
+            idempotentHint=idempotent,
+            openWorldHint=True,
+        )
+        schema = TypeAdapter(output).json_schema() if output is not None else None
+
+        def decorate(fn: Callable[..., Awaitable[ToolResult]]) -> Callable[..., Awaitable[ToolResult]]:
+            wrapped = boundary(fn)
+            self.mcp.tool(wrapped, annotations=annotations, output_schema=schema)
+            return wrapped
+
+        return decorate
+
+
+def boundary(fn: Callable[..., Awaitable[ToolResult]]) -> Callable[..., Awaitable[ToolResult]]:
+    """The only place HpcBridgeError becomes ToolError; anything unexpected is logged, not leaked."""
+
+    @functools.wraps(fn)
+    async def run(*args: Any, **kwargs: Any) -> ToolResult:
+        try:
+            return await fn(*args, **kwargs)
+        except ToolError:
+            raise
+        except HpcBridgeError as exc:
+            hint = " (temporary: retrying may help)" if exc.transient else ""
+            raise ToolError(f"{exc.message}{hint}") from exc
+        except Exception as exc:  # noqa: BLE001 - the boundary must not leak tracebacks to the agent
+            log.exception("tool %s failed", fn.__name__)
+            raise ToolError(f"internal error in {fn.__name__}: {type(exc).__name__}: {exc}") from exc
+
+    return run
+
+
+def reply(data: Any, text: str) -> ToolResult:
+    """Structured content for programs, a compact text rendering for the model's context."""
+    structured = TypeAdapter(type(data)).dump_python(data, mode="json")
+    return ToolResult(content=text, structured_content=structured)
+
+
+def create_app(settings: Settings, auth: AuthProvider | None = None) -> FastMCP:
+    registry = Registry(settings)
+
+    @asynccontextmanager
+    async def lifespan(_: FastMCP) -> AsyncIterator[dict[str, Any]]:
+        try:
+            yield {"registry": registry}
+        finally:
+            await registry.close()
+
+    mcp = FastMCP("hpcbridge", instructions=INSTRUCTIONS, version=__version__, lifespan=lifespan, auth=auth)
+    kit = ToolKit(mcp, registry)
+    from . import tools_cluster, tools_files, tools_jobs
+
+    tools_cluster.register(kit)
+    tools_jobs.register(kit)
+    tools_files.register(kit)
+    return mcp

@@ -1,0 +1,117 @@
+"""Job output, uploads and the (off by default) shell tool."""
+
+from __future__ import annotations
+
+import shlex
+from dataclasses import dataclass
+from typing import Annotated, Literal
+
+from fastmcp.tools.base import ToolResult
+from pydantic import Field
+
+from .. import validate
+from ..errors import InvalidParameter, NotFound, PolicyError
+from ..services.files import DEFAULT_MAX_BYTES, FileContent, read_capped, write_atomic
+from . import render
+from .app import ToolKit, reply
+from .tools_cluster import ClusterArg
+
+SHELL_OUTPUT_CAP = 32 * 1024
+# Runs argv in a directory without interpreting either: "$1" is the directory, the rest is argv.
+_IN_DIR = 'cd -- "$1" && shift && exec "$@"'
+
+
+@dataclass(frozen=True)
+class ShellResult:
+    command: str
+    exit_status: int
+    stdout: str
+    stderr: str
+    truncated: bool
+
+
+def _cap(text: str) -> tuple[str, bool]:
+    data = text.encode()
+    if len(data) <= SHELL_OUTPUT_CAP:
+        return text, False
+    return data[-SHELL_OUTPUT_CAP:].decode(errors="replace"), True
+
+
+def register(kit: ToolKit) -> None:
+    registry = kit.registry
+
+    @kit.tool(read_only=True, output=FileContent)
+    async def read_job_output(
+        file_path: Annotated[str | None, Field(description="Output file on the cluster")] = None,
+        job_id: Annotated[str | None, Field(description="Or: the job whose output to read")] = None,
+        stream: Annotated[Literal["stdout", "stderr"], Field(description="With job_id: which stream")] = "stdout",
+        tail_lines: Annotated[int | None, Field(description="Only the last N lines", ge=1)] = None,
+        head_lines: Annotated[int | None, Field(description="Only the first N lines", ge=1)] = None,
+        max_bytes: Annotated[int, Field(description="Read at most this many bytes", ge=1,
+                                        le=1024 * 1024)] = DEFAULT_MAX_BYTES,
+        cluster: ClusterArg = None,
+    ) -> ToolResult:
+        """Read a job's stdout/stderr (by path or job id), capped; the answer says when it was cut."""
+        c = registry.get(cluster)
+        if not file_path and not job_id:
+            raise InvalidParameter("file_path", "neither file_path nor job_id given", "one of them")
+        path = file_path
+        if not path:
+            details = await c.job_details(validate.job_id(job_id or ""))
+            path = details.stdout_path if stream == "stdout" else details.stderr_path
+            if not path:
+                raise NotFound(f"job {job_id}: the scheduler no longer knows its {stream} path; "
+                               f"pass file_path (it ran in {details.work_dir or 'an unknown directory'})")
+        content = await read_capped(c, path, tail_lines=tail_lines, head_lines=head_lines, max_bytes=max_bytes)
+        return reply(content, render.file_content(content))
+
+    @kit.tool(read_only=False, destructive=True, idempotent=True)
+    async def upload_file(
+        content: Annotated[str, Field(description="File content (text)")],
+        remote_path: Annotated[str, Field(description="Destination path on the cluster")],
+        make_dirs: Annotated[bool, Field(description="Create missing parent directories")] = False,
+        cluster: ClusterArg = None,
+    ) -> ToolResult:
+        """Write a text file on the cluster atomically (temporary file, then rename)."""
+        c = registry.get(cluster)
+        target = await write_atomic(c, remote_path, content.encode(), make_dirs=make_dirs)
+        size = len(content.encode())
+        return ToolResult(content=f"wrote {size} bytes to {target}",
+                          structured_content={"path": target, "bytes": size})
+
+    @kit.tool(read_only=False, destructive=True, idempotent=False, output=ShellResult)
+    async def run_shell_command(
+        command: Annotated[str, Field(description="Command line to run on the login node")],
+        working_directory: Annotated[str | None, Field(description="Directory to run it in")] = None,
+        timeout: Annotated[int | None, Field(description="Seconds before it is killed", ge=1, le=3600)] = None,
+        cluster: ClusterArg = None,
+    ) -> ToolResult:
+        """Run a command on the login node. Off unless the cluster's config sets allow_shell; with a
+        shell_allowlist only those programs run, and the line is split into arguments without a shell."""
+        c = registry.get(cluster)
+        if not c.config.allow_shell:
+            raise PolicyError(f"run_shell_command is disabled for cluster '{c.name}' (set allow_shell = true, "
+                              "or SLURM_ALLOW_SHELL=true, to enable it)")
+        if not command.strip():
+            raise InvalidParameter("command", "it is empty", "a command line")
+        argv = _shell_argv(command, c.config.shell_allowlist)
+        if working_directory:
+            argv = ["bash", "-c", _IN_DIR, "hpcbridge", working_directory, *argv]
+        result = await c.run(argv, timeout=float(timeout) if timeout else None, idempotent=False)
+        out, cut_out = _cap(result.stdout)
+        err, cut_err = _cap(result.stderr)
+        shell = ShellResult(command, result.exit_status, out, err, cut_out or cut_err)
+        return reply(shell, render.shell_result(shell))
+
+
+def _shell_argv(command: str, allowlist: list[str]) -> list[str]:
+    if not allowlist:
+        return ["bash", "-c", command]
+    try:
+        argv = shlex.split(command)
+    except ValueError as exc:
+        raise InvalidParameter("command", str(exc), "a command line with balanced quotes") from exc
+    program = argv[0].rsplit("/", 1)[-1]
+    if program not in allowlist:
+        raise PolicyError(f"'{program}' is not in this cluster's shell_allowlist: {', '.join(allowlist)}")
+    return argv

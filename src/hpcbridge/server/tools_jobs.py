@@ -1,0 +1,261 @@
+"""Job lifecycle tools: list, inspect, submit, cancel, hold, release, history, summary."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastmcp.tools.base import ToolResult
+from pydantic import Field
+
+from .. import validate
+from ..errors import InvalidParameter
+from ..models import Job, JobDetails, JobRecord, JobState, Page
+from ..schedulers.slurm_build import JobRequest, sacct_time
+from ..services.cluster import SubmitResult
+from . import render
+from .app import ToolKit, reply
+from .tools_cluster import ClusterArg, Limit, Offset
+
+JobId = Annotated[str, Field(description="Job id, e.g. '1234' or '1234_7' for an array task")]
+UserArg = Annotated[str | None, Field(description="A user name, 'me' for the SSH user, or omit for everyone")]
+
+
+@dataclass(frozen=True)
+class JobSummaryRow:
+    """A job in a list: only what an agent needs to choose what to look at next."""
+
+    job_id: str
+    name: str
+    user: str
+    state: str
+    partition: str
+    nodes: int
+    gpus: str
+    time_used: str
+    time_limit: str
+    where_or_why: str  # node list when running, reason when pending
+
+
+@dataclass(frozen=True)
+class JobSummary:
+    cluster: str
+    total: int
+    by_state: dict[str, int]
+    by_partition: dict[str, dict[str, int]]
+    by_user: dict[str, dict[str, int]]
+    users_shown: int
+    users_total: int
+
+
+def _row(job: Job) -> JobSummaryRow:
+    where = job.node_list if job.state in (JobState.RUNNING, JobState.COMPLETING) else job.reason
+    return JobSummaryRow(job.job_id, job.name, job.user, job.state.value, job.partition, job.num_nodes,
+                         ",".join(str(g) for g in job.gpus), job.time_used, job.time_limit, where)
+
+
+def _states(state: str | None) -> set[JobState] | None:
+    if not state:
+        return None
+    wanted: set[JobState] = set()
+    for word in state.upper().replace(" ", "").split(","):
+        try:
+            wanted.add(JobState(word))
+        except ValueError:
+            alias = {"PD": JobState.PENDING, "R": JobState.RUNNING, "CANCELED": JobState.CANCELLED,
+                     "OOM": JobState.OUT_OF_MEMORY, "CG": JobState.COMPLETING}.get(word)
+            if alias is None:
+                raise InvalidParameter("state", f"{word!r} is not a job state",
+                                       "one or more of " + ", ".join(s.value for s in JobState)) from None
+            wanted.add(alias)
+    return wanted
+
+
+def register(kit: ToolKit) -> None:
+    registry = kit.registry
+
+    @kit.tool(read_only=True, output=Page[JobSummaryRow])
+    async def list_jobs(
+        user: UserArg = None,
+        partition: Annotated[str | None, Field(description="Only this partition")] = None,
+        state: Annotated[str | None, Field(description="Only these states, comma separated: PENDING, "
+                                                       "RUNNING, HELD, ...")] = None,
+        limit: Limit = 20,
+        offset: Offset = 0,
+        cluster: ClusterArg = None,
+    ) -> ToolResult:
+        """Jobs in the queue (array tasks one per row), paged, with the total and counts per state."""
+        c = registry.get(cluster)
+        part = validate.optional_name("partition", partition)
+        jobs = await c.jobs(await c.resolve_user(user), part)
+        counts = dict(Counter(j.state.value for j in jobs))
+        wanted = _states(state)
+        if wanted:
+            jobs = [j for j in jobs if j.state in wanted]
+        page = Page.of([_row(j) for j in jobs], offset, limit, counts)
+        return reply(page, render.jobs_page(page, c.name))
+
+    @kit.tool(read_only=True, output=JobDetails)
+    async def get_job_details(job_id: JobId, cluster: ClusterArg = None) -> ToolResult:
+        """Everything about one job: state and reason explained, resources, GPUs, paths, exit code.
+        Falls back to accounting when the job has left the queue."""
+        c = registry.get(cluster)
+        details = await c.job_details(validate.job_id(job_id))
+        return reply(details, render.job_details(details))
+
+    @kit.tool(read_only=False, destructive=False, idempotent=False, output=SubmitResult)
+    async def submit_job(
+        script_content: Annotated[str, Field(description="A full batch script (#!/bin/bash ...) or just the "
+                                                         "commands to run")],
+        job_name: Annotated[str | None, Field(description="Job name")] = None,
+        partition: Annotated[str | None, Field(description="Partition (default: configured or cluster "
+                                                           "default)")] = None,
+        account: Annotated[str | None, Field(description="Account to charge")] = None,
+        nodes: Annotated[int | None, Field(description="Number of nodes", ge=1)] = None,
+        ntasks: Annotated[int | None, Field(description="Number of tasks", ge=1)] = None,
+        cpus_per_task: Annotated[int | None, Field(description="CPUs per task", ge=1)] = None,
+        memory: Annotated[str | None, Field(description="Memory per node, e.g. 4G or 4000M")] = None,
+        time_limit: Annotated[str | None, Field(description="Time limit, e.g. 30, 4:00:00, 1-00:00:00")] = None,
+        output_file: Annotated[str | None, Field(description="stdout path (%j = job id)")] = None,
+        error_file: Annotated[str | None, Field(description="stderr path (%j = job id)")] = None,
+        working_directory: Annotated[str | None, Field(description="Working directory on the cluster")] = None,
+        gpus: Annotated[int | None, Field(description="GPUs per node (rendered as --gres=gpu[:TYPE]:N)",
+                                          ge=1)] = None,
+        gpus_per_task: Annotated[int | None, Field(description="GPUs per task", ge=1)] = None,
+        gpu_type: Annotated[str | None, Field(description="GPU type, e.g. a100, h100")] = None,
+        array: Annotated[str | None, Field(description="Array range, e.g. 0-99 or 0-999%10")] = None,
+        dependency: Annotated[str | None, Field(description="e.g. afterok:1234 or afterany:1234:1235")] = None,
+        constraint: Annotated[str | None, Field(description="Node features, e.g. a100&ib")] = None,
+        qos: Annotated[str | None, Field(description="Quality of service")] = None,
+        exclusive: Annotated[bool, Field(description="Whole nodes only")] = False,
+        hold: Annotated[bool, Field(description="Submit held (release_job starts it)")] = False,
+        env: Annotated[dict[str, str] | None, Field(description="Environment variables exported in the "
+                                                                "script")] = None,
+        test_only: Annotated[bool, Field(description="Validate and ask the scheduler when it would start, "
+                                                     "without submitting")] = False,
+        cluster: ClusterArg = None,
+    ) -> ToolResult:
+        """Submit a batch job. Impossible requests (unknown partition, GPU type or count that does not
+        exist there, time over the partition limit) are refused before submission with what is available."""
+        c = registry.get(cluster)
+        if not script_content.strip():
+            raise InvalidParameter("script_content", "it is empty", "a script or the commands to run")
+        req = JobRequest(
+            script_content=script_content,
+            job_name=_text("job_name", job_name),
+            partition=validate.optional_name("partition", partition),
+            account=validate.optional_name("account", account),
+            nodes=nodes, ntasks=ntasks, cpus_per_task=cpus_per_task,
+            memory=f"{validate.memory_mb('memory', memory)}M" if memory else None,
+            time_limit=_time(time_limit),
+            output_file=_text("output_file", output_file),
+            error_file=_text("error_file", error_file),
+            working_directory=_text("working_directory", working_directory),
+            gpus=gpus, gpus_per_task=gpus_per_task,
+            gpu_type=validate.optional_name("gpu_type", gpu_type),
+            array=validate.array_spec(array) if array else None,
+            dependency=validate.dependency(dependency) if dependency else None,
+            constraint=validate.constraint(constraint) if constraint else None,
+            qos=validate.optional_name("qos", qos),
+            exclusive=exclusive, hold=hold,
+            env={validate.env_name(k): v for k, v in (env or {}).items()},
+        )
+        result = await c.submit(req, test_only=test_only)
+        return reply(result, render.submitted(result))
+
+    @kit.tool(read_only=False, destructive=True, idempotent=True)
+    async def cancel_job(
+        job_id: JobId,
+        signal: Annotated[str | None, Field(description="Send this signal instead of cancelling, e.g. "
+                                                        "SIGUSR1, SIGTERM, SIGKILL")] = None,
+        cluster: ClusterArg = None,
+    ) -> ToolResult:
+        """Cancel a pending or running job (or, with signal, only signal it)."""
+        c = registry.get(cluster)
+        jid = validate.job_id(job_id)
+        sig = validate.signal_name(signal) if signal else None
+        await c.cancel(jid, sig)
+        text = f"sent SIG{sig} to job {jid}" if sig else f"job {jid} cancelled"
+        return ToolResult(content=text, structured_content={"job_id": jid, "signal": sig, "ok": True})
+
+    @kit.tool(read_only=False, destructive=False, idempotent=True)
+    async def hold_job(job_id: JobId, cluster: ClusterArg = None) -> ToolResult:
+        """Hold a pending job so it does not start until released."""
+        c = registry.get(cluster)
+        jid = validate.job_id(job_id)
+        await c.hold(jid)
+        return ToolResult(content=f"job {jid} held", structured_content={"job_id": jid, "held": True})
+
+    @kit.tool(read_only=False, destructive=False, idempotent=True)
+    async def release_job(job_id: JobId, cluster: ClusterArg = None) -> ToolResult:
+        """Release a held job so it can be scheduled."""
+        c = registry.get(cluster)
+        jid = validate.job_id(job_id)
+        await c.release(jid)
+        return ToolResult(content=f"job {jid} released", structured_content={"job_id": jid, "held": False})
+
+    @kit.tool(read_only=True, output=Page[JobRecord])
+    async def get_job_history(
+        job_id: Annotated[str | None, Field(description="One job (with its steps)")] = None,
+        user: UserArg = "me",
+        start_time: Annotated[str | None, Field(description="From, e.g. 2024-01-01, now-7days (default: "
+                                                            "now-7days)")] = None,
+        end_time: Annotated[str | None, Field(description="Until, e.g. 2024-01-31, now")] = None,
+        state: Annotated[str | None, Field(description="Only these final states, e.g. FAILED,TIMEOUT")] = None,
+        limit: Limit = 20,
+        offset: Offset = 0,
+        cluster: ClusterArg = None,
+    ) -> ToolResult:
+        """Finished and running jobs from accounting (sacct): state, exit code, signal, times, resources,
+        newest first."""
+        c = registry.get(cluster)
+        jid = validate.job_id(job_id) if job_id else None
+        records = await c.history(
+            job_ids=[jid] if jid else None,
+            user=None if jid else await c.resolve_user(user),
+            all_users=not jid and user in (None, "", "all", "*"),
+            start_time=sacct_time("start_time", start_time) if start_time else None,
+            end_time=sacct_time("end_time", end_time) if end_time else None,
+        )
+        counts = dict(Counter(r.state.value for r in records))
+        wanted = _states(state)
+        if wanted:
+            records = [r for r in records if r.state in wanted]
+        records.reverse()
+        page = Page.of(records, offset, limit, counts)
+        return reply(page, render.history_page(page))
+
+    @kit.tool(read_only=True, output=JobSummary)
+    async def get_job_summary(
+        user: UserArg = None,
+        partition: Annotated[str | None, Field(description="Only this partition")] = None,
+        top_users: Annotated[int, Field(description="How many users to list", ge=1, le=200)] = 20,
+        cluster: ClusterArg = None,
+    ) -> ToolResult:
+        """Job counts by state, per partition and per user (the busiest users first)."""
+        c = registry.get(cluster)
+        jobs = await c.jobs(await c.resolve_user(user), validate.optional_name("partition", partition))
+        by_partition: dict[str, Counter[str]] = {}
+        by_user: dict[str, Counter[str]] = {}
+        for j in jobs:
+            by_partition.setdefault(j.partition, Counter())[j.state.value] += 1
+            by_user.setdefault(j.user, Counter())[j.state.value] += 1
+        busiest = sorted(by_user.items(), key=lambda kv: -sum(kv[1].values()))[:top_users]
+        summary = JobSummary(
+            cluster=c.name, total=len(jobs), by_state=dict(Counter(j.state.value for j in jobs)),
+            by_partition={p: dict(v) for p, v in by_partition.items()},
+            by_user={u: dict(v) for u, v in busiest}, users_shown=len(busiest), users_total=len(by_user),
+        )
+        return reply(summary, render.job_summary(summary))
+
+
+def _text(parameter: str, value: str | None) -> str | None:
+    return validate.directive_text(parameter, value) if value else None
+
+
+def _time(value: str | None) -> str | None:
+    if not value:
+        return None
+    validate.walltime_minutes("time_limit", value)
+    return value.strip()
