@@ -185,6 +185,9 @@ def parse_job_record(rec: dict[str, str]) -> JobDetails:
     reason = rec.get("Reason", "")
     num_nodes = _int(rec.get("NumNodes"))
     gpus = gres.parse_gpus(rec.get("AllocTRES") or rec.get("TRES") or rec.get("ReqTRES"))
+    typed = gres.parse_gpus(rec.get("JOB_GRES") or rec.get("TresPerNode"))
+    if len(gpus) == 1 and gpus[0].type is None and len(typed) == 1 and typed[0].type:
+        gpus = (GpuCount(typed[0].type, gpus[0].count),)
     array_job, array_task = rec.get("ArrayJobId"), rec.get("ArrayTaskId")
     job_id = rec.get("JobId", "")
     if array_job and array_task and array_task not in _EMPTY:

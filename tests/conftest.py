@@ -1,0 +1,32 @@
+"""Shared test helpers: where the fixtures, the recorded outputs and the test cluster are."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+DATA = ROOT / "tests" / "data"
+SHARED_FIXTURES = ROOT.parent / "shared" / "fixtures"
+TC_DIR = Path(os.environ.get("HPCB_TC_DIR", "/var/lib/hpcbridge-testcluster"))
+
+
+def shared_fixtures(kind: str) -> Path:
+    """../shared/fixtures/<kind>: public outputs kept outside the project; skip clearly when absent."""
+    path = SHARED_FIXTURES / kind
+    if not path.is_dir():
+        pytest.skip(f"{path} is absent: the shared scheduler fixtures live beside the repo (../shared/fixtures)")
+    return path
+
+
+def cluster_env() -> dict[str, str]:
+    """Connection settings of the running test cluster; skip (or fail in CI) when it is not up."""
+    env_file = TC_DIR / "connection.env"
+    if not env_file.exists():
+        message = f"test cluster not running ({env_file} missing): run 'sudo testcluster/cluster.sh up'"
+        if os.environ.get("HPCBRIDGE_REQUIRE_CLUSTER"):
+            pytest.fail(message)
+        pytest.skip(message)
+    return dict(line.split("=", 1) for line in env_file.read_text().split())
