@@ -1,0 +1,4 @@
+#!/bin/bash
+#SBATCH --partition=cpu
+#SBATCH --hold
+echo hello

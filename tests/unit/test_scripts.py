@@ -1,0 +1,49 @@
+"""Batch scripts are rendered exactly as the reference files in tests/data/scripts say."""
+
+from __future__ import annotations
+
+import pytest
+
+from hpcbridge.errors import InvalidParameter
+from hpcbridge.schedulers import slurm_build as b
+
+from ..conftest import DATA
+
+SCRIPTS = DATA / "scripts"
+
+
+def test_full_gpu_training_script() -> None:
+    req = b.JobRequest(
+        script_content="#!/bin/bash\nset -e\npython train.py --epochs 3\n",
+        job_name="llm finetune", partition="gpu", account="research", nodes=2, ntasks=8, cpus_per_task=4,
+        memory="16384M", time_limit="1-00:00:00", output_file="logs/%x-%j.out", error_file="logs/%x-%j.err",
+        working_directory="/home/alice/project", gpus=4, gpu_type="a100", array="0-3%2",
+        dependency="afterok:41", constraint="a100&ib", exclusive=True,
+        env={"WANDB_PROJECT": "my project", "QUOTE": "it's $(not) `run`"},
+    )
+    assert b.render_script(req) == (SCRIPTS / "gpu-training.sh").read_text()
+
+
+def test_commands_only_get_a_shebang() -> None:
+    req = b.JobRequest(script_content="echo hello", partition="cpu", hold=True)
+    assert b.render_script(req) == (SCRIPTS / "commands-only.sh").read_text()
+
+
+def test_directive_refuses_quotes_and_newlines() -> None:
+    for bad in ('a"b', "a\nb"):
+        with pytest.raises(InvalidParameter):
+            b.directive("--job-name", bad)
+
+
+def test_env_names_are_checked() -> None:
+    with pytest.raises(InvalidParameter, match="env"):
+        b.render_script(b.JobRequest(script_content="true", env={"A;B": "x"}))
+
+
+def test_argv_builders_are_plain_lists() -> None:
+    assert b.scancel_argv("12", "USR1") == ["scancel", "--signal", "USR1", "12"]
+    assert b.sbatch_argv() == ["sbatch", "--parsable"]
+    iso = b.isolate(["squeue"])
+    assert iso[0] == "env" and "LC_ALL=C" in iso and "SQUEUE_FORMAT" in iso and iso[-1] == "squeue"
+    with pytest.raises(InvalidParameter, match="start_time"):
+        b.sacct_time("start_time", "yesterday; id")
