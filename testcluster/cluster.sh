@@ -12,12 +12,14 @@
 #
 # Settings (environment): HPCB_TC_DIR (state dir), HPCB_TC_USER (alice),
 # HPCB_TC_SSH_PORT (2222), HPCB_TC_CTLD_PORT (6817), HPCB_TC_DBD_PORT (6819),
-# HPCB_TC_SLURMD_PORT (17001, four consecutive ports), HPCB_TC_MAX_SESSIONS (10).
+# HPCB_TC_SLURMD_PORT (17001, four consecutive ports), HPCB_TC_MAX_SESSIONS (10),
+# HPCB_TC_SSH_PORT_NOSFTP (2223: the same sshd without SFTP, for the transport's fallback).
 set -euo pipefail
 
 DIR=${HPCB_TC_DIR:-/var/lib/hpcbridge-testcluster}
 TC_USER=${HPCB_TC_USER:-alice}
 SSH_PORT=${HPCB_TC_SSH_PORT:-2222}
+NOSFTP_PORT=${HPCB_TC_SSH_PORT_NOSFTP:-2223} # a second sshd without the sftp subsystem, as some sites run
 CTLD_PORT=${HPCB_TC_CTLD_PORT:-6817}
 DBD_PORT=${HPCB_TC_DBD_PORT:-6819}
 SLURMD_PORT=${HPCB_TC_SLURMD_PORT:-17001}
@@ -218,14 +220,12 @@ make_user() {
   chmod 644 "$DIR/user_key.pub"; chmod 600 "$DIR/user_key"
 }
 
-start_sshd() {
-  mkdir -p /run/sshd
-  [ -s "$DIR/ssh_host_ed25519_key" ] || ssh-keygen -q -t ed25519 -N '' -f "$DIR/ssh_host_ed25519_key"
-  cat >"$DIR/sshd_config" <<EOF
-Port $SSH_PORT
+sshd_config() { # sshd_config PORT NAME WITH_SFTP
+  cat <<EOF
+Port $1
 ListenAddress 127.0.0.1
 HostKey $DIR/ssh_host_ed25519_key
-PidFile $DIR/sshd.pid
+PidFile $DIR/$2.pid
 PasswordAuthentication no
 KbdInteractiveAuthentication no
 PubkeyAuthentication yes
@@ -233,13 +233,25 @@ UsePAM no
 StrictModes no
 MaxSessions $MAX_SESSIONS
 MaxStartups 100:30:200
-Subsystem sftp /usr/lib/openssh/sftp-server
 EOF
-  if ! running "$DIR/sshd.pid"; then
-    log "starting sshd on 127.0.0.1:$SSH_PORT"
-    /usr/sbin/sshd -f "$DIR/sshd_config" -E "$DIR/log/sshd.log"
-  fi
-  printf '[127.0.0.1]:%s %s\n' "$SSH_PORT" "$(cut -d' ' -f1,2 "$DIR/ssh_host_ed25519_key.pub")" >"$DIR/known_hosts"
+  [ "$3" = yes ] && echo "Subsystem sftp /usr/lib/openssh/sftp-server"
+  return 0
+}
+
+start_sshd() {
+  mkdir -p /run/sshd
+  [ -s "$DIR/ssh_host_ed25519_key" ] || ssh-keygen -q -t ed25519 -N '' -f "$DIR/ssh_host_ed25519_key"
+  sshd_config "$SSH_PORT" sshd yes >"$DIR/sshd_config"
+  sshd_config "$NOSFTP_PORT" sshd-nosftp no >"$DIR/sshd-nosftp_config"
+  local name
+  for name in sshd sshd-nosftp; do
+    if ! running "$DIR/$name.pid"; then
+      log "starting $name"
+      /usr/sbin/sshd -f "$DIR/${name}_config" -E "$DIR/log/$name.log"
+    fi
+  done
+  local key; key=$(cut -d' ' -f1,2 "$DIR/ssh_host_ed25519_key.pub")
+  printf '[127.0.0.1]:%s %s\n[127.0.0.1]:%s %s\n' "$SSH_PORT" "$key" "$NOSFTP_PORT" "$key" >"$DIR/known_hosts"
   chmod 644 "$DIR/known_hosts"
   wait_for 20 "ssh login as $TC_USER" ssh -p "$SSH_PORT" -i "$DIR/user_key" -o BatchMode=yes \
     -o UserKnownHostsFile="$DIR/known_hosts" -o StrictHostKeyChecking=yes "$TC_USER@127.0.0.1" true
@@ -256,6 +268,7 @@ SLURM_DEFAULT_PARTITION=cpu
 SLURM_GPU_PARTITIONS=gpu
 SLURM_CPU_PARTITIONS=cpu
 EOF
+  printf 'HPCB_TC_SSH_PORT_NOSFTP=%s\n' "$NOSFTP_PORT" >"$DIR/testcluster.env"
   chmod 644 "$DIR/connection.env"
 }
 
@@ -284,6 +297,7 @@ stop_pidfile() {
 cmd_down() {
   need_root
   stop_pidfile "$DIR/sshd.pid"
+  stop_pidfile "$DIR/sshd-nosftp.pid"
   for n in "${NODES[@]}"; do stop_pidfile "$DIR/slurmd-$n.pid"; done
   stop_pidfile "$DIR/slurmctld.pid"
   stop_pidfile "$DIR/slurmdbd.pid"
@@ -302,6 +316,7 @@ cmd_status() {
   NAME=slurmctld check scontrol ping
   for n in "${NODES[@]}"; do NAME="slurmd $n" check running "$DIR/slurmd-$n.pid"; done
   NAME=sshd check running "$DIR/sshd.pid"
+  NAME=sshd-nosftp check running "$DIR/sshd-nosftp.pid"
   return $ok
 }
 

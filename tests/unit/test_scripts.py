@@ -41,7 +41,7 @@ def test_env_names_are_checked() -> None:
 
 
 def test_argv_builders_are_plain_lists() -> None:
-    assert b.scancel_argv("12", "USR1") == ["scancel", "--signal", "USR1", "12"]
+    assert b.scancel_argv("12", "USR1") == ["scancel", "--verbose", "--signal", "USR1", "12"]
     assert b.sbatch_argv() == ["sbatch", "--parsable"]
     iso = b.isolate(["squeue"])
     assert iso[0] == "env" and "LC_ALL=C" in iso and "SQUEUE_FORMAT" in iso and iso[-1] == "squeue"

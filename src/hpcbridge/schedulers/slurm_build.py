@@ -107,7 +107,8 @@ def sacct_argv(
 
 
 def scancel_argv(job_id: str, signal: str | None = None) -> list[str]:
-    return ["scancel", *(["--signal", signal] if signal else []), job_id]
+    # scancel exits 0 even for unknown jobs (22.05); --verbose makes it say "error: ... Invalid job id"
+    return ["scancel", "--verbose", *(["--signal", signal] if signal else []), job_id]
 
 
 def hold_argv(job_id: str) -> list[str]:

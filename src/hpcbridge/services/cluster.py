@@ -179,8 +179,24 @@ class Cluster:
             )
         if req.nodes and part.total_nodes and req.nodes > part.total_nodes:
             raise InfeasibleRequest(f"partition '{part.name}' has {part.total_nodes} nodes; {req.nodes} requested")
+        await self._check_node_size(part, req)
         if gpus_per_node or req.gpu_type or req.gpus_per_task:
             await self._check_gpus(part, req, gpus_per_node)
+
+    async def _check_node_size(self, part: Partition, req: JobRequest) -> None:
+        members = [n for n in await self.nodes() if n.name in part.nodes]
+        if not members:
+            return
+        cpus = max(n.cpus_total for n in members)
+        tasks_per_node = -(-(req.ntasks or 1) // (req.nodes or 1))
+        want_cpus = (req.cpus_per_task or 1) * tasks_per_node
+        if want_cpus > cpus:
+            raise InfeasibleRequest(f"{want_cpus} CPUs per node requested, but nodes in '{part.name}' have at "
+                                    f"most {cpus}; spread tasks over more nodes or use fewer CPUs")
+        mem = max(n.memory_mb for n in members)
+        if req.memory and mem and validate.memory_mb("memory", req.memory) > mem:
+            raise InfeasibleRequest(f"memory {req.memory} per node requested, but nodes in '{part.name}' have "
+                                    f"at most {mem}M")
 
     async def _check_gpus(self, part: Partition, req: JobRequest, gpus_per_node: int) -> None:
         nodes = await self.nodes()

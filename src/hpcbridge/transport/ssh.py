@@ -115,17 +115,20 @@ class SshTransport:
         self, argv: list[str], *, timeout: float, stdin: bytes | None = None, idempotent: bool = True
     ) -> CommandResult:
         command = shell_join(argv)
-        for attempt in (1, 2):
+        for attempt in range(1, 6):
             conn = await self.connection()
             started = time.monotonic()
             async with self._channels:
                 try:
                     process = await conn.create_process(command, encoding=None)
                 except (asyncssh.ChannelOpenError, asyncssh.ConnectionLost, OSError) as exc:
-                    # Nothing started on the far side: safe to reconnect and send again.
-                    self._drop(conn)
-                    if attempt == 2:
-                        raise TransportError(f"lost connection to {self.description}: {exc}") from exc
+                    # Nothing started on the far side, so sending again is safe. A refused channel on a
+                    # live connection (sshd's MaxSessions) only needs a moment; a dead one a reconnect.
+                    if conn.is_closed() or not isinstance(exc, asyncssh.ChannelOpenError):
+                        self._drop(conn)
+                    if attempt == 5:
+                        raise TransportError(f"cannot open a channel to {self.description}: {exc}") from exc
+                    await asyncio.sleep(0.05 * attempt)
                     continue
                 try:
                     out, err = await asyncio.wait_for(process.communicate(stdin), timeout)
@@ -136,12 +139,15 @@ class SshTransport:
                     ) from exc
                 except (asyncssh.ConnectionLost, asyncssh.DisconnectError, OSError, BrokenPipeError) as exc:
                     self._drop(conn)
-                    if attempt == 2 or not idempotent:
+                    if attempt >= 2 or not idempotent:
                         raise TransportError(
                             f"connection to {self.description} broke while '{argv[0]}' ran; "
                             "it may or may not have taken effect",
                         ) from exc
                     continue
+                # Release the slot only once sshd has closed the session, so we never exceed MaxSessions.
+                process.close()
+                await process.wait_closed()
             # exit_status is None when the remote command was killed by a signal
             status = process.exit_status if process.exit_status is not None else 255
             return CommandResult(tuple(argv), decode(out), decode(err), status, time.monotonic() - started)

@@ -1,0 +1,102 @@
+"""The SSH transport against the real sshd of the test cluster: reuse, limits, reconnects, fallbacks."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from hpcbridge.errors import CommandTimeout, TransportError
+from hpcbridge.transport.local import LocalTransport
+from hpcbridge.transport.ssh import SshOptions, SshTransport
+
+from ..conftest import ROOT, TC_DIR
+
+pytestmark = pytest.mark.cluster
+
+
+def _options(env: dict[str, str], **overrides: object) -> SshOptions:
+    base = dict(host=env["SLURM_SSH_HOST"], port=int(env["SLURM_SSH_PORT"]), user=env["SLURM_SSH_USER"],
+                key_path=env["SLURM_SSH_KEY_PATH"], known_hosts=env["SLURM_SSH_KNOWN_HOSTS"])
+    base.update(overrides)
+    return SshOptions(**base)  # type: ignore[arg-type]
+
+
+async def test_thirty_parallel_commands_share_one_connection_under_maxsessions(tc_env: dict[str, str]) -> None:
+    transport = SshTransport(_options(tc_env))
+    try:
+        results = await asyncio.gather(*(transport.run(["echo", str(i)], timeout=30) for i in range(30)))
+        assert [r.stdout.strip() for r in results] == [str(i) for i in range(30)]
+        assert transport.connects == 1
+    finally:
+        await transport.close()
+
+
+async def test_timeout_kills_the_command_and_the_connection_stays_usable(tc_env: dict[str, str]) -> None:
+    transport = SshTransport(_options(tc_env))
+    try:
+        with pytest.raises(CommandTimeout, match="did not finish within 1s"):
+            await transport.run(["sleep", "10"], timeout=1)
+        assert (await transport.run(["echo", "ok"], timeout=10)).stdout.strip() == "ok"
+        assert transport.connects == 1
+    finally:
+        await transport.close()
+
+
+async def test_unknown_host_key_is_refused(tc_env: dict[str, str], tmp_path: Path) -> None:
+    wrong = tmp_path / "known_hosts"
+    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(tmp_path / "k")], check=True)
+    wrong.write_text(f"[127.0.0.1]:{tc_env['SLURM_SSH_PORT']} {(tmp_path / 'k.pub').read_text()}")
+    transport = SshTransport(_options(tc_env, known_hosts=str(wrong)))
+    with pytest.raises(TransportError) as err:
+        await transport.run(["true"], timeout=10)
+    assert not err.value.transient and "host key" in str(err.value).lower()
+
+
+async def test_wrong_key_is_refused_with_a_clear_message(tc_env: dict[str, str], tmp_path: Path) -> None:
+    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(tmp_path / "other")], check=True)
+    transport = SshTransport(_options(tc_env, key_path=str(tmp_path / "other")))
+    with pytest.raises(TransportError, match="refused"):
+        await transport.run(["true"], timeout=10)
+
+
+async def test_write_without_sftp_falls_back_to_dd(tc_env: dict[str, str]) -> None:
+    extra = dict(line.split("=", 1) for line in (TC_DIR / "testcluster.env").read_text().split())
+    transport = SshTransport(_options(tc_env, port=int(extra["HPCB_TC_SSH_PORT_NOSFTP"])))
+    try:
+        data = "no sftp here\n$(not run) 'quoted'\n".encode()
+        await transport.write_file("/tmp/hpcb-nosftp-test.txt", data, timeout=10)
+        assert transport._sftp_ok is False  # noqa: SLF001 - the fallback is what this test is about
+        back = await transport.run(["cat", "/tmp/hpcb-nosftp-test.txt"], timeout=10)
+        assert back.stdout.encode() == data
+    finally:
+        await transport.close()
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="restarting the test cluster's sshd needs root")
+async def test_sshd_restart_then_next_command_reconnects(tc_env: dict[str, str]) -> None:
+    transport = SshTransport(_options(tc_env))
+    try:
+        assert (await transport.run(["echo", "before"], timeout=10)).ok
+        # Kill the listener and every per-connection sshd of the ordinary user, then bring sshd back.
+        pid = (TC_DIR / "sshd.pid").read_text().strip()
+        subprocess.run(["kill", pid], check=True)
+        subprocess.run(["pkill", "-f", f"sshd: {tc_env['SLURM_SSH_USER']}"], check=False)
+        await asyncio.sleep(0.5)
+        subprocess.run(["bash", str(ROOT / "testcluster" / "cluster.sh"), "up"], check=True,
+                       capture_output=True)
+        result = await transport.run(["echo", "after"], timeout=20)
+        assert result.stdout.strip() == "after" and transport.connects == 2
+    finally:
+        await transport.close()
+
+
+async def test_local_transport_runs_argv_without_a_shell() -> None:
+    local = LocalTransport()
+    result = await local.run(["printf", "%s", "$(id) `id` ;"], timeout=10)
+    assert result.stdout == "$(id) `id` ;"
+    missing = await local.run(["no-such-program-hpcb"], timeout=10)
+    assert missing.exit_status == 127
