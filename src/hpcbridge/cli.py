@@ -21,6 +21,7 @@ log = logging.getLogger("hpcbridge")
 def _setup_logging(level: str) -> None:
     logging.basicConfig(stream=sys.stderr, level=getattr(logging, level.upper(), logging.INFO),
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("asyncssh").setLevel(logging.WARNING)
 
 
 def _is_loopback(host: str) -> bool:

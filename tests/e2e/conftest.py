@@ -1,0 +1,104 @@
+"""End to end: a real MCP client spawns the installed `hpcbridge serve` (stdio) or talks to it over HTTP."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastmcp import Client
+from fastmcp.client.transports import StdioTransport, StreamableHttpTransport
+
+from ..conftest import cluster_env
+
+HTTP_TOKEN = "e2e-" + os.urandom(8).hex()
+
+
+def hpcbridge_executable() -> str:
+    """The console script installed with the package (beside this interpreter, else on PATH)."""
+    beside = Path(sys.executable).parent / "hpcbridge"
+    found = str(beside) if beside.exists() else shutil.which("hpcbridge")
+    if not found:
+        pytest.fail("the hpcbridge console script is not installed (pip install -e '.[test]')")
+    return found
+
+
+def server_env(tc_env: dict[str, str], **extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SLURM_", "HPCBRIDGE_"))}
+    env.update(tc_env)
+    env["HPCBRIDGE_CONFIG"] = ""
+    env.update(extra)
+    return env
+
+
+@pytest.fixture(scope="session")
+def tc_env() -> dict[str, str]:
+    return cluster_env()
+
+
+@pytest.fixture(scope="session")
+async def mcp(tc_env: dict[str, str]) -> AsyncIterator[Client]:
+    transport = StdioTransport(command=hpcbridge_executable(), args=["serve"], env=server_env(tc_env))
+    async with Client(transport, timeout=120) as client:
+        yield client
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture(scope="session")
+def http_server(tc_env: dict[str, str]) -> Iterator[str]:
+    port = _free_port()
+    proc = subprocess.Popen(
+        [hpcbridge_executable(), "serve", "--transport", "http", "--host", "127.0.0.1", "--port", str(port)],
+        env=server_env(tc_env, HPCBRIDGE_HTTP_TOKEN=HTTP_TOKEN),
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+    )
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+            break
+        except OSError:
+            if proc.poll() is not None:
+                pytest.fail(f"hpcbridge serve --transport http exited: {proc.stderr.read().decode()[-2000:]}")
+            time.sleep(0.2)
+    yield f"http://127.0.0.1:{port}/mcp"
+    proc.terminate()
+    proc.wait(10)
+
+
+@pytest.fixture(scope="session")
+async def mcp_http(http_server: str) -> AsyncIterator[Client]:
+    async with Client(StreamableHttpTransport(http_server, auth=HTTP_TOKEN), timeout=120) as client:
+        yield client
+
+
+async def call(client: Client, tool: str, **arguments: Any) -> dict[str, Any]:
+    """Call a tool; return its structured content (raises ToolError on a tool error)."""
+    result = await client.call_tool(tool, arguments)
+    assert result.content and result.content[0].text, f"{tool} returned no text rendering"
+    return result.structured_content or {}
+
+
+async def wait_final(client: Client, job_id: str, timeout: float = 90) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout
+    while True:
+        details = await call(client, "get_job_details", job_id=job_id)
+        if details["job"]["state"] in {"COMPLETED", "FAILED", "CANCELLED", "TIMEOUT", "OUT_OF_MEMORY",
+                                       "NODE_FAIL", "PREEMPTED", "BOOT_FAIL", "DEADLINE"}:
+            return details
+        if time.monotonic() > deadline:
+            raise AssertionError(f"job {job_id} still {details['job']['state']} after {timeout}s")
+        await asyncio.sleep(1)

@@ -1,0 +1,147 @@
+"""Hostile values through every string parameter, a 10,000-task queue, and the HTTP front door."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import subprocess
+import urllib.error
+import urllib.request
+import uuid
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastmcp import Client
+from fastmcp.exceptions import ToolError
+
+from .conftest import call, hpcbridge_executable, server_env, wait_final
+
+pytestmark = pytest.mark.cluster
+
+# Required arguments that are not under test get harmless values; submit_job only asks --test-only.
+BASE_ARGS: dict[str, dict[str, Any]] = {
+    "submit_job": {"script_content": "true", "test_only": True},
+    "upload_file": {"content": "x", "remote_path": "/tmp/hpcb-e2e-upload.txt"},
+    "read_job_output": {"file_path": "/etc/hostname"},
+}
+# Parameters whose whole point is to run commands: script_content (a job script) and command (the
+# shell tool, which is disabled in this server) are exercised by their own tests.
+NOT_UNDER_TEST = {("submit_job", "script_content"), ("run_shell_command", "command")}
+
+
+def payloads(marker: str) -> list[str]:
+    return [f"x'; touch {marker}; '", f"$(touch {marker})", f"`touch {marker}`", f"; touch {marker}",
+            f"a\ntouch {marker}", f"--wrap=touch {marker}", f'" ; touch {marker}; "', f"| touch {marker}",
+            f"&& touch {marker}", f"a b $(touch {marker})"]
+
+
+def _string_params(schema: dict[str, Any]) -> list[str]:
+    out = []
+    for name, prop in schema.get("properties", {}).items():
+        types = {prop.get("type")} | {p.get("type") for p in prop.get("anyOf", [])}
+        if "string" in types and "enum" not in prop:
+            out.append(name)
+    return out
+
+
+def _markers(tag: str) -> list[str]:
+    listing = subprocess.run(["bash", "-c", f"ls /tmp /home/*/ 2>/dev/null | grep -c {tag} || true"],
+                             capture_output=True, text=True).stdout.strip()
+    return [] if listing in ("", "0") else [listing]
+
+
+async def test_hostile_values_in_every_string_parameter_run_nothing(mcp: Client) -> None:
+    tag = f"hpcb-pwned-{uuid.uuid4().hex[:8]}"
+    calls = refused = 0
+    for tool in await mcp.list_tools():
+        for param in _string_params(tool.input_schema):
+            if (tool.name, param) in NOT_UNDER_TEST:
+                continue
+            for value in payloads(f"/tmp/{tag}-{tool.name}-{param}"):
+                args = {**BASE_ARGS.get(tool.name, {}), param: value}
+                for required in tool.input_schema.get("required", []):
+                    args.setdefault(required, "1")
+                calls += 1
+                try:
+                    await mcp.call_tool(tool.name, args)
+                except ToolError:
+                    refused += 1
+    await asyncio.sleep(1)
+    assert calls > 200, calls
+    assert _markers(tag) == [], f"a hostile value ran a command ({calls} calls, {refused} refused)"
+
+
+async def test_env_values_reach_the_job_literally(mcp: Client) -> None:
+    tag = f"hpcb-pwned-{uuid.uuid4().hex[:8]}"
+    value = f"it's $(touch /tmp/{tag}) `touch /tmp/{tag}` ; \"q\""
+    job = await call(mcp, "submit_job", script_content='printf "%s" "$PAYLOAD"', env={"PAYLOAD": value},
+                     time_limit="5", job_name="literal-env")
+    await wait_final(mcp, job["job_id"])
+    out = await call(mcp, "read_job_output", job_id=job["job_id"])
+    assert out["content"] == value
+    assert _markers(tag) == []
+
+
+async def test_run_shell_command_is_off_by_default(mcp: Client) -> None:
+    with pytest.raises(ToolError, match="disabled"):
+        await call(mcp, "run_shell_command", command="id")
+
+
+async def test_ten_thousand_array_tasks_small_default_answer_and_full_paging(mcp: Client) -> None:
+    job = await call(mcp, "submit_job", script_content="true", array="0-9999", hold=True, partition="cpu",
+                     time_limit="5", job_name="big-array")
+    array_id = job["job_id"]
+    try:
+        raw = await mcp.call_tool_mcp("list_jobs", {})
+        size = len(raw.model_dump_json(by_alias=True, exclude_none=True).encode())
+        first = raw.structured_content
+        assert first is not None
+        assert size <= 8 * 1024, f"default list_jobs answer is {size} bytes"
+        assert first["total"] >= 10_000 and sum(first["counts"].values()) == first["total"]
+        assert first["counts"].get("HELD", 0) >= 10_000 and len(first["items"]) == 20
+        seen: set[str] = set()
+        offset: int | None = 0
+        pages = 0
+        while offset is not None:
+            page = await call(mcp, "list_jobs", user="me", limit=500, offset=offset)
+            seen.update(j["job_id"] for j in page["items"] if j["job_id"].startswith(f"{array_id}_"))
+            offset = page["next_offset"]
+            pages += 1
+        assert seen == {f"{array_id}_{i}" for i in range(10_000)}, (len(seen), pages)
+        Path("/tmp/hpcb-e2e-list-size.json").write_text(json.dumps({"bytes": size, "pages": pages}))
+    finally:
+        await call(mcp, "cancel_job", job_id=array_id)
+
+
+def _post_status(url: str, headers: dict[str, str]) -> int:
+    body = json.dumps({"jsonrpc": "2.0", "id": 1, "method": "tools/list", "params": {}}).encode()
+    request = urllib.request.Request(url, data=body, method="POST", headers={
+        "Accept": "application/json, text/event-stream", "Content-Type": "application/json", **headers})
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return int(response.status)
+    except urllib.error.HTTPError as exc:
+        return exc.code
+
+
+def test_http_requires_the_bearer_token(http_server: str) -> None:
+    assert _post_status(http_server, {}) == 401
+    assert _post_status(http_server, {"Authorization": "Bearer nope"}) == 401
+
+
+def test_non_loopback_bind_without_token_is_refused(tc_env: dict[str, str]) -> None:
+    result = subprocess.run([hpcbridge_executable(), "serve", "--transport", "http", "--host", "0.0.0.0",
+                             "--port", "0"], env=server_env(tc_env), capture_output=True, text=True, timeout=30)
+    assert result.returncode == 2 and "without a bearer token" in result.stderr
+
+
+async def test_every_tool_is_annotated(mcp: Client) -> None:
+    tools = {t.name: t for t in await mcp.list_tools()}
+    for name in ("get_cluster_status", "list_jobs", "get_job_details", "get_job_history", "get_gpu_availability"):
+        assert tools[name].annotations.read_only_hint is True
+    for name in ("cancel_job", "upload_file", "run_shell_command"):
+        assert tools[name].annotations.destructive_hint is True
+    assert tools["submit_job"].annotations.idempotent_hint is False
+    assert all(t.output_schema for n, t in tools.items() if n not in {"cancel_job", "hold_job", "release_job",
+                                                                      "upload_file"})
