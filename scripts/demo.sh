@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Demo: bring up the bundled test cluster and an hpcbridge server connected to it.
+#   ./scripts/demo.sh            setup, check, then serve MCP over HTTP on 127.0.0.1:8765 (Ctrl-C stops)
+#   ./scripts/demo.sh --no-serve setup and check only (what CI runs)
+set -euo pipefail
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+[ "$(id -u)" = 0 ] || exec sudo -E "$0" "$@"
+bash "$ROOT/scripts/setup.sh"
+VENV=${HPCBRIDGE_VENV:-$ROOT/.venv}
+set -a
+# shellcheck disable=SC1091
+. "${HPCB_TC_DIR:-/var/lib/hpcbridge-testcluster}/connection.env"
+set +a
+export HPCBRIDGE_CONFIG=""
+"$VENV/bin/hpcbridge" check
+"$VENV/bin/hpcbridge" call get_gpu_availability
+[ "${1:-}" = "--no-serve" ] && exit 0
+TOKEN=${HPCBRIDGE_HTTP_TOKEN:-$(head -c 16 /dev/urandom | od -An -tx1 | tr -d ' \n')}
+cat <<MSG
+
+hpcbridge is connected to the test cluster. Connect an MCP client:
+  stdio (Claude Code):  claude mcp add hpcbridge -- env $(tr '\n' ' ' < "${HPCB_TC_DIR:-/var/lib/hpcbridge-testcluster}/connection.env")$VENV/bin/hpcbridge serve
+  HTTP (starting now):  http://127.0.0.1:8765/mcp  with  Authorization: Bearer $TOKEN
+  one tool from a shell: $VENV/bin/hpcbridge call list_jobs user=me
+MSG
+HPCBRIDGE_HTTP_TOKEN=$TOKEN exec "$VENV/bin/hpcbridge" serve --transport http --host 127.0.0.1 --port 8765

@@ -1,0 +1,52 @@
+"""The README tells the truth: its tool list and configuration reference match the code."""
+
+from __future__ import annotations
+
+import re
+
+from fastmcp import Client
+
+from hpcbridge.config import ClusterConfig, Policy, ServerEnv, SlurmEnv, load_settings
+from hpcbridge.server.app import create_app
+
+from ..conftest import ROOT
+
+README = (ROOT / "README.md").read_text()
+
+
+def _section(title: str) -> str:
+    start = README.index(f"## {title}")
+    end = README.find("\n## ", start + 1)
+    return README[start : end if end > 0 else None]
+
+
+async def test_tool_table_matches_the_server() -> None:
+    app = create_app(load_settings({"SLURM_SSH_HOST": "unused.invalid", "HPCBRIDGE_CONFIG": ""}))
+    async with Client(app) as client:
+        served = {t.name for t in await client.list_tools()}
+    documented = set(re.findall(r"^\| `([a-z_]+)` \|", _section("Tools"), re.MULTILINE))
+    assert documented == served, f"missing from README: {served - documented}; not served: {documented - served}"
+
+
+def test_every_environment_variable_is_documented() -> None:
+    env_table = _section("Configuration")
+    documented = set(re.findall(r"^\| `((?:SLURM|HPCBRIDGE)_[A-Z_]+)` \|", env_table, re.MULTILINE))
+    in_code = {f"SLURM_{n.upper()}" for n in SlurmEnv.model_fields} | {
+        f"HPCBRIDGE_{n.upper()}" for n in ServerEnv.model_fields}
+    assert documented == in_code, f"undocumented: {in_code - documented}; stale: {documented - in_code}"
+
+
+def test_every_toml_key_is_documented() -> None:
+    table = _section("Configuration")
+    documented = set(re.findall(r"^\| `([a-z_]+)` \|", table, re.MULTILINE))
+    keys = set(ClusterConfig.model_fields) - {"name"}
+    assert keys <= documented, f"undocumented cluster keys: {keys - documented}"
+    for key in Policy.model_fields:
+        assert f"`{key}`" in table
+
+
+def test_readme_opens_with_the_two_commands_ci_runs() -> None:
+    first_block = README.split("```")[1]
+    assert "./scripts/demo.sh" in first_block and "./scripts/test.sh" in first_block
+    ci = (ROOT / ".ci" / "run").read_text()
+    assert "./scripts/test.sh" in ci and "./scripts/demo.sh --no-serve" in ci
