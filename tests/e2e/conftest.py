@@ -62,7 +62,9 @@ def http_server(tc_env: dict[str, str]) -> Iterator[str]:
     port = _free_port()
     proc = subprocess.Popen(
         [hpcbridge_executable(), "serve", "--transport", "http", "--host", "127.0.0.1", "--port", str(port)],
-        env=server_env(tc_env, HPCBRIDGE_HTTP_TOKEN=HTTP_TOKEN),
+        # this server also enables run_shell_command with an allowlist, to test both sides of the switch
+        env=server_env(tc_env, HPCBRIDGE_HTTP_TOKEN=HTTP_TOKEN, SLURM_ALLOW_SHELL="true",
+                       SLURM_SHELL_ALLOWLIST="echo,hostname,squeue"),
         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
     )
     deadline = time.monotonic() + 30

@@ -100,3 +100,41 @@ async def test_local_transport_runs_argv_without_a_shell() -> None:
     assert result.stdout == "$(id) `id` ;"
     missing = await local.run(["no-such-program-hpcb"], timeout=10)
     assert missing.exit_status == 127
+
+
+def _ssh_config(tmp_path: Path, env: dict[str, str], body: str) -> Path:
+    cfg = tmp_path / "ssh_config"
+    cfg.write_text(body.format(port=env["SLURM_SSH_PORT"], user=env["SLURM_SSH_USER"],
+                               key=env["SLURM_SSH_KEY_PATH"], known=env["SLURM_SSH_KNOWN_HOSTS"]))
+    return cfg
+
+
+async def test_ssh_config_alias_supplies_host_port_user_and_key(tc_env: dict[str, str], tmp_path: Path) -> None:
+    cfg = _ssh_config(tmp_path, tc_env, "Host hpcb-alias\n  HostName 127.0.0.1\n  Port {port}\n  User {user}\n"
+                                        "  IdentityFile {key}\n  UserKnownHostsFile {known}\n")
+    transport = SshTransport(SshOptions(host="hpcb-alias", ssh_config=str(cfg),
+                                        known_hosts=tc_env["SLURM_SSH_KNOWN_HOSTS"]))
+    try:
+        assert (await transport.run(["id", "-un"], timeout=10)).stdout.strip() == tc_env["SLURM_SSH_USER"]
+    finally:
+        await transport.close()
+
+
+async def test_proxyjump_from_ssh_config(tc_env: dict[str, str], tmp_path: Path) -> None:
+    # The login node (sshd :2222) is reached through a bastion: the test cluster's second sshd (:2223).
+    extra = dict(line.split("=", 1) for line in (TC_DIR / "testcluster.env").read_text().split())
+    bastion_log = TC_DIR / "log" / "sshd-nosftp.log"
+    logins_before = bastion_log.read_text().count("Accepted publickey")
+    cfg = _ssh_config(tmp_path, tc_env,
+                      "Host hpcb-bastion\n  HostName 127.0.0.1\n  Port " + extra["HPCB_TC_SSH_PORT_NOSFTP"] +
+                      "\n  User {user}\n  IdentityFile {key}\n  UserKnownHostsFile {known}\n"
+                      "Host hpcb-behind\n  HostName 127.0.0.1\n  Port {port}\n  User {user}\n  IdentityFile {key}\n"
+                      "  UserKnownHostsFile {known}\n  ProxyJump hpcb-bastion\n")
+    transport = SshTransport(SshOptions(host="hpcb-behind", ssh_config=str(cfg),
+                                        known_hosts=tc_env["SLURM_SSH_KNOWN_HOSTS"]))
+    try:
+        result = await transport.run(["id", "-un"], timeout=15)
+        assert result.stdout.strip() == tc_env["SLURM_SSH_USER"]
+    finally:
+        await transport.close()
+    assert bastion_log.read_text().count("Accepted publickey") == logins_before + 1

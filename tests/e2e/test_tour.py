@@ -1,0 +1,80 @@
+"""Every tool, through a real MCP client, over stdio and over HTTP; and a server that outlives sshd."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import uuid
+from typing import Any
+
+import pytest
+from fastmcp import Client
+from fastmcp.exceptions import ToolError
+
+from ..conftest import ROOT, TC_DIR
+from .conftest import call, wait_final
+
+pytestmark = pytest.mark.cluster
+
+
+@pytest.fixture(params=["stdio", "http"])
+def client(request: pytest.FixtureRequest) -> Client:
+    return request.getfixturevalue("mcp" if request.param == "stdio" else "mcp_http")
+
+
+async def test_every_tool_answers(client: Client) -> None:
+    tag = uuid.uuid4().hex[:6]
+    seen: set[str] = set()
+
+    async def use(tool: str, **args: Any) -> dict[str, Any]:
+        seen.add(tool)
+        return await call(client, tool, **args)
+
+    assert (await use("get_cluster_status"))["cluster"] == "default"
+    assert {p["name"] for p in (await use("get_partition_info", partition_name="gpu"))["partitions"]} == {"gpu"}
+    nodes = await use("get_node_info", partition="gpu")
+    assert nodes["total"] == 2 and {n["name"] for n in nodes["items"]} == {"gpu1", "gpu2"}
+    assert (await use("get_node_info", node_name="cpu1"))["items"][0]["gpus"] == []
+    assert (await use("get_gpu_info", gpu_type="a100"))["by_type"] == {"a100": 8}
+    assert (await use("get_gpu_availability", partition="gpu"))["pools"][0]["partition"] == "gpu"
+    job = await use("submit_job", script_content="echo tour", hold=True, time_limit="5", job_name=f"tour-{tag}")
+    listed = await use("list_jobs", user="me", state="HELD")
+    assert job["job_id"] in {j["job_id"] for j in listed["items"]} or listed["next_offset"] is not None
+    assert (await use("get_job_details", job_id=job["job_id"]))["job"]["state"] == "HELD"
+    await use("hold_job", job_id=job["job_id"])
+    await use("release_job", job_id=job["job_id"])
+    await wait_final(client, job["job_id"])
+    out = await use("read_job_output", job_id=job["job_id"])
+    assert out["content"] == "tour\n"
+    victim = await use("submit_job", script_content="sleep 120", time_limit="5", job_name=f"tour-{tag}")
+    await use("cancel_job", job_id=victim["job_id"])
+    assert (await wait_final(client, victim["job_id"]))["job"]["state"] == "CANCELLED"
+    history = await use("get_job_history", job_id=job["job_id"])
+    assert history["total"] <= 1
+    assert (await use("get_job_summary", user="me"))["total"] >= 0
+    path = f"/tmp/hpcb-tour-{tag}.txt"
+    assert (await use("upload_file", content="line1\nline2\n", remote_path=path))["path"] == path
+    assert (await use("read_job_output", file_path=path, head_lines=1))["content"] == "line1\n"
+    seen.add("run_shell_command")
+    try:
+        shell = await call(client, "run_shell_command", command="echo 'a b' '$(id)'")
+        assert shell["stdout"] == "a b $(id)\n" and shell["exit_status"] == 0  # no shell under an allowlist
+        with pytest.raises(ToolError, match="not in this cluster's shell_allowlist"):
+            await call(client, "run_shell_command", command="id")
+    except ToolError as err:
+        assert "disabled" in str(err)  # the stdio server keeps it off
+    served = {t.name for t in await client.list_tools()}
+    assert seen == served, f"not exercised: {served - seen}"
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="restarting the test cluster's sshd needs root")
+async def test_server_survives_an_sshd_restart(mcp: Client, tc_env: dict[str, str]) -> None:
+    assert (await call(mcp, "list_jobs", limit=1))["total"] >= 0
+    subprocess.run(["kill", (TC_DIR / "sshd.pid").read_text().strip()], check=True)
+    subprocess.run(["pkill", "-f", f"sshd: {tc_env['SLURM_SSH_USER']}"], check=False)
+    await asyncio.sleep(0.5)
+    subprocess.run(["bash", str(ROOT / "testcluster" / "cluster.sh"), "up"], check=True, capture_output=True)
+    # the same hpcbridge process; sacct is never cached, so this really runs over a new SSH connection
+    history = await call(mcp, "get_job_history", limit=1)
+    assert history["total"] >= 1
