@@ -10,12 +10,11 @@ from __future__ import annotations
 import os
 import tomllib
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Any, Literal, cast
 
 import platformdirs
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
-from typing_extensions import Annotated
 
 from .errors import ConfigError
 
@@ -32,9 +31,9 @@ class Policy(BaseModel):
     model_config = ConfigDict(extra="forbid")
     allowed_partitions: list[str] = Field(default_factory=list, description="empty = any partition")
     allowed_accounts: list[str] = Field(default_factory=list, description="empty = any account")
-    max_gpus: int | None = Field(None, description="max GPUs per job")
-    max_nodes: int | None = Field(None, description="max nodes per job")
-    max_time: str | None = Field(None, description="max walltime per job, e.g. 2-00:00:00")
+    max_gpus: int | None = Field(default=None, description="max GPUs per job")
+    max_nodes: int | None = Field(default=None, description="max nodes per job")
+    max_time: str | None = Field(default=None, description="max walltime per job, e.g. 2-00:00:00")
 
 
 class ClusterConfig(BaseModel):
@@ -64,7 +63,7 @@ class ClusterConfig(BaseModel):
     allow_shell: bool = Field(False, description="enable run_shell_command")
     shell_allowlist: list[str] = Field(default_factory=list, description="programs run_shell_command may run (empty = any)")
     cache_ttl: float = Field(2.0, description="seconds a queue listing is reused across callers")
-    policy: Policy = Field(default_factory=Policy, description="limits enforced before submission")
+    policy: Policy = Field(default_factory=lambda: Policy(), description="limits enforced before submission")
 
     @field_validator("gpu_partitions", "cpu_partitions", "shell_allowlist", mode="before")
     @classmethod
@@ -167,15 +166,15 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         raise ConfigError(f"HPCBRIDGE_CONFIG points to {path}, which does not exist")
     if path.exists():
         data = _read_toml(path)
-    raw_clusters = dict(data.get("clusters", {}) or {})  # type: ignore[arg-type]
+    raw_clusters: dict[str, Any] = dict(cast(dict[str, Any], data.get("clusters") or {}))
     if slurm.defines_cluster:
-        merged = dict(raw_clusters.get(slurm.cluster_name, {}) or {})  # type: ignore[arg-type]
+        merged = dict(raw_clusters.get(slurm.cluster_name) or {})
         merged.update(slurm.cluster_fields())
         raw_clusters[slurm.cluster_name] = merged
     clusters: dict[str, ClusterConfig] = {}
     for name, values in raw_clusters.items():
         try:
-            clusters[name] = ClusterConfig(**{**dict(values), "name": name})  # type: ignore[arg-type]
+            clusters[name] = ClusterConfig.model_validate({**dict(values), "name": name})
         except ValidationError as exc:
             raise ConfigError(f"cluster '{name}' ({path if name != slurm.cluster_name else 'env'}): "
                               f"{_first_error(exc)}") from exc
@@ -197,13 +196,14 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
 
 
 def _server_from(env: dict[str, str]) -> ServerEnv:
-    return ServerEnv(**{k[len("HPCBRIDGE_"):].lower(): v for k, v in env.items()
-                        if k.startswith("HPCBRIDGE_") and k[len("HPCBRIDGE_"):].lower() in ServerEnv.model_fields})
+    return ServerEnv.model_validate({k[len("HPCBRIDGE_"):].lower(): v for k, v in env.items()
+                                     if k.startswith("HPCBRIDGE_")
+                                     and k[len("HPCBRIDGE_"):].lower() in ServerEnv.model_fields})
 
 
 def _slurm_from(env: dict[str, str]) -> SlurmEnv:
-    return SlurmEnv(**{k[len("SLURM_"):].lower(): v for k, v in env.items()
-                       if k.startswith("SLURM_") and k[len("SLURM_"):].lower() in SlurmEnv.model_fields})
+    return SlurmEnv.model_validate({k[len("SLURM_"):].lower(): v for k, v in env.items()
+                                    if k.startswith("SLURM_") and k[len("SLURM_"):].lower() in SlurmEnv.model_fields})
 
 
 def _first_error(exc: ValidationError) -> str:

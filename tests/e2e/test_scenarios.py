@@ -24,7 +24,7 @@ async def test_scenario_3_how_many_gpus_are_available(mcp: Client) -> None:
     assert info["by_type"] == {"a100": 8}
     assert {n["name"] for n in info["nodes"]} == {"gpu1", "gpu2"}
     avail = await call(mcp, "get_gpu_availability")
-    gpu_pool = [p for p in avail["pools"] if p["partition"] == "gpu"][0]
+    gpu_pool = next(p for p in avail["pools"] if p["partition"] == "gpu")
     assert gpu_pool["total"] == 8 and gpu_pool["free"] + gpu_pool["allocated"] + gpu_pool["unavailable"] == 8
     status = await call(mcp, "get_cluster_status")
     assert status["gpus_total"] == 8 and {p["name"] for p in status["partitions"]} == {"gpu", "cpu", "interactive"}
@@ -33,7 +33,7 @@ async def test_scenario_3_how_many_gpus_are_available(mcp: Client) -> None:
 
 async def test_scenario_4_cpu_data_processing_job(mcp: Client) -> None:
     parts = await call(mcp, "get_partition_info")
-    cpu = [p for p in parts["partitions"] if p["name"] == "cpu"][0]
+    cpu = next(p for p in parts["partitions"] if p["name"] == "cpu")
     assert cpu["is_default"] and cpu["total_cpus"] == 4
     # what the plan asks (64 cores, 256 GB) cannot fit these nodes: refused with what exists
     with pytest.raises(ToolError, match="at most 2"):

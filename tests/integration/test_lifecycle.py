@@ -69,7 +69,7 @@ async def test_signal_death_is_reported(cluster: Cluster) -> None:
     await wait_final(cluster, submitted.job_id)
     await wait_in_accounting(cluster, submitted.job_id)
     record = (await cluster.history(job_ids=[submitted.job_id]))[0]
-    batch = [s for s in record.steps if s.step_id.endswith(".batch")][0]
+    batch = next(s for s in record.steps if s.step_id.endswith(".batch"))
     assert record.state is JobState.FAILED and batch.signal == 11
 
 

@@ -19,8 +19,8 @@ pytestmark = pytest.mark.cluster
 
 
 def _options(env: dict[str, str], **overrides: object) -> SshOptions:
-    base = dict(host=env["SLURM_SSH_HOST"], port=int(env["SLURM_SSH_PORT"]), user=env["SLURM_SSH_USER"],
-                key_path=env["SLURM_SSH_KEY_PATH"], known_hosts=env["SLURM_SSH_KNOWN_HOSTS"])
+    base = {"host": env["SLURM_SSH_HOST"], "port": int(env["SLURM_SSH_PORT"]), "user": env["SLURM_SSH_USER"],
+                "key_path": env["SLURM_SSH_KEY_PATH"], "known_hosts": env["SLURM_SSH_KNOWN_HOSTS"]}
     base.update(overrides)
     return SshOptions(**base)  # type: ignore[arg-type]
 
@@ -67,9 +67,9 @@ async def test_write_without_sftp_falls_back_to_dd(tc_env: dict[str, str]) -> No
     extra = dict(line.split("=", 1) for line in (TC_DIR / "testcluster.env").read_text().split())
     transport = SshTransport(_options(tc_env, port=int(extra["HPCB_TC_SSH_PORT_NOSFTP"])))
     try:
-        data = "no sftp here\n$(not run) 'quoted'\n".encode()
+        data = b"no sftp here\n$(not run) 'quoted'\n"
         await transport.write_file("/tmp/hpcb-nosftp-test.txt", data, timeout=10)
-        assert transport._sftp_ok is False  # noqa: SLF001 - the fallback is what this test is about
+        assert transport._sftp_ok is False
         back = await transport.run(["cat", "/tmp/hpcb-nosftp-test.txt"], timeout=10)
         assert back.stdout.encode() == data
     finally:

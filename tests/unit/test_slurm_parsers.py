@@ -124,13 +124,13 @@ def test_live_sacct_text_matches_sacct_json() -> None:
     assert len(common) >= 5
     for job_id in common:
         assert text_records[job_id].state == json_records[job_id].state
-    failed = [r for r in text_records.values() if r.name == "fails"][0]
+    failed = next(r for r in text_records.values() if r.name == "fails")
     assert failed.state is JobState.FAILED and failed.exit_code == 3
 
 
 def test_live_scontrol_job_detail() -> None:
     details = slurm_text.parse_jobs_detail(_live("scontrol-show-job.txt"))
-    running = [d for d in details if d.job.state is JobState.RUNNING][0]
+    running = next(d for d in details if d.job.state is JobState.RUNNING)
     assert running.gpu_indices == "0-2" and running.stdout_path.startswith("/home/")
     assert running.job.gpus == (GpuCount("a100", 3),)
 

@@ -21,7 +21,9 @@ _EMPTY = {"", "(null)", "n/a", "none", "(none)"}
 
 def split_top_level(text: str) -> list[str]:
     """Split on commas that are not inside parentheses: 'gpu:a:1(S:0-1),gpu:b:2' -> two items."""
-    items, depth, current = [], 0, []
+    items: list[str] = []
+    current: list[str] = []
+    depth = 0
     for ch in text:
         if ch == "(":
             depth += 1

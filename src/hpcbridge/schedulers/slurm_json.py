@@ -11,7 +11,7 @@ Unknown states degrade to UNKNOWN with the native text kept; missing keys give e
 from __future__ import annotations
 
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from ..models import GpuCount, Job, JobDetails, JobRecord, JobStep, Node
@@ -37,7 +37,7 @@ def ts(value: Any) -> str:
     seconds = num(value)
     if not seconds:
         return ""
-    return datetime.fromtimestamp(seconds, tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%S")
+    return datetime.fromtimestamp(seconds, tz=UTC).strftime("%Y-%m-%dT%H:%M:%S")
 
 
 def minutes_text(value: Any) -> str:

@@ -128,7 +128,7 @@ def explain_reason(reason: str | None) -> str:
     head = re.split(r"[,\s]", code, maxsplit=1)[0]
     if head in PENDING_REASONS:
         return PENDING_REASONS[head]
-    if code.startswith("QOS") or code.startswith("Assoc"):
+    if code.startswith(("QOS", "Assoc")):
         return f"A scheduling limit ({code}) is reached; it starts when usage drops below the limit."
     return f"Scheduler reason '{code}' (not in hpcbridge's table; see squeue(1) JOB REASON CODES)."
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import replace
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import hostlist
 
@@ -59,7 +59,7 @@ def split_records(text: str, first_key: str) -> list[str]:
 def epoch_to_iso(value: str) -> str:
     """Sites with SLURM_TIME_FORMAT=%s print epochs; we normalise to ISO so agents see one form."""
     if re.fullmatch(r"[0-9]{9,11}", value or ""):
-        return datetime.fromtimestamp(int(value), tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%S")
+        return datetime.fromtimestamp(int(value), tz=UTC).strftime("%Y-%m-%dT%H:%M:%S")
     return "" if value in _EMPTY else value
 
 

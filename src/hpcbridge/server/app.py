@@ -42,10 +42,10 @@ class ToolKit:
     ) -> Callable[[Callable[..., Awaitable[ToolResult]]], Callable[..., Awaitable[ToolResult]]]:
         annotations = ToolAnnotations(
             title=title,
-            readOnlyHint=read_only,
-            destructiveHint=destructive,
-            idempotentHint=idempotent,
-            openWorldHint=True,
+            read_only_hint=read_only,
+            destructive_hint=destructive,
+            idempotent_hint=idempotent,
+            open_world_hint=True,
         )
         schema = TypeAdapter(output).json_schema() if output is not None else None
 
@@ -69,7 +69,7 @@ def boundary(fn: Callable[..., Awaitable[ToolResult]]) -> Callable[..., Awaitabl
         except HpcBridgeError as exc:
             hint = " (temporary: retrying may help)" if exc.transient else ""
             raise ToolError(f"{exc.message}{hint}") from exc
-        except Exception as exc:  # noqa: BLE001 - the boundary must not leak tracebacks to the agent
+        except Exception as exc:
             log.exception("tool %s failed", fn.__name__)
             raise ToolError(f"internal error in {fn.__name__}: {type(exc).__name__}: {exc}") from exc
 

@@ -36,8 +36,8 @@ def _table(rows: list[list[str]]) -> str:
 
 
 def cluster_status(s: ClusterStatus) -> str:
-    lines = [f"cluster {s.cluster} (Slurm {s.scheduler_version}): GPUs {s.gpus_allocated}/{s.gpus_total} "
-             f"allocated; nodes {_counts(s.nodes_by_state)}; jobs {_counts(s.jobs_by_state)}"]
+    lines = [(f"cluster {s.cluster} (Slurm {s.scheduler_version}): GPUs {s.gpus_allocated}/{s.gpus_total} "
+             f"allocated; nodes {_counts(s.nodes_by_state)}; jobs {_counts(s.jobs_by_state)}")]
     rows = [["PARTITION", "KIND", "STATE", "MAXTIME", "NODES", "CPUS(alloc/total)", "GPUS(alloc/total)"]]
     for p in s.partitions:
         rows.append([p.name + ("*" if p.is_default else ""), p.kind, p.state, p.max_time,
@@ -101,10 +101,10 @@ def job_details(d: JobDetails) -> str:
     j = d.job
     lines = [
         f"job {j.job_id} '{j.name}' user={j.user} state={j.state.value} ({j.native_state}) source={d.source}",
-        f"partition={j.partition} account={j.account} qos={j.qos} nodes={j.num_nodes} cpus={j.num_cpus} "
-        f"gpus={','.join(str(g) for g in j.gpus) or '-'}{' idx=' + d.gpu_indices if d.gpu_indices else ''}",
-        f"time used={j.time_used} limit={j.time_limit} submit={j.submit_time} start={j.start_time or '-'} "
-        f"end={d.end_time or '-'}",
+        (f"partition={j.partition} account={j.account} qos={j.qos} nodes={j.num_nodes} cpus={j.num_cpus} "
+        f"gpus={','.join(str(g) for g in j.gpus) or '-'}{' idx=' + d.gpu_indices if d.gpu_indices else ''}"),
+        (f"time used={j.time_used} limit={j.time_limit} submit={j.submit_time} start={j.start_time or '-'} "
+        f"end={d.end_time or '-'}"),
     ]
     if j.node_list:
         lines.append(f"nodes: {j.node_list}")

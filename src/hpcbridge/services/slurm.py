@@ -26,7 +26,7 @@ def _program(result: CommandResult) -> str:
     argv = list(result.argv)
     if argv and argv[0] == "env":
         argv = [a for a in argv[1:] if not a.startswith("-") and "=" not in a]
-        argv = [a for a in argv if a not in build._NEUTRALISED_ENV]  # noqa: SLF001
+        argv = [a for a in argv if a not in build._NEUTRALISED_ENV]
     return argv[0] if argv else "?"
 
 

@@ -32,7 +32,7 @@ class LocalTransport:
             raise TransportError(f"could not start {argv[0]}: {exc}") from exc
         try:
             out, err = await asyncio.wait_for(proc.communicate(stdin), timeout)
-        except asyncio.TimeoutError as exc:
+        except TimeoutError as exc:
             proc.kill()
             await proc.wait()
             raise CommandTimeout(f"'{argv[0]}' did not finish within {timeout:g}s and was killed") from exc

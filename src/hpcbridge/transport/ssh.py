@@ -99,7 +99,7 @@ class SshTransport:
                     f"SSH login to {self.description} refused: {exc.reason}. Check user and key.",
                     transient=False,
                 ) from exc
-            except (OSError, asyncssh.Error, asyncio.TimeoutError) as exc:
+            except (TimeoutError, OSError, asyncssh.Error) as exc:
                 raise TransportError(f"cannot reach {self.description}: {exc}") from exc
             self.connects += 1
             self._sftp_ok = None
@@ -132,7 +132,7 @@ class SshTransport:
                     continue
                 try:
                     out, err = await asyncio.wait_for(process.communicate(stdin), timeout)
-                except asyncio.TimeoutError as exc:
+                except TimeoutError as exc:
                     process.close()
                     raise CommandTimeout(
                         f"'{argv[0]}' did not finish within {timeout:g}s on {self.description}"
@@ -158,10 +158,9 @@ class SshTransport:
         conn = await self.connection()
         if self._sftp_ok is not False:
             try:
-                async with self._channels:
-                    async with conn.start_sftp_client() as sftp:
-                        async with sftp.open(path, "wb") as fh:
-                            await asyncio.wait_for(fh.write(data), timeout)
+                async with self._channels, conn.start_sftp_client() as sftp:
+                    async with sftp.open(path, "wb") as fh:
+                        await asyncio.wait_for(fh.write(data), timeout)
                 self._sftp_ok = True
                 return
             except asyncssh.SFTPError as exc:
@@ -178,6 +177,6 @@ class SshTransport:
             self._conn.close()
             try:
                 await asyncio.wait_for(self._conn.wait_closed(), 5)
-            except (asyncio.TimeoutError, OSError):
+            except (TimeoutError, OSError):
                 pass
             self._conn = None
