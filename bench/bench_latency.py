@@ -32,60 +32,62 @@ def connection() -> dict[str, str]:
     return dict(line.split("=", 1) for line in (TC_DIR / "connection.env").read_text().split())
 
 
-async def timed(n: int, op) -> list[float]:  # type: ignore[no-untyped-def]
-    await op()  # warm up
-    samples = []
-    for _ in range(n):
-        started = time.perf_counter()
-        await op()
-        samples.append((time.perf_counter() - started) * 1000)
-    return samples
+def _elapsed_ms(started: float) -> float:
+    return (time.perf_counter() - started) * 1000
 
 
-async def bench_raw(env: dict[str, str], n: int) -> list[float]:
-    async with asyncssh.connect(env["SLURM_SSH_HOST"], port=int(env["SLURM_SSH_PORT"]),
-                                username=env["SLURM_SSH_USER"], client_keys=[env["SLURM_SSH_KEY_PATH"]],
-                                known_hosts=env["SLURM_SSH_KNOWN_HOSTS"]) as conn:
-        async def op() -> None:
-            result = await conn.run("squeue", check=True)
-            assert result.stdout is not None
-        return await timed(n, op)
-
-
-async def bench_mcp(env: dict[str, str], n: int, cache_ttl: float) -> list[float]:
-    with tempfile.NamedTemporaryFile("w", suffix=".toml", delete=False) as cfg:
-        cfg.write(f"[clusters.default]\ncache_ttl = {cache_ttl}\n")
+def server_transport(env: dict[str, str], cache_ttl: float, workdir: str) -> StdioTransport:
+    cfg = Path(workdir) / f"cache-{cache_ttl}.toml"
+    cfg.write_text(f"[clusters.default]\ncache_ttl = {cache_ttl}\n")
     server_env = {k: v for k, v in os.environ.items() if not k.startswith("SLURM_")}
-    server_env.update(env, HPCBRIDGE_CONFIG=cfg.name, HPCBRIDGE_LOG_LEVEL="WARNING")
-    exe = str(Path(sys.executable).parent / "hpcbridge")
-    async with Client(StdioTransport(command=exe, args=["serve"], env=server_env)) as client:
-        async def op() -> None:
-            await client.call_tool("list_jobs", {})
-        samples = await timed(n, op)
-    os.unlink(cfg.name)
-    return samples
+    server_env.update(env, HPCBRIDGE_CONFIG=str(cfg), HPCBRIDGE_LOG_LEVEL="WARNING")
+    return StdioTransport(command=str(Path(sys.executable).parent / "hpcbridge"), args=["serve"], env=server_env)
 
 
-async def bench_fresh(env: dict[str, str], n: int) -> list[float]:
-    argv = ["ssh", "-p", env["SLURM_SSH_PORT"], "-i", env["SLURM_SSH_KEY_PATH"], "-o", "BatchMode=yes",
+def fresh_ssh_argv(env: dict[str, str]) -> list[str]:
+    return ["ssh", "-p", env["SLURM_SSH_PORT"], "-i", env["SLURM_SSH_KEY_PATH"], "-o", "BatchMode=yes",
             "-o", f"UserKnownHostsFile={env['SLURM_SSH_KNOWN_HOSTS']}", "-o", "StrictHostKeyChecking=yes",
             f"{env['SLURM_SSH_USER']}@{env['SLURM_SSH_HOST']}", "squeue"]
 
-    async def op() -> None:
-        await asyncio.to_thread(subprocess.run, argv, check=True, capture_output=True)
-    return await timed(n, op)
+
+async def measure(env: dict[str, str], n: int) -> dict[str, list[float]]:
+    """Samples are interleaved (raw, mcp, cached, sometimes fresh) so machine noise hits all alike."""
+    samples: dict[str, list[float]] = {"raw": [], "mcp": [], "cached": [], "fresh": []}
+    with tempfile.TemporaryDirectory() as workdir:
+        async with asyncssh.connect(env["SLURM_SSH_HOST"], port=int(env["SLURM_SSH_PORT"]),
+                                    username=env["SLURM_SSH_USER"], client_keys=[env["SLURM_SSH_KEY_PATH"]],
+                                    known_hosts=env["SLURM_SSH_KNOWN_HOSTS"]) as conn, \
+                Client(server_transport(env, 0, workdir)) as mcp, \
+                Client(server_transport(env, 2, workdir)) as cached:
+            for i in range(n + 1):
+                started = time.perf_counter()
+                await conn.run("squeue", check=True)
+                raw = _elapsed_ms(started)
+                started = time.perf_counter()
+                await mcp.call_tool_mcp("list_jobs", {})
+                uncached = _elapsed_ms(started)
+                started = time.perf_counter()
+                await cached.call_tool_mcp("list_jobs", {})
+                with_cache = _elapsed_ms(started)
+                if i == 0:
+                    continue  # warm-up: connections, worker shells, imports
+                samples["raw"].append(raw)
+                samples["mcp"].append(uncached)
+                samples["cached"].append(with_cache)
+                if i % 4 == 0:
+                    started = time.perf_counter()
+                    await asyncio.to_thread(subprocess.run, fresh_ssh_argv(env), check=True, capture_output=True)
+                    samples["fresh"].append(_elapsed_ms(started))
+    return samples
 
 
 async def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--n", type=int, default=40)
+    parser.add_argument("--n", type=int, default=100)
     args = parser.parse_args()
-    env = connection()
-    raw = statistics.median(await bench_raw(env, args.n))
-    mcp = statistics.median(await bench_mcp(env, args.n, cache_ttl=0))
-    cached = statistics.median(await bench_mcp(env, args.n, cache_ttl=2))
-    fresh = statistics.median(await bench_fresh(env, max(10, args.n // 4)))
-    print(f"median latency over {args.n} calls (ms)")
+    samples = await measure(connection(), args.n)
+    raw, mcp, cached, fresh = (statistics.median(samples[k]) for k in ("raw", "mcp", "cached", "fresh"))
+    print(f"median latency over {args.n} interleaved calls (ms); fresh ssh over {len(samples['fresh'])}")
     print(f"  raw squeue, open connection   {raw:8.1f}")
     print(f"  list_jobs via MCP stdio       {mcp:8.1f}   (cache off: every call runs squeue)")
     print(f"  list_jobs via MCP, 2 s cache  {cached:8.1f}")

@@ -54,6 +54,7 @@ class ClusterConfig(BaseModel):
     connect_timeout: float = Field(15.0, description="seconds to establish the SSH connection")
     command_timeout: float = Field(60.0, description="seconds before a scheduler command is abandoned")
     max_channels: int = Field(8, description="concurrent SSH channels (keep below sshd MaxSessions=10)")
+    shell_workers: int = Field(2, description="long-lived remote shells for read-only commands (0 = off)")
     default_partition: str | None = Field(None, description="partition for submit_job when none is given")
     gpu_partitions: list[str] = Field(default_factory=list, description="partitions with GPUs (auto-detected if empty)")
     cpu_partitions: list[str] = Field(default_factory=list, description="CPU-only partitions (auto-detected if empty)")

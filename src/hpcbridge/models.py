@@ -53,6 +53,30 @@ _FINAL = frozenset(
 
 
 @dataclass(frozen=True)
+class EnvSpec:
+    """The environment scheduler commands need: variables removed and variables set (e.g. LC_ALL=C).
+
+    Schedulers declare it; transports apply it (an `env` prefix, a worker shell's preamble, or the
+    environment of a local process)."""
+
+    unset: tuple[str, ...] = ()
+    assign: tuple[tuple[str, str], ...] = ()
+
+    def argv_prefix(self) -> list[str]:
+        if not self.unset and not self.assign:
+            return []
+        prefix = ["env"]
+        for name in self.unset:
+            prefix += ["-u", name]
+        return prefix + [f"{k}={v}" for k, v in self.assign]
+
+    def apply(self, environ: dict[str, str]) -> dict[str, str]:
+        env = {k: v for k, v in environ.items() if k not in self.unset}
+        env.update(self.assign)
+        return env
+
+
+@dataclass(frozen=True)
 class CommandResult:
     argv: tuple[str, ...]
     stdout: str

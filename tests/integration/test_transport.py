@@ -138,3 +138,44 @@ async def test_proxyjump_from_ssh_config(tc_env: dict[str, str], tmp_path: Path)
     finally:
         await transport.close()
     assert bastion_log.read_text().count("Accepted publickey") == logins_before + 1
+
+
+async def test_worker_shell_frames_output_exactly(tc_env: dict[str, str]) -> None:
+    transport = SshTransport(_options(tc_env))
+    try:
+        no_newline = await transport.run(["printf", "a\nb"], timeout=10)
+        assert no_newline.stdout == "a\nb" and no_newline.exit_status == 0
+        both = await transport.run(["sh", "-c", "echo out; echo err >&2; exit 3"], timeout=10)
+        assert (both.stdout, both.stderr, both.exit_status) == ("out\n", "err\n", 3)
+        spoof = await transport.run(["printf", "\n\x1eabc 0\n"], timeout=10)  # a marker with the wrong token
+        assert spoof.stdout == "\n\x1eabc 0\n"
+        big = await transport.run(["seq", "1", "200000"], timeout=20)
+        assert big.stdout.splitlines()[-1] == "200000" and len(big.stdout.splitlines()) == 200000
+        missing = await transport.run(["no-such-program-hpcb"], timeout=10)
+        assert missing.exit_status == 127
+        assert len(transport._workers) >= 1 and transport.connects == 1  # noqa: SLF001 - the path under test
+    finally:
+        await transport.close()
+
+
+async def test_worker_timeout_then_the_next_command_works(tc_env: dict[str, str]) -> None:
+    transport = SshTransport(_options(tc_env))
+    try:
+        with pytest.raises(CommandTimeout):
+            await transport.run(["sleep", "10"], timeout=1)
+        assert (await transport.run(["echo", "fine"], timeout=10)).stdout == "fine\n"
+    finally:
+        await transport.close()
+
+
+async def test_worker_environment_is_neutralised(tc_env: dict[str, str]) -> None:
+    from hpcbridge.schedulers.slurm_build import COMMAND_ENV
+
+    transport = SshTransport(_options(tc_env), COMMAND_ENV)
+    try:
+        via_worker = await transport.run(["sh", "-c", 'echo "$LC_ALL:${SQUEUE_FORMAT-unset}"'], timeout=10)
+        via_channel = await transport.run(["sh", "-c", 'echo "$LC_ALL:${SQUEUE_FORMAT-unset}"'], timeout=10,
+                                          idempotent=False)
+        assert via_worker.stdout == via_channel.stdout == "C:unset\n"
+    finally:
+        await transport.close()

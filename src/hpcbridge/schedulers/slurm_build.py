@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 
 from .. import validate
 from ..errors import InvalidParameter
+from ..models import EnvSpec
 from ..quoting import shell_join
 from .slurm_text import SACCT_FIELDS, SEP, SQUEUE_FIELDS
 
@@ -18,12 +19,8 @@ _NEUTRALISED_ENV = (
 )
 
 
-def isolate(argv: list[str]) -> list[str]:
-    """Run argv with LC_ALL=C and the user's output-format variables removed."""
-    prefix = ["env"]
-    for name in _NEUTRALISED_ENV:
-        prefix += ["-u", name]
-    return prefix + ["LC_ALL=C", *argv]
+# Transports apply this to every command (see models.EnvSpec).
+COMMAND_ENV = EnvSpec(unset=_NEUTRALISED_ENV, assign=(("LC_ALL", "C"),))
 
 
 def version_argv() -> list[str]:

@@ -60,9 +60,8 @@ class Cluster:
             status = str(result.exit_status)
             return result
         finally:
-            shown = argv[argv.index("LC_ALL=C") + 1 :] if "LC_ALL=C" in argv else argv  # drop isolate()'s prefix
             audit.info("cluster=%s exit=%s %.3fs %s", self.name, status, time.monotonic() - started,
-                       shell_join(shown))
+                       shell_join(argv))
 
     async def close(self) -> None:
         await self.transport.close()

@@ -6,6 +6,7 @@ import asyncio
 
 from ..config import ClusterConfig, Settings
 from ..errors import NotFound
+from ..schedulers.slurm_build import COMMAND_ENV
 from ..transport.base import Transport
 from ..transport.local import LocalTransport
 from ..transport.ssh import SshOptions, SshTransport
@@ -13,8 +14,9 @@ from .cluster import Cluster
 
 
 def make_transport(config: ClusterConfig) -> Transport:
+    env = COMMAND_ENV  # the scheduler's command environment (PBS will bring its own)
     if config.transport == "local":
-        return LocalTransport()
+        return LocalTransport(env)
     return SshTransport(
         SshOptions(
             host=config.host or "",
@@ -27,7 +29,9 @@ def make_transport(config: ClusterConfig) -> Transport:
             ssh_config=config.ssh_config,
             connect_timeout=config.connect_timeout,
             max_channels=config.max_channels,
-        )
+            shell_workers=config.shell_workers,
+        ),
+        env,
     )
 
 

@@ -34,10 +34,7 @@ class SlurmBackend:
     name = "slurm"
 
     def __init__(self, run: Runner) -> None:
-        self._raw_run = run
-
-    async def _run(self, argv: list[str], **kwargs: object) -> CommandResult:
-        return await self._raw_run(build.isolate(argv), **kwargs)
+        self._run = run
 
     async def _ok(self, what: str, argv: list[str], **kwargs: object) -> CommandResult:
         result = await self._run(argv, **kwargs)

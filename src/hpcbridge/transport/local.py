@@ -7,12 +7,15 @@ import os
 import time
 
 from ..errors import CommandTimeout, TransportError
-from ..models import CommandResult
+from ..models import CommandResult, EnvSpec
 from .base import decode
 
 
 class LocalTransport:
     description = "local"
+
+    def __init__(self, env: EnvSpec = EnvSpec()) -> None:
+        self.env = env
 
     async def run(
         self, argv: list[str], *, timeout: float, stdin: bytes | None = None, idempotent: bool = True
@@ -25,6 +28,7 @@ class LocalTransport:
                 stdout=asyncio.subprocess.PIPE,
                 stderr=asyncio.subprocess.PIPE,
                 start_new_session=True,
+                env=self.env.apply(dict(os.environ)),
             )
         except FileNotFoundError as exc:
             return CommandResult(tuple(argv), "", f"{argv[0]}: command not found ({exc})", 127, 0.0)

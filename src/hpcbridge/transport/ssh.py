@@ -18,9 +18,10 @@ from pathlib import Path
 import asyncssh
 
 from ..errors import CommandTimeout, TransportError
-from ..models import CommandResult
+from ..models import CommandResult, EnvSpec
 from ..quoting import shell_join
 from .base import decode
+from .shellworker import ShellWorker
 
 log = logging.getLogger("hpcbridge.ssh")
 
@@ -38,11 +39,16 @@ class SshOptions:
     connect_timeout: float = 15.0
     keepalive_interval: float = 15.0
     max_channels: int = 8
+    shell_workers: int = 2
 
 
 class SshTransport:
-    def __init__(self, options: SshOptions) -> None:
+    def __init__(self, options: SshOptions, env: EnvSpec = EnvSpec()) -> None:
         self.options = options
+        self.env = env
+        self._workers: set[ShellWorker] = set()
+        self._idle: list[ShellWorker] = []
+        self._starting = 0
         self.description = f"ssh {options.user + '@' if options.user else ''}{options.host}" + (
             f":{options.port}" if options.port else ""
         )
@@ -114,7 +120,68 @@ class SshTransport:
     async def run(
         self, argv: list[str], *, timeout: float, stdin: bytes | None = None, idempotent: bool = True
     ) -> CommandResult:
-        command = shell_join(argv)
+        if stdin is None and idempotent and self.options.shell_workers:
+            result = await self._run_in_worker(argv, timeout)
+            if result is not None:
+                return result
+        return await self._run_in_channel(argv, timeout=timeout, stdin=stdin, idempotent=idempotent)
+
+    async def _run_in_worker(self, argv: list[str], timeout: float) -> CommandResult | None:
+        """Run on an idle worker shell; None means 'use a channel' (none free, or the worker broke)."""
+        worker = await self._take_worker(timeout)
+        if worker is None:
+            return None
+        started = time.monotonic()
+        healthy = False
+        try:
+            out, err, status = await asyncio.wait_for(worker.run(argv), timeout)
+            healthy = True
+        except asyncio.TimeoutError as exc:
+            raise CommandTimeout(f"'{argv[0]}' did not finish within {timeout:g}s on {self.description}") from exc
+        except (asyncssh.Error, OSError, asyncio.IncompleteReadError):
+            return None  # read-only and not yet answered: safe to send again on a fresh channel
+        finally:
+            # A worker interrupted mid-frame (timeout, error, cancellation) cannot be trusted again.
+            if healthy:
+                self._idle.append(worker)
+            else:
+                self._discard(worker)
+        return CommandResult(tuple(argv), decode(out), decode(err), status, time.monotonic() - started)
+
+    async def _take_worker(self, timeout: float) -> ShellWorker | None:
+        conn = await self.connection()
+        while self._idle:
+            worker = self._idle.pop()
+            if worker.usable(conn):
+                return worker
+            self._discard(worker)
+        # Workers hold their channel slot for as long as they live; at least one slot stays for channels.
+        limit = min(self.options.shell_workers, self.options.max_channels - 1)
+        if len(self._workers) + self._starting >= limit or self._channels.locked():
+            return None
+        self._starting += 1
+        await self._channels.acquire()
+        try:
+            worker = await ShellWorker.start(conn, self.env, min(timeout, 15.0))
+        except (asyncssh.Error, OSError, asyncio.TimeoutError, asyncio.IncompleteReadError) as exc:
+            self._channels.release()
+            log.info("no worker shell on %s (%s); using a channel per command", self.description, exc)
+            return None
+        finally:
+            self._starting -= 1
+        self._workers.add(worker)
+        return worker
+
+    def _discard(self, worker: ShellWorker) -> None:
+        worker.close()
+        if worker in self._workers:
+            self._workers.remove(worker)
+            self._channels.release()
+
+    async def _run_in_channel(
+        self, argv: list[str], *, timeout: float, stdin: bytes | None, idempotent: bool
+    ) -> CommandResult:
+        command = shell_join(self.env.argv_prefix() + argv)
         for attempt in range(1, 6):
             conn = await self.connection()
             started = time.monotonic()
@@ -168,11 +235,15 @@ class SshTransport:
             except (asyncssh.ChannelOpenError, asyncssh.ProcessError) as exc:
                 log.info("SFTP unavailable on %s (%s); using dd", self.description, exc)
                 self._sftp_ok = False
-        result = await self.run(["dd", f"of={path}", "status=none"], timeout=timeout, stdin=data)
+        result = await self._run_in_channel(["dd", f"of={path}", "status=none"], timeout=timeout, stdin=data,
+                                            idempotent=True)
         if not result.ok:
             raise TransportError(f"could not write {path}: {result.stderr.strip()}", transient=False)
 
     async def close(self) -> None:
+        for worker in list(self._workers):
+            self._discard(worker)
+        self._idle.clear()
         if self._conn is not None:
             self._conn.close()
             try:
