@@ -257,6 +257,47 @@ start_sshd() {
     -o UserKnownHostsFile="$DIR/known_hosts" -o StrictHostKeyChecking=yes "$TC_USER@127.0.0.1" true
 }
 
+LUSTRE=${HPCB_TC_LUSTRE:-/lustre}
+PLUGIN_DIR=/usr/local/lib/hpcbridge-testcluster
+
+install_pyxis_standin() {
+  # Pyxis is not packaged for Debian; this SPANK plugin registers the same options and exports their values
+  # into the job (PYXIS_CONTAINER_IMAGE=...). It proves options are accepted and delivered, not that a
+  # container runs. SPANK plugins load at each sbatch/srun/step start: no daemon restart is needed.
+  local src; src="$(dirname "$(readlink -f "$0")")/pyxis_standin.c"
+  mkdir -p "$PLUGIN_DIR" /etc/slurm/plugstack.conf.d
+  if [ ! -s "$PLUGIN_DIR/pyxis_standin.so" ] || [ "$src" -nt "$PLUGIN_DIR/pyxis_standin.so" ]; then
+    log "building the Pyxis stand-in SPANK plugin"
+    gcc -shared -fPIC -Wall -o "$PLUGIN_DIR/pyxis_standin.so" "$src"
+  fi
+  echo "optional $PLUGIN_DIR/pyxis_standin.so" >/etc/slurm/plugstack.conf.d/pyxis.conf
+}
+
+make_image() { # make_image NAME AGE_DAYS: a real squashfs image with a marker file inside
+  local out="$LUSTRE/images/$1" tmp
+  [ -s "$out" ] && return 0
+  tmp=$(mktemp -d)
+  mkdir -p "$tmp/etc" && echo "$1" >"$tmp/etc/hpcbridge-image"
+  mksquashfs "$tmp" "$out" -noappend -quiet -no-progress >/dev/null
+  rm -rf "$tmp"
+  touch -d "$2 days ago" "$out"
+}
+
+make_lustre() {
+  # A stand-in for a parallel file system: images and the ordinary user's root with the plan's layout.
+  local root="$LUSTRE/users/$TC_USER" d
+  mkdir -p "$LUSTRE/images"
+  make_image pytorch-24.01.sqsh 3
+  make_image tensorflow-24.01.sqsh 7
+  make_image tf-nightly.sqsh 8
+  make_image cuda12-base.sqsh 20
+  [ -s "$LUSTRE/images/not-an-image.sqsh" ] || echo "this is not squashfs" >"$LUSTRE/images/not-an-image.sqsh"
+  chmod 755 "$LUSTRE" "$LUSTRE/images"; chmod 644 "$LUSTRE"/images/*
+  for d in data results models logs Projects root scratch; do mkdir -p "$root/$d"; done
+  mkdir -p "$LUSTRE/users"
+  chown -R "$TC_USER:$TC_USER" "$root"
+}
+
 write_connection() {
   cat >"$DIR/connection.env" <<EOF
 SLURM_SSH_HOST=127.0.0.1
@@ -267,6 +308,12 @@ SLURM_SSH_KNOWN_HOSTS=$DIR/known_hosts
 SLURM_DEFAULT_PARTITION=cpu
 SLURM_GPU_PARTITIONS=gpu
 SLURM_CPU_PARTITIONS=cpu
+SLURM_USER_ROOT=$LUSTRE/users/$TC_USER
+SLURM_GPFS_ROOT=$LUSTRE
+SLURM_DIR_HOME=$(getent passwd "$TC_USER" | cut -d: -f6)
+SLURM_DIR_SCRATCH=$LUSTRE/users/$TC_USER/scratch
+SLURM_IMAGE_DIR=$LUSTRE/images
+SLURM_DEFAULT_IMAGE=$LUSTRE/images/pytorch-24.01.sqsh
 EOF
   printf 'HPCB_TC_SSH_PORT_NOSFTP=%s\n' "$NOSFTP_PORT" >"$DIR/testcluster.env"
   chmod 644 "$DIR/connection.env"
@@ -285,6 +332,8 @@ cmd_up() {
   start_slurmctld
   start_slurmds
   start_sshd
+  install_pyxis_standin
+  make_lustre
   write_connection
   log "up: $(sinfo -h -o '%P' | tr '\n' ' ')| ssh $TC_USER@127.0.0.1 -p $SSH_PORT"
 }

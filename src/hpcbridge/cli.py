@@ -137,7 +137,8 @@ def main(argv: list[str] | None = None) -> int:
         settings = load_settings()
         _setup_logging(settings.log_level if args.command == "serve" else "WARNING")
         if args.command != "serve":  # fastmcp logs each tool error; the CLI prints it once itself
-            logging.getLogger("fastmcp").setLevel(logging.CRITICAL)
+            for name in ("fastmcp", "FastMCP"):
+                logging.getLogger(name).setLevel(logging.CRITICAL)
         if args.command == "serve":
             return _serve(args, settings)
         if args.command == "call":

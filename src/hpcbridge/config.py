@@ -8,6 +8,7 @@ If the file already has a cluster of that name, the variables that are set overr
 from __future__ import annotations
 
 import os
+import re
 import tomllib
 from pathlib import Path
 from typing import Annotated, Any, Literal, cast
@@ -20,8 +21,9 @@ from .errors import ConfigError
 
 
 def _split_csv(value: object) -> object:
+    """'a,b' -> ['a', 'b']; paths may also be separated by ':' like PATH (SLURM_IMAGE_DIR=/a:/b)."""
     if isinstance(value, str):
-        return [v.strip() for v in value.split(",") if v.strip()]
+        return [v.strip() for v in re.split(r"[,:]", value) if v.strip()]
     return value
 
 
@@ -34,6 +36,8 @@ class Policy(BaseModel):
     max_gpus: int | None = Field(default=None, description="max GPUs per job")
     max_nodes: int | None = Field(default=None, description="max nodes per job")
     max_time: str | None = Field(default=None, description="max walltime per job, e.g. 2-00:00:00")
+    allowed_image_dirs: list[str] = Field(default_factory=list,
+                                          description="container images only from these directories")
 
 
 class ClusterConfig(BaseModel):
@@ -64,12 +68,31 @@ class ClusterConfig(BaseModel):
     allow_shell: bool = Field(False, description="enable run_shell_command")
     shell_allowlist: list[str] = Field(default_factory=list, description="programs run_shell_command may run (empty = any)")
     cache_ttl: float = Field(2.0, description="seconds a queue listing is reused across callers")
+    user_root: str | None = Field(None, description="base of the directories below (default: login home)")
+    dir_datasets: str | None = Field(None, description="datasets (default user_root/data) -> /datasets")
+    dir_results: str | None = Field(None, description="results (default user_root/results) -> /results")
+    dir_models: str | None = Field(None, description="checkpoints (default user_root/models) -> /models")
+    dir_logs: str | None = Field(None, description="job logs (default user_root/logs) -> /logs")
+    dir_projects: str | None = Field(None, description="source (default user_root/Projects) -> /projects")
+    dir_scratch: str | None = Field(None, description="scratch (no default) -> /scratch")
+    dir_home: str | None = Field(None, description="home (no default) -> /home")
+    dir_container_root: str | None = Field(None, description="container /root (default user_root/root)")
+    gpfs_root: str | None = Field(None, description="parallel file system root (no default) -> /lustre")
+    image_dirs: list[str] = Field(default_factory=list, description="directories holding .sqsh images")
+    default_image: str | None = Field(None, description="container image when a tool asks for the default")
     policy: Policy = Field(default_factory=lambda: Policy(), description="limits enforced before submission")
 
-    @field_validator("gpu_partitions", "cpu_partitions", "shell_allowlist", mode="before")
+    @field_validator("gpu_partitions", "cpu_partitions", "shell_allowlist", "image_dirs", mode="before")
     @classmethod
     def _csv(cls, value: object) -> object:
         return _split_csv(value)
+
+    def explicit_dirs(self) -> dict[str, str | None]:
+        return {
+            "datasets": self.dir_datasets, "results": self.dir_results, "models": self.dir_models,
+            "logs": self.dir_logs, "projects": self.dir_projects, "scratch": self.dir_scratch,
+            "home": self.dir_home, "container_root": self.dir_container_root, "gpfs": self.gpfs_root,
+        }
 
 
 class SlurmEnv(BaseSettings):
@@ -92,8 +115,20 @@ class SlurmEnv(BaseSettings):
     account: str | None = None
     allow_shell: bool | None = None
     shell_allowlist: Annotated[list[str] | None, NoDecode] = None
+    user_root: str | None = None
+    dir_datasets: str | None = None
+    dir_results: str | None = None
+    dir_models: str | None = None
+    dir_logs: str | None = None
+    dir_projects: str | None = None
+    dir_scratch: str | None = None
+    dir_home: str | None = None
+    dir_container_root: str | None = None
+    gpfs_root: str | None = None
+    image_dir: Annotated[list[str] | None, NoDecode] = None
+    default_image: str | None = None
 
-    @field_validator("gpu_partitions", "cpu_partitions", "shell_allowlist", mode="before")
+    @field_validator("gpu_partitions", "cpu_partitions", "shell_allowlist", "image_dir", mode="before")
     @classmethod
     def _csv(cls, value: object) -> object:
         return _split_csv(value)
@@ -106,6 +141,11 @@ class SlurmEnv(BaseSettings):
             "command_timeout": self.command_timeout, "work_dir": self.work_dir,
             "gpu_partitions": self.gpu_partitions, "cpu_partitions": self.cpu_partitions,
             "account": self.account, "allow_shell": self.allow_shell, "shell_allowlist": self.shell_allowlist,
+            "user_root": self.user_root, "dir_datasets": self.dir_datasets, "dir_results": self.dir_results,
+            "dir_models": self.dir_models, "dir_logs": self.dir_logs, "dir_projects": self.dir_projects,
+            "dir_scratch": self.dir_scratch, "dir_home": self.dir_home,
+            "dir_container_root": self.dir_container_root, "gpfs_root": self.gpfs_root,
+            "image_dirs": self.image_dir, "default_image": self.default_image,
         }
         return {k: v for k, v in mapping.items() if v is not None}
 

@@ -22,7 +22,9 @@ pytestmark = pytest.mark.cluster
 # Required arguments that are not under test get harmless values; submit_job only asks --test-only.
 BASE_ARGS: dict[str, dict[str, Any]] = {
     "submit_job": {"script_content": "true", "test_only": True},
-    "upload_file": {"content": "x", "remote_path": "/tmp/hpcb-e2e-upload.txt"},
+    "upload_file": {"content": "x", "remote_path": "hpcb-e2e-upload.txt"},
+    "write_file": {"content": "x", "path": "hpcb-e2e-write.txt"},
+    "delete_file": {"path": "hpcb-e2e-does-not-exist", "confirm": True},
     "read_job_output": {"file_path": "/etc/hostname"},
 }
 # Parameters whose whole point is to run commands: script_content (a job script) and command (the
@@ -46,7 +48,7 @@ def _string_params(schema: dict[str, Any]) -> list[str]:
 
 
 def _markers(tag: str) -> list[str]:
-    listing = subprocess.run(["bash", "-c", f"ls /tmp /home/*/ 2>/dev/null | grep -c {tag} || true"],
+    listing = subprocess.run(["bash", "-c", f"ls -R /tmp /home/*/ /lustre/users 2>/dev/null | grep -c {tag} || true"],
                              capture_output=True, text=True).stdout.strip()
     return [] if listing in ("", "0") else [listing]
 

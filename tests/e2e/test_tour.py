@@ -53,9 +53,10 @@ async def test_every_tool_answers(client: Client) -> None:
     history = await use("get_job_history", job_id=job["job_id"])
     assert history["total"] <= 1
     assert (await use("get_job_summary", user="me"))["total"] >= 0
-    path = f"/tmp/hpcb-tour-{tag}.txt"
-    assert (await use("upload_file", content="line1\nline2\n", remote_path=path))["path"] == path
-    assert (await use("read_job_output", file_path=path, head_lines=1))["content"] == "line1\n"
+    uploaded = await use("upload_file", content="line1\nline2\n", remote_path=f"tour/hpcb-tour-{tag}.txt",
+                         make_dirs=True)
+    assert uploaded["path"].endswith(f"/tour/hpcb-tour-{tag}.txt")
+    assert (await use("read_job_output", file_path=uploaded["path"], head_lines=1))["content"] == "line1\n"
     seen.add("run_shell_command")
     try:
         shell = await call(client, "run_shell_command", command="echo 'a b' '$(id)'")

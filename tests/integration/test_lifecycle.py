@@ -11,7 +11,7 @@ from hpcbridge.errors import InfeasibleRequest, NotFound
 from hpcbridge.models import JobState
 from hpcbridge.schedulers.slurm_build import JobRequest
 from hpcbridge.services.cluster import Cluster
-from hpcbridge.services.files import read_capped
+from hpcbridge.services.files import read_file
 
 from .conftest import wait_final, wait_in_accounting
 
@@ -28,7 +28,7 @@ async def test_gpu_job_sees_exactly_the_requested_devices(cluster: Cluster) -> N
     submitted = await cluster.submit(req)
     details = await wait_final(cluster, submitted.job_id)
     assert details.job.state is JobState.COMPLETED
-    out = await read_capped(cluster, details.stdout_path)
+    out = await read_file(cluster, details.stdout_path)
     visible = out.content.strip().removeprefix("CVD=").split(",")
     assert len(visible) == 2 and all(v.isdigit() for v in visible), out.content
 
@@ -60,7 +60,7 @@ async def test_failing_job_exit_code_and_state_in_history(cluster: Cluster) -> N
     await wait_in_accounting(cluster, submitted.job_id)
     record = (await cluster.history(job_ids=[submitted.job_id]))[0]
     assert record.state is JobState.FAILED and record.exit_code == 7
-    err = await read_capped(cluster, details.stderr_path)
+    err = await read_file(cluster, details.stderr_path)
     assert "bad" in err.content
 
 

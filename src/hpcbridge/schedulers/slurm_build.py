@@ -122,6 +122,65 @@ def sbatch_argv(test_only: bool = False) -> list[str]:
 
 
 @dataclass(frozen=True)
+class ContainerSpec:
+    """Pyxis options (https://github.com/NVIDIA/pyxis, `srun --help` with Pyxis installed)."""
+
+    image: str
+    mounts: str | None = None
+    workdir: str | None = None
+    env_names: tuple[str, ...] = ()
+    name: str | None = None
+    mount_home: bool | None = None  # None: Pyxis's default
+    remap_root: bool | None = None
+
+    def options(self) -> list[tuple[str, str | None]]:
+        """(flag, value) pairs; the same list renders #SBATCH directives and srun arguments."""
+        opts: list[tuple[str, str | None]] = [("--container-image", self.image)]
+        if self.mounts:
+            opts.append(("--container-mounts", self.mounts))
+        if self.workdir:
+            opts.append(("--container-workdir", self.workdir))
+        if self.env_names:
+            opts.append(("--container-env", ",".join(self.env_names)))
+        if self.name:
+            opts.append(("--container-name", self.name))
+        if self.mount_home is not None:
+            opts.append(("--container-mount-home" if self.mount_home else "--no-container-mount-home", None))
+        if self.remap_root is not None:
+            opts.append(("--container-remap-root" if self.remap_root else "--no-container-remap-root", None))
+        return opts
+
+    def argv(self) -> list[str]:
+        return [flag if value is None else f"{flag}={value}" for flag, value in self.options()]
+
+
+_MOUNT = re.compile(r"^[A-Za-z0-9_./+@%~-]+(?::[A-Za-z0-9_./+@%~-]+)?(?::[a-z+]+)?$")
+
+
+def container_mounts(value: str) -> str:
+    """'SRC:DST[:FLAGS],...' with plain path characters only (Pyxis splits on ',' and ':')."""
+    items = [m.strip() for m in value.split(",") if m.strip()]
+    if not all(_MOUNT.match(m) for m in items):
+        raise InvalidParameter("container_mounts", f"{value!r} is not a mount list",
+                               "SRC:DST[:ro] pairs separated by commas, e.g. /data:/data:ro,/scratch:/scratch")
+    return ",".join(items)
+
+
+def parse_container_env(value: str | None) -> tuple[tuple[str, ...], dict[str, str]]:
+    """'A=1,B=2' or 'A,B' -> (names, values to export)."""
+    names: list[str] = []
+    values: dict[str, str] = {}
+    for item in (value or "").split(","):
+        if not item.strip():
+            continue
+        name, sep, val = item.strip().partition("=")
+        names.append(validate.env_name(name))
+        if sep:
+            values[name] = val
+    return tuple(names), values
+
+
+@dataclass(frozen=True)
 class JobRequest:
     """A batch job as hpcbridge renders it. Values are validated by the service before rendering."""
 
@@ -147,6 +206,7 @@ class JobRequest:
     exclusive: bool = False
     hold: bool = False
     env: dict[str, str] = field(default_factory=dict)
+    container: ContainerSpec | None = None
 
 
 def directive(flag: str, value: str | None = None, prefix: str = "#SBATCH") -> str:
@@ -202,4 +262,6 @@ def _directives(req: JobRequest) -> list[str]:
         d.append(directive("--exclusive"))
     if req.hold:
         d.append(directive("--hold"))
+    if req.container:
+        d.extend(directive(flag, value) for flag, value in req.container.options())
     return d

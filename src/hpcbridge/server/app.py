@@ -104,9 +104,8 @@ def create_app(settings: Settings, auth: AuthProvider | None = None) -> FastMCP:
 
     mcp = FastMCP("hpcbridge", instructions=INSTRUCTIONS, version=__version__, lifespan=lifespan, auth=auth)
     kit = ToolKit(mcp, registry)
-    from . import tools_cluster, tools_files, tools_jobs
+    from . import tools_cluster, tools_containers, tools_dirs, tools_fileops, tools_files, tools_jobs
 
-    tools_cluster.register(kit)
-    tools_jobs.register(kit)
-    tools_files.register(kit)
+    for group in (tools_cluster, tools_jobs, tools_files, tools_containers, tools_dirs, tools_fileops):
+        group.register(kit)
     return mcp

@@ -11,7 +11,8 @@ from pydantic import Field
 
 from .. import validate
 from ..errors import InvalidParameter, NotFound, PolicyError
-from ..services.files import DEFAULT_MAX_BYTES, FileContent, read_capped, write_atomic
+from ..services import files
+from ..services.files import DEFAULT_MAX_BYTES, FileContent
 from . import render
 from .app import ToolKit, reply
 from .tools_cluster import ClusterArg
@@ -62,7 +63,7 @@ def register(kit: ToolKit) -> None:
             if not path:
                 raise NotFound(f"job {job_id}: the scheduler no longer knows its {stream} path; "
                                f"pass file_path (it ran in {details.work_dir or 'an unknown directory'})")
-        content = await read_capped(c, path, tail_lines=tail_lines, head_lines=head_lines, max_bytes=max_bytes)
+        content = await files.read_file(c, path, tail_lines=tail_lines, head_lines=head_lines, max_bytes=max_bytes)
         return reply(content, render.file_content(content))
 
     @kit.tool(read_only=False, destructive=True, idempotent=True)
@@ -72,9 +73,10 @@ def register(kit: ToolKit) -> None:
         make_dirs: Annotated[bool, Field(description="Create missing parent directories")] = False,
         cluster: ClusterArg = None,
     ) -> ToolResult:
-        """Write a text file on the cluster atomically (temporary file, then rename)."""
+        """Write a text file on the cluster atomically (temporary file, then rename), inside the configured
+        directories."""
         c = registry.get(cluster)
-        target = await write_atomic(c, remote_path, content.encode(), make_dirs=make_dirs)
+        target = await files.write_file(c, remote_path, content.encode(), make_dirs=make_dirs)
         size = len(content.encode())
         return ToolResult(content=f"wrote {size} bytes to {target}",
                           structured_content={"path": target, "bytes": size})

@@ -13,6 +13,7 @@ from .. import validate
 from ..errors import InvalidParameter
 from ..models import Job, JobDetails, JobRecord, JobState, Page
 from ..schedulers.slurm_build import JobRequest, sacct_time
+from ..services import containers
 from ..services.cluster import SubmitResult
 from . import render
 from .app import ToolKit, reply
@@ -132,15 +133,33 @@ def register(kit: ToolKit) -> None:
         hold: Annotated[bool, Field(description="Submit held (release_job starts it)")] = False,
         env: Annotated[dict[str, str] | None, Field(description="Environment variables exported in the "
                                                                 "script")] = None,
+        container_image: Annotated[str | None, Field(description="Pyxis image (.sqsh path, or 'default')")] = None,
+        container_mounts: Annotated[str | None, Field(description="SRC:DST[:ro],... (default: the configured "
+                                                                  "directories; '' for none)")] = None,
+        container_workdir: Annotated[str | None, Field(description="Working directory inside the container")] = None,
+        container_env: Annotated[str | None, Field(description="VAR=value,... (or names) passed into the "
+                                                               "container")] = None,
+        container_name: Annotated[str | None, Field(description="Named container (reused by later steps)")] = None,
+        no_container_mount_home: Annotated[bool | None, Field(description="true: do not mount $HOME; false: "
+                                                                          "mount it")] = None,
+        container_remap_root: Annotated[bool | None, Field(description="Appear as root inside")] = None,
         test_only: Annotated[bool, Field(description="Validate and ask the scheduler when it would start, "
                                                      "without submitting")] = False,
         cluster: ClusterArg = None,
     ) -> ToolResult:
-        """Submit a batch job. Impossible requests (unknown partition, GPU type or count that does not
-        exist there, time over the partition limit) are refused before submission with what is available."""
+        """Submit a batch job, optionally in a Pyxis container. Impossible requests (unknown partition, GPU
+        type or count that does not exist there, time over the partition limit, a missing or non-squashfs
+        image) are refused before submission with what is available."""
         c = registry.get(cluster)
         if not script_content.strip():
             raise InvalidParameter("script_content", "it is empty", "a script or the commands to run")
+        exports = {validate.env_name(k): v for k, v in (env or {}).items()}
+        spec = None
+        if container_image:
+            spec, container_values = await containers.prepare(
+                c, container_image, mounts=container_mounts, workdir=container_workdir, env=container_env,
+                name=container_name, no_mount_home=no_container_mount_home, remap_root=container_remap_root)
+            exports.update(container_values)
         req = JobRequest(
             script_content=script_content,
             job_name=_text("job_name", job_name),
@@ -158,8 +177,7 @@ def register(kit: ToolKit) -> None:
             dependency=validate.dependency(dependency) if dependency else None,
             constraint=validate.constraint(constraint) if constraint else None,
             qos=validate.optional_name("qos", qos),
-            exclusive=exclusive, hold=hold,
-            env={validate.env_name(k): v for k, v in (env or {}).items()},
+            exclusive=exclusive, hold=hold, env=exports, container=spec,
         )
         result = await c.submit(req, test_only=test_only)
         return reply(result, render.submitted(result))

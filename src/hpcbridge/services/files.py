@@ -1,27 +1,24 @@
-"""Reading and writing files on the cluster: capped reads that say when they were cut, atomic writes.
-
-Paths are resolved on the cluster (realpath) before use, and credential files are refused. The full
-sandbox of configured directories builds on `resolve` (see the directories issue).
-"""
+"""File operations inside the sandbox: capped reads that say when they were cut, atomic writes, deletes
+that never remove a configured directory."""
 
 from __future__ import annotations
 
-import re
+import base64
+import binascii
+import posixpath
 import secrets
 from dataclasses import dataclass
 
+from ..directories import refuse_root_removal
 from ..errors import HpcBridgeError, InvalidParameter, NotFound, PolicyError
 from .cluster import Cluster
+from .listing import iso_time, type_word
+from .sandbox import Sandbox
 
 DEFAULT_MAX_BYTES = 64 * 1024
-
-# Files an agent must never read or overwrite, wherever they are.
-_SENSITIVE = [
-    r"(^|/)\.ssh(/|$)", r"\.pem$", r"\.key$", r"(^|/)\.netrc$", r"(^|/)\.git-credentials$",
-    r"(^|/)\.[a-z]*_history$", r"(^|/)\.aws/", r"(^|/)\.config/gcloud/", r"(^|/)\.azure/",
-    r"(^|/)\.kube/config$", r"(^|/)\.docker/config\.json$", r"^/etc/munge/", r"^/etc/shadow",
-    r"(^|/)id_(rsa|dsa|ecdsa|ed25519)(\.pub)?$", r"(^|/)\.pgpass$", r"(^|/)\.vault-token$",
-]
+# Fixed scripts with positional arguments: the path and the count are never part of the script text.
+_HEAD_B64 = 'head -c "$1" -- "$2" | base64 -w0'
+_TAIL_B64 = 'tail -c "$1" -- "$2" | base64 -w0'
 
 
 @dataclass(frozen=True)
@@ -32,93 +29,144 @@ class FileContent:
     returned_bytes: int
     truncated: bool
     note: str
+    encoding: str = "utf-8"
+    binary: bool = False
 
 
-def check_path_text(parameter: str, path: str) -> str:
-    if not path or "\x00" in path or "\n" in path:
-        raise InvalidParameter(parameter, "empty or contains a NUL/newline", "a file path")
-    if path.startswith("-"):
-        raise InvalidParameter(parameter, f"{path!r} starts with '-'", "a path (use ./-name for such files)")
-    return path
+@dataclass(frozen=True)
+class FileInfo:
+    path: str
+    name: str
+    type: str  # file | directory | symlink | other
+    size_bytes: int
+    modified: str
+    permissions: str
+    owner: str
+    group: str
+    link_target: str = ""
+    directory_type: str = ""
 
 
-def refuse_sensitive(path: str) -> None:
-    for pattern in _SENSITIVE:
-        if re.search(pattern, path):
-            raise PolicyError(f"{path} is a credential or private file; hpcbridge does not read or write it")
+def check_encoding(encoding: str) -> str:
+    try:
+        "".encode(encoding)
+    except LookupError:
+        raise InvalidParameter("encoding", f"{encoding!r} is unknown", "an encoding like utf-8, latin-1") from None
+    return encoding
 
 
-async def resolve(cluster: Cluster, path: str, *, must_exist: bool = True) -> str:
-    """The cluster's own realpath of path (relative paths start in the user's home)."""
-    argv = ["realpath", *([] if not must_exist else ["-e"]), "--", path]
-    result = await cluster.run(argv)
+async def _stat(cluster: Cluster, real: str) -> tuple[str, int]:
+    result = await cluster.run(["stat", "-L", "-c", "%F\x1f%s", "--", real])
     if not result.ok:
-        raise NotFound(f"{path}: no such file on {cluster.name}")
-    real = result.stdout.strip()
-    refuse_sensitive(real)
-    return real
+        raise NotFound(f"{real}: cannot stat on {cluster.name}: {result.stderr.strip()}")
+    kind, size = result.stdout.strip().split("\x1f")
+    return kind, int(size)
 
 
-async def read_capped(
-    cluster: Cluster, path: str, *, tail_lines: int | None = None, head_lines: int | None = None,
-    max_bytes: int = DEFAULT_MAX_BYTES,
+async def _fetch(cluster: Cluster, real: str, max_bytes: int, from_end: bool) -> bytes:
+    script = _TAIL_B64 if from_end else _HEAD_B64
+    result = await cluster.run(["sh", "-c", script, "hpcbridge", str(max_bytes), real])
+    if not result.ok:
+        raise HpcBridgeError(f"cannot read {real}: {result.stderr.strip()}")
+    try:
+        return base64.b64decode(result.stdout.strip())
+    except binascii.Error as exc:
+        raise HpcBridgeError(f"cannot read {real}: unexpected output ({exc})") from exc
+
+
+async def read_file(
+    cluster: Cluster, path: str, kind: str | None = None, *, tail_lines: int | None = None,
+    head_lines: int | None = None, max_bytes: int = DEFAULT_MAX_BYTES, encoding: str = "utf-8",
+    allow_binary: bool = False,
 ) -> FileContent:
-    real = await resolve(cluster, check_path_text("path", path))
-    size_res = await cluster.run(["stat", "-L", "-c", "%s %F", "--", real])
-    if not size_res.ok:
-        raise NotFound(f"{real}: cannot stat on {cluster.name}: {size_res.stderr.strip()}")
-    size_text, _, kind = size_res.stdout.strip().partition(" ")
-    if kind != "regular file" and "regular" not in kind:
-        raise InvalidParameter("path", f"{real} is a {kind}", "a regular file")
-    size = int(size_text)
-    if tail_lines:
-        res = await cluster.run(["tail", "-c", str(max_bytes), "--", real])
-    else:
-        res = await cluster.run(["head", "-c", str(max_bytes), "--", real])
-    if not res.ok:
-        raise HpcBridgeError(f"cannot read {real}: {res.stderr.strip()}")
-    text = res.stdout
+    check_encoding(encoding)
+    real, _ = await Sandbox(cluster).resolve(path, kind)
+    file_kind, size = await _stat(cluster, real)
+    if "regular" not in file_kind:
+        raise InvalidParameter("path", f"{real} is a {file_kind}", "a regular file (list_directory for folders)")
+    data = await _fetch(cluster, real, max_bytes, from_end=bool(tail_lines))
+    binary = b"\x00" in data[:8192]
+    if binary and not allow_binary:
+        raise PolicyError(f"{real} looks binary ({size} bytes, NUL bytes in its start); pass allow_binary=true "
+                          "to read it anyway (undecodable bytes are replaced)")
+    text = data.decode(encoding, errors="replace")
     lines = text.splitlines(keepends=True)
-    note_parts: list[str] = []
-    cut_bytes = size > max_bytes
+    notes: list[str] = []
+    cut_by_bytes = size > len(data)
     if tail_lines:
-        if cut_bytes and lines:
-            lines = lines[1:]  # the first line of a byte-cut tail is partial
-        if len(lines) > tail_lines:
-            lines = lines[-tail_lines:]
-        note_parts.append(f"last {len(lines)} lines")
+        if cut_by_bytes and lines:
+            lines = lines[1:]  # the first line of a byte-limited tail is partial
+        lines = lines[-tail_lines:]
+        notes.append(f"last {len(lines)} lines")
     elif head_lines:
-        if len(lines) > head_lines:
-            lines = lines[:head_lines]
-            cut_bytes = True
-        note_parts.append(f"first {len(lines)} lines")
+        lines = lines[:head_lines]
+        notes.append(f"first {len(lines)} lines")
     content = "".join(lines)
-    returned = len(content.encode())
+    returned = len(content.encode(encoding, errors="replace"))
     truncated = returned < size
     if truncated:
-        note_parts.append(f"{returned} of {size} bytes shown (cut at max_bytes={max_bytes}"
-                          if cut_bytes else f"{returned} of {size} bytes shown")
-        if cut_bytes:
-            note_parts[-1] += ")"
-    return FileContent(real, content, size, returned, truncated, "; ".join(note_parts) or "whole file")
+        notes.append(f"{returned} of {size} bytes shown" + (f"; cut at max_bytes={max_bytes}" if cut_by_bytes else ""))
+    return FileContent(real, content, size, returned, truncated, "; ".join(notes) or "whole file", encoding, binary)
 
 
-async def write_atomic(cluster: Cluster, path: str, data: bytes, *, make_dirs: bool = False) -> str:
-    """Write to a temporary file beside the target, then rename over it: readers never see half a file."""
-    check_path_text("remote_path", path)
-    parent = path.rsplit("/", 1)[0] if "/" in path.rstrip("/") else "."
+async def write_file(
+    cluster: Cluster, path: str, data: bytes, kind: str | None = None, *, append: bool = False,
+    make_dirs: bool = False,
+) -> str:
+    """Replace atomically (temporary file beside the target, then rename), or append with O_APPEND."""
+    sandbox = Sandbox(cluster)
+    target, _ = await sandbox.resolve(path, kind, writing=True, must_exist=False)
+    name = posixpath.basename(target)
+    if not name or path.endswith("/"):
+        raise InvalidParameter("path", f"{path!r} names a directory", "a file path")
+    parent = posixpath.dirname(target)
     if make_dirs:
-        await cluster.run(["mkdir", "-p", "--", parent or "/"])
-    parent_real = await resolve(cluster, parent or "/")
-    name = path.rstrip("/").rsplit("/", 1)[-1]
-    if not name or name in {".", ".."}:
-        raise InvalidParameter("remote_path", f"{path!r} names a directory", "a file path")
-    target = f"{parent_real.rstrip('/')}/{name}"
-    refuse_sensitive(target)
-    temp = f"{parent_real.rstrip('/')}/.{name}.hpcbridge-{secrets.token_hex(4)}.tmp"
-    await cluster.transport.write_file(temp, data, timeout=cluster.config.command_timeout)
+        made = await cluster.run(["mkdir", "-p", "--", parent])
+        if not made.ok:
+            raise HpcBridgeError(f"cannot create {parent}: {made.stderr.strip()}")
+    elif not (await cluster.run(["test", "-d", parent])).ok:
+        raise NotFound(f"{parent} does not exist; pass make_dirs=true to create it")
+    if (await cluster.run(["test", "-d", target])).ok:
+        raise InvalidParameter("path", f"{target} is a directory", "a file path")
+    timeout = cluster.config.command_timeout
+    if append:
+        result = await cluster.run(["dd", f"of={target}", "oflag=append", "conv=notrunc", "status=none"],
+                                   stdin=data, idempotent=False, timeout=timeout)
+        if not result.ok:
+            raise HpcBridgeError(f"cannot append to {target}: {result.stderr.strip()}")
+        return target
+    temp = posixpath.join(parent, f".{name}.hpcbridge-{secrets.token_hex(4)}.tmp")
+    await cluster.transport.write_file(temp, data, timeout=timeout)
     moved = await cluster.run(["mv", "-f", "--", temp, target], idempotent=False)
     if not moved.ok:
         await cluster.run(["rm", "-f", "--", temp])
-        raise HpcBridgeError(f"could not move the upload into place at {target}: {moved.stderr.strip()}")
+        raise HpcBridgeError(f"could not move the new content into place at {target}: {moved.stderr.strip()}")
     return target
+
+
+async def file_info(cluster: Cluster, path: str, kind: str | None = None) -> FileInfo:
+    real, root = await Sandbox(cluster).resolve(path, kind, follow_last=False)
+    fmt = "%F\x1f%s\x1f%Y\x1f%A\x1f%U\x1f%G"
+    result = await cluster.run(["stat", "-c", fmt, "--", real])
+    if not result.ok:
+        raise NotFound(f"{path}: cannot stat on {cluster.name}: {result.stderr.strip()}")
+    ftype, size, mtime, perms, owner, group = result.stdout.strip().split("\x1f")
+    link = ""
+    if ftype == "symbolic link":
+        link = (await cluster.run(["readlink", "--", real])).stdout.strip()
+    return FileInfo(real, posixpath.basename(real), type_word(ftype), int(size), iso_time(float(mtime)), perms,
+                    owner, group, link, root.kind)
+
+
+async def delete_path(cluster: Cluster, path: str, kind: str | None = None, *, recursive: bool = False) -> str:
+    sandbox = Sandbox(cluster)
+    real, _ = await sandbox.resolve(path, kind, writing=True, follow_last=False)
+    refuse_root_removal(real, await sandbox.roots())
+    is_dir = (await cluster.run(["test", "-d", real])).ok and not (await cluster.run(["test", "-L", real])).ok
+    if is_dir and not recursive:
+        raise InvalidParameter("recursive", f"{real} is a directory", "recursive=true to delete a directory")
+    argv = ["rm", "-r", "-f", "--one-file-system", "--", real] if is_dir else ["rm", "-f", "--", real]
+    result = await cluster.run(argv, idempotent=False, timeout=max(cluster.config.command_timeout, 300))
+    if not result.ok:
+        raise HpcBridgeError(f"could not delete {real}: {result.stderr.strip()}")
+    return real

@@ -1,0 +1,185 @@
+"""Listing, searching and measuring inside the sandbox, with GNU find/du/df on the cluster."""
+
+from __future__ import annotations
+
+import posixpath
+import re
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+
+from ..directories import age_minutes, glob_pattern, is_sensitive, size_bytes
+from ..errors import InvalidParameter
+from .cluster import Cluster
+from .sandbox import Sandbox
+
+MAX_ENTRIES = 20_000  # never pull more than this many entries from one find
+DU_LIMIT = 200  # directories measured with du in one answer
+_TYPES = {"f": "file", "d": "directory", "l": "symlink"}
+_FIND_FORMAT = "%y\t%s\t%T@\t%m\t%p\\0"
+
+
+@dataclass(frozen=True)
+class Entry:
+    name: str
+    path: str
+    type: str
+    size_bytes: int
+    modified: str
+    permissions: str
+    size_is_total: bool = False  # for directories: du of the whole tree
+
+
+@dataclass(frozen=True)
+class DiskUsage:
+    kind: str
+    path: str
+    used_bytes: int | None
+    filesystem_size_bytes: int | None = None
+    filesystem_avail_bytes: int | None = None
+    mount: str = ""
+    quota: str = ""
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class Listing:
+    path: str
+    entries: list[Entry]
+    total: int
+    offset: int
+    limit: int
+    counts: dict[str, int] = field(default_factory=dict)
+    next_offset: int | None = None
+    total_size_bytes: int = 0
+    note: str = ""
+
+
+def iso_time(epoch: float) -> str:
+    return datetime.fromtimestamp(epoch, tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def type_word(stat_type: str) -> str:
+    return {"regular file": "file", "regular empty file": "file", "directory": "directory",
+            "symbolic link": "symlink"}.get(stat_type, _TYPES.get(stat_type, "other"))
+
+
+def parse_find(text: str) -> list[Entry]:
+    entries = []
+    for record in text.split("\0"):
+        parts = record.split("\t", 4)
+        if len(parts) != 5 or is_sensitive(parts[4]):
+            continue
+        kind, size, mtime, mode, path = parts
+        entries.append(Entry(posixpath.basename(path), path, _TYPES.get(kind, "other"), int(size or 0),
+                             iso_time(float(mtime or 0)), mode))
+    return entries
+
+
+async def run_find(cluster: Cluster, base: str, tests: list[str], max_depth: int | None) -> tuple[list[Entry], bool]:
+    argv = ["find", base, "-mindepth", "1"]
+    if max_depth is not None:
+        argv += ["-maxdepth", str(max_depth)]
+    argv += [*tests, "-printf", _FIND_FORMAT]
+    result = await cluster.run(argv, timeout=max(cluster.config.command_timeout, 120))
+    entries = parse_find(result.stdout)
+    # find exits 1 when some sub-directory was unreadable; the readable part is still the answer
+    return entries[:MAX_ENTRIES], len(entries) > MAX_ENTRIES
+
+
+async def measure_dirs(cluster: Cluster, entries: list[Entry]) -> list[Entry]:
+    """Replace directory sizes by their total (du -sb) for up to DU_LIMIT directories."""
+    dirs = [e.path for e in entries if e.type == "directory"][:DU_LIMIT]
+    if not dirs:
+        return entries
+    result = await cluster.run(["du", "-s", "-b", "--", *dirs], timeout=max(cluster.config.command_timeout, 120))
+    totals = {}
+    for line in result.stdout.splitlines():
+        size, _, path = line.partition("\t")
+        if size.isdigit():
+            totals[path] = int(size)
+    return [Entry(e.name, e.path, e.type, totals[e.path], e.modified, e.permissions, True)
+            if e.path in totals else e for e in entries]
+
+
+def page(path: str, entries: list[Entry], offset: int, limit: int, note: str = "") -> Listing:
+    counts: dict[str, int] = {}
+    for e in entries:
+        counts[e.type] = counts.get(e.type, 0) + 1
+    items = entries[offset : offset + limit]
+    end = offset + len(items)
+    return Listing(path, items, len(entries), offset, limit, counts, end if end < len(entries) else None,
+                   sum(e.size_bytes for e in entries), note)
+
+
+async def list_directory(
+    cluster: Cluster, path: str, kind: str | None = None, *, pattern: str | None = None,
+    recursive: bool = False, max_depth: int | None = None, offset: int = 0, limit: int = 100,
+    measure: bool = False,
+) -> Listing:
+    real, _ = await Sandbox(cluster).resolve(path or ".", kind)
+    if not (await cluster.run(["test", "-d", real])).ok:
+        raise InvalidParameter("path", f"{real} is not a directory", "a directory (read_file for files)")
+    depth = (max_depth or 10) if recursive else 1
+    tests = ["-name", glob_pattern("pattern", pattern)] if pattern else []
+    entries, cut = await run_find(cluster, real, tests, depth)
+    entries.sort(key=lambda e: e.path)
+    if measure:
+        entries = await measure_dirs(cluster, entries)
+    note = f"listing stopped at {MAX_ENTRIES} entries" if cut else ""
+    return page(real, entries, offset, limit, note)
+
+
+async def find_files(
+    cluster: Cluster, pattern: str, kind: str | None = None, *, path: str | None = None,
+    file_type: str | None = None, min_size: str | None = None, max_age: str | None = None,
+    min_age: str | None = None, offset: int = 0, limit: int = 100,
+) -> Listing:
+    real, _ = await Sandbox(cluster).resolve(path or ".", kind)
+    tests = ["-name", glob_pattern("pattern", pattern)]
+    if file_type:
+        letter = {"file": "f", "dir": "d", "directory": "d", "link": "l", "symlink": "l"}.get(file_type)
+        if not letter:
+            raise InvalidParameter("file_type", f"{file_type!r} is not a type", "'file', 'dir' or 'link'")
+        tests += ["-type", letter]
+    if max_age:
+        tests += ["-mmin", f"-{age_minutes('max_age', max_age)}"]  # modified within
+    if min_age:
+        tests += ["-mmin", f"+{age_minutes('min_age', min_age)}"]  # modified longer ago than
+    threshold = size_bytes("min_size", min_size) if min_size else 0
+    if threshold and file_type not in ("dir", "directory"):
+        tests += ["(", "-type", "d", "-o", "-size", f"+{max(threshold - 1, 0)}c", ")"]
+    entries, cut = await run_find(cluster, real, tests, None)
+    if threshold:
+        entries = await measure_dirs(cluster, entries)
+        entries = [e for e in entries if e.size_bytes >= threshold]
+    entries.sort(key=lambda e: (-e.size_bytes, e.path))
+    return page(real, entries, offset, limit, f"search stopped at {MAX_ENTRIES} matches" if cut else "")
+
+
+_DF = re.compile(r"^\s*([0-9]+)\s+([0-9]+)\s+([0-9]+)\s+(\S.*)$")
+
+
+async def disk_usage(cluster: Cluster, real: str, kind: str) -> DiskUsage:
+    du = await cluster.run(["du", "-s", "-b", "--", real], timeout=max(cluster.config.command_timeout, 120))
+    used = int(du.stdout.split("\t", 1)[0]) if du.stdout.split("\t", 1)[0].isdigit() else None
+    df = await cluster.run(["df", "-B1", "--output=size,used,avail,target", "--", real])
+    match = next((m for m in map(_DF.match, df.stdout.splitlines()) if m), None)
+    note = "" if du.ok else f"du: {du.stderr.strip().splitlines()[-1] if du.stderr.strip() else 'failed'}"
+    return DiskUsage(kind, real, used, int(match.group(1)) if match else None,
+                     int(match.group(3)) if match else None, match.group(4) if match else "", note=note)
+
+
+async def quota_text(cluster: Cluster, mounts: list[str]) -> str:
+    """`lfs quota` on Lustre mounts, else `quota`; '' where neither exists (most test machines)."""
+    tools = await cluster.run(["sh", "-c", "command -v lfs; command -v quota"])
+    found = tools.stdout
+    if "lfs" in found:
+        outputs = []
+        for mount in dict.fromkeys(mounts):
+            res = await cluster.run(["lfs", "quota", "-h", "-u", await cluster.user(), mount])
+            outputs.append(res.stdout.strip() or res.stderr.strip())
+        return "\n".join(outputs)[:4000]
+    if "quota" in found:
+        res = await cluster.run(["quota", "-s"])
+        return (res.stdout.strip() or res.stderr.strip())[:4000]
+    return ""

@@ -1,0 +1,91 @@
+"""Where file tools may go: the configured directories, resolved on the cluster itself.
+
+Every path is turned into the cluster's realpath before it is judged, so `..`, symlinks that lead out and
+absolute paths elsewhere are refused with the list of allowed roots. Commands then use the resolved path,
+never the caller's text. (A directory swapped for a symlink between the check and the use is not caught;
+that needs a hostile co-tenant in the user's own directories.)
+"""
+
+from __future__ import annotations
+
+import posixpath
+from dataclasses import replace
+from typing import TYPE_CHECKING
+
+from ..directories import (
+    DirectoryRoot,
+    check_allowed,
+    configured_roots,
+    directory_type,
+    join_under,
+)
+from ..errors import HpcBridgeError, NotFound
+
+if TYPE_CHECKING:
+    from .cluster import Cluster
+
+ROOTS_TTL = 300.0
+
+
+class Sandbox:
+    def __init__(self, cluster: Cluster) -> None:
+        self.cluster = cluster
+
+    async def _home(self) -> str:
+        result = await self.cluster.run(["printenv", "HOME"])
+        home = result.stdout.strip()
+        if not result.ok or not home.startswith("/"):
+            raise HpcBridgeError(f"cannot find the login user's home directory on {self.cluster.name}")
+        return home
+
+    async def _resolve_roots(self) -> list[DirectoryRoot]:
+        cfg = self.cluster.config
+        user_root = cfg.user_root or await self._home()
+        roots = configured_roots(user_root, cfg.explicit_dirs(), cfg.image_dirs)
+        result = await self.cluster.run(["realpath", "-m", "--", user_root, *(r.path for r in roots)])
+        real = result.stdout.splitlines()
+        if not result.ok or len(real) != len(roots) + 1:
+            raise HpcBridgeError(f"cannot resolve the configured directories on {self.cluster.name}: "
+                                 f"{result.stderr.strip()}")
+        return [DirectoryRoot("user_root", real[0], None)] + [
+            replace(r, path=p) for r, p in zip(roots, real[1:], strict=True)
+        ]
+
+    async def roots(self) -> list[DirectoryRoot]:
+        """The user root first, then each directory type, then image directories (read-only)."""
+        roots: list[DirectoryRoot] = await self.cluster.cache.get("sandbox-roots", ROOTS_TTL, self._resolve_roots)
+        return roots
+
+    async def root_of(self, kind: str) -> DirectoryRoot:
+        for root in await self.roots():
+            if root.kind == kind:
+                return root
+        configured = ", ".join(r.kind for r in await self.roots() if r.kind != "user_root")
+        raise NotFound(f"the {kind} directory is not configured on {self.cluster.name}; configured: {configured}")
+
+    async def base(self, kind: str | None) -> str:
+        return (await self.root_of(directory_type(kind) or "user_root")).path
+
+    async def realpath(self, path: str) -> str:
+        result = await self.cluster.run(["realpath", "-m", "--", path])
+        if not result.ok:
+            raise NotFound(f"{path}: cannot resolve on {self.cluster.name}: {result.stderr.strip()}")
+        return result.stdout.strip()
+
+    async def resolve(
+        self, path: str, kind: str | None = None, *, writing: bool = False, must_exist: bool = True,
+        follow_last: bool = True,
+    ) -> tuple[str, DirectoryRoot]:
+        """(realpath, root) of path, relative paths taken under the directory type (else the user root).
+        With follow_last=False the last component is not resolved (to act on a symlink, not its target)."""
+        full = join_under(await self.base(kind), path)
+        if follow_last:
+            real = await self.realpath(full)
+        else:
+            parent, name = posixpath.split(full.rstrip("/") or "/")
+            real = posixpath.join(await self.realpath(parent or "/"), name) if name else await self.realpath(full)
+        root = check_allowed(real, await self.roots(), writing=writing, shown=path)
+        if must_exist and not (await self.cluster.run(["test", "-e", real])).ok:
+            if follow_last or not (await self.cluster.run(["test", "-L", real])).ok:
+                raise NotFound(f"{path}: no such file or directory on {self.cluster.name}")
+        return real, root
