@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import shutil
 import subprocess
 import urllib.error
 import urllib.request
@@ -48,12 +49,18 @@ def _string_params(schema: dict[str, Any]) -> list[str]:
 
 
 def _markers(tag: str) -> list[str]:
-    listing = subprocess.run(["bash", "-c", f"ls -R /tmp /home/*/ /lustre/users 2>/dev/null | grep -c {tag} || true"],
-                             capture_output=True, text=True).stdout.strip()
-    return [] if listing in ("", "0") else [listing]
+    """Marker files where an injected `touch /tmp/<tag>-...` would have put them (the cluster is this
+    machine). Files whose *names* contain the payload elsewhere are literal names, which is correct."""
+    return sorted(str(p) for p in Path("/tmp").glob(f"{tag}*"))
 
 
-async def test_hostile_values_in_every_string_parameter_run_nothing(mcp: Client) -> None:
+def _remove_literal_names(tag: str, user_root: str) -> None:
+    for path in sorted(Path(user_root).rglob(f"*{tag}*"), key=lambda p: -len(p.parts)):
+        top = Path(user_root) / path.relative_to(user_root).parts[0]
+        shutil.rmtree(top, ignore_errors=True) if top.is_dir() else top.unlink(missing_ok=True)
+
+
+async def test_hostile_values_in_every_string_parameter_run_nothing(mcp: Client, tc_env: dict[str, str]) -> None:
     tag = f"hpcb-pwned-{uuid.uuid4().hex[:8]}"
     calls = refused = 0
     for tool in await mcp.list_tools():
@@ -72,6 +79,7 @@ async def test_hostile_values_in_every_string_parameter_run_nothing(mcp: Client)
     await asyncio.sleep(1)
     assert calls > 200, calls
     assert _markers(tag) == [], f"a hostile value ran a command ({calls} calls, {refused} refused)"
+    _remove_literal_names(tag, tc_env["SLURM_USER_ROOT"])
 
 
 async def test_env_values_reach_the_job_literally(mcp: Client) -> None:
@@ -142,8 +150,10 @@ async def test_every_tool_is_annotated(mcp: Client) -> None:
     tools = {t.name: t for t in await mcp.list_tools()}
     for name in ("get_cluster_status", "list_jobs", "get_job_details", "get_job_history", "get_gpu_availability"):
         assert tools[name].annotations.read_only_hint is True
-    for name in ("cancel_job", "upload_file", "run_shell_command"):
+    for name in ("list_directory", "read_file", "find_files", "get_disk_usage", "list_container_images"):
+        assert tools[name].annotations.read_only_hint is True
+    for name in ("cancel_job", "upload_file", "run_shell_command", "write_file", "delete_file"):
         assert tools[name].annotations.destructive_hint is True
     assert tools["submit_job"].annotations.idempotent_hint is False
-    assert all(t.output_schema for n, t in tools.items() if n not in {"cancel_job", "hold_job", "release_job",
-                                                                      "upload_file"})
+    acknowledgements = {"cancel_job", "hold_job", "release_job", "upload_file", "write_file", "delete_file"}
+    assert all(t.output_schema for n, t in tools.items() if n not in acknowledgements)

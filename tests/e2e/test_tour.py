@@ -57,6 +57,23 @@ async def test_every_tool_answers(client: Client) -> None:
                          make_dirs=True)
     assert uploaded["path"].endswith(f"/tour/hpcb-tour-{tag}.txt")
     assert (await use("read_job_output", file_path=uploaded["path"], head_lines=1))["content"] == "line1\n"
+    dirs = await use("get_cluster_directories")
+    assert {d["kind"] for d in dirs["directories"]} >= {"datasets", "models", "logs"}
+    written = await use("write_file", path=f"tour-{tag}/notes.txt", content="a\n", directory_type="results")
+    await use("write_file", path=f"tour-{tag}/notes.txt", content="b\n", directory_type="results", append=True)
+    assert (await use("read_file", path=written["path"]))["content"] == "a\nb\n"
+    assert (await use("get_file_info", path=f"tour-{tag}", directory_type="results"))["type"] == "directory"
+    assert (await use("list_directory", path=f"tour-{tag}", directory_type="results"))["total"] == 1
+    assert (await use("list_results", experiment_name=f"tour-{tag}"))["total"] == 1
+    assert (await use("find_files", pattern="notes.txt", directory_type="results"))["total"] >= 1
+    assert "total" in await use("list_datasets")
+    assert "total" in await use("list_model_checkpoints")
+    assert "entries" in await use("list_job_logs", recent=5)
+    assert (await use("get_disk_usage", directory_type="results"))["usage"][0]["kind"] == "results"
+    images = await use("list_container_images", pattern="pytorch*")
+    assert images["images"][0]["name"] == "pytorch-24.01.sqsh"
+    assert (await use("validate_container_image", image_path=images["images"][0]["path"]))["valid"] is True
+    await use("delete_file", path=f"tour-{tag}", directory_type="results", recursive=True, confirm=True)
     seen.add("run_shell_command")
     try:
         shell = await call(client, "run_shell_command", command="echo 'a b' '$(id)'")
