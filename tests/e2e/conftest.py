@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import shlex
 import shutil
 import socket
 import subprocess
@@ -104,3 +105,12 @@ async def wait_final(client: Client, job_id: str, timeout: float = 90) -> dict[s
         if time.monotonic() > deadline:
             raise AssertionError(f"job {job_id} still {details['job']['state']} after {timeout}s")
         await asyncio.sleep(1)
+
+
+def as_cluster_user(tc_env: dict[str, str], script: str, *args: str) -> str:
+    """Prepare test data as the ordinary user over SSH (a fixed script; values are positional args)."""
+    argv = ["ssh", "-p", tc_env["SLURM_SSH_PORT"], "-i", tc_env["SLURM_SSH_KEY_PATH"], "-o", "BatchMode=yes",
+            "-o", f"UserKnownHostsFile={tc_env['SLURM_SSH_KNOWN_HOSTS']}",
+            f"{tc_env['SLURM_SSH_USER']}@{tc_env['SLURM_SSH_HOST']}",
+            shlex.join(["sh", "-c", script, "prepare", *args])]
+    return subprocess.run(argv, check=True, capture_output=True, text=True, timeout=120).stdout

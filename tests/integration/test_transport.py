@@ -153,7 +153,7 @@ async def test_worker_shell_frames_output_exactly(tc_env: dict[str, str]) -> Non
         assert big.stdout.splitlines()[-1] == "200000" and len(big.stdout.splitlines()) == 200000
         missing = await transport.run(["no-such-program-hpcb"], timeout=10)
         assert missing.exit_status == 127
-        assert len(transport._workers) >= 1 and transport.connects == 1  # noqa: SLF001 - the path under test
+        assert len(transport._workers) >= 1 and transport.connects == 1
     finally:
         await transport.close()
 

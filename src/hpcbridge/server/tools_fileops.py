@@ -10,8 +10,7 @@ from pydantic import Field
 from ..errors import PolicyError
 from ..services import files
 from ..services.files import DEFAULT_MAX_BYTES, FileContent, FileInfo
-from . import render
-from . import render_files
+from . import render, render_files
 from .app import ToolKit, reply
 from .tools_cluster import ClusterArg
 from .tools_dirs import DirType

@@ -79,11 +79,11 @@ class Sandbox:
         """(realpath, root) of path, relative paths taken under the directory type (else the user root).
         With follow_last=False the last component is not resolved (to act on a symlink, not its target)."""
         full = join_under(await self.base(kind), path)
-        if follow_last:
+        parent, name = posixpath.split(full.rstrip("/") or "/")
+        if follow_last or name in ("", ".", ".."):
             real = await self.realpath(full)
         else:
-            parent, name = posixpath.split(full.rstrip("/") or "/")
-            real = posixpath.join(await self.realpath(parent or "/"), name) if name else await self.realpath(full)
+            real = posixpath.join(await self.realpath(parent or "/"), name)
         root = check_allowed(real, await self.roots(), writing=writing, shown=path)
         if must_exist and not (await self.cluster.run(["test", "-e", real])).ok:
             if follow_last or not (await self.cluster.run(["test", "-L", real])).ok:

@@ -20,8 +20,8 @@ import secrets
 
 import asyncssh
 
-from ..quoting import shell_join
 from ..models import EnvSpec
+from ..quoting import shell_join
 
 
 class ShellWorker:

@@ -136,7 +136,7 @@ class SshTransport:
         try:
             out, err, status = await asyncio.wait_for(worker.run(argv), timeout)
             healthy = True
-        except asyncio.TimeoutError as exc:
+        except TimeoutError as exc:
             raise CommandTimeout(f"'{argv[0]}' did not finish within {timeout:g}s on {self.description}") from exc
         except (asyncssh.Error, OSError, asyncio.IncompleteReadError):
             return None  # read-only and not yet answered: safe to send again on a fresh channel
@@ -163,7 +163,7 @@ class SshTransport:
         await self._channels.acquire()
         try:
             worker = await ShellWorker.start(conn, self.env, min(timeout, 15.0))
-        except (asyncssh.Error, OSError, asyncio.TimeoutError, asyncio.IncompleteReadError) as exc:
+        except (TimeoutError, asyncssh.Error, OSError, asyncio.IncompleteReadError) as exc:
             self._channels.release()
             log.info("no worker shell on %s (%s); using a channel per command", self.description, exc)
             return None
