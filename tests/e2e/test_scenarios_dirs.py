@@ -135,3 +135,12 @@ async def test_scenario_17_new_experiment_structure(mcp: Client) -> None:
     assert {e["name"] for e in listed["entries"]} == {"checkpoints", ".gitkeep"}
     await asyncio.gather(*(call(mcp, "delete_file", path=name, directory_type=kind, recursive=True, confirm=True)
                            for kind in ("results", "models")))
+
+
+async def test_job_output_and_uploads_obey_the_sandbox(mcp: Client) -> None:
+    with pytest.raises(ToolError, match="outside the allowed directories"):
+        await call(mcp, "read_job_output", file_path="/etc/passwd")
+    with pytest.raises(ToolError, match="outside the allowed directories"):
+        await call(mcp, "upload_file", content="x", remote_path="/tmp/hpcb-outside.txt")
+    with pytest.raises(ToolError, match="credential or private"):
+        await call(mcp, "upload_file", content="x", remote_path="/home/alice/.ssh/authorized_keys")

@@ -174,3 +174,16 @@ async def test_a_cluster_without_pyxis_is_named_before_submission(cluster: Clust
         cluster.cache.invalidate("pyxis")
     spec, _ = await containers.prepare(cluster, "default")
     assert spec.image.endswith("pytorch-24.01.sqsh")
+
+
+async def test_policy_restricts_images_to_approved_directories(cluster: Cluster) -> None:
+    from hpcbridge.config import Policy
+    from hpcbridge.services import containers
+    from hpcbridge.services.cluster import Cluster as ClusterService
+
+    config = cluster.config.model_copy(update={"policy": Policy(allowed_image_dirs=["/lustre/approved"])})
+    restricted = ClusterService(config, cluster.transport)
+    check = await containers.check_image(restricted, "/lustre/images/pytorch-24.01.sqsh")
+    assert not check.valid and any("approved" in p for p in check.problems) and check.squashfs
+    with pytest.raises(PolicyError, match="approved image directory"):
+        await containers.require_image(restricted, "/lustre/images/pytorch-24.01.sqsh")
