@@ -60,7 +60,8 @@ cmd_install() {
 }
 
 write_slurm_conf() {
-  local host; host=$(hostname)
+  local host before; host=$(hostname)
+  before=$(cat /etc/slurm/slurm.conf /etc/slurm/gres.conf 2>/dev/null | md5sum)
   local p1=$SLURMD_PORT p2=$((SLURMD_PORT + 1)) p3=$((SLURMD_PORT + 2)) p4=$((SLURMD_PORT + 3))
   mkdir -p /etc/slurm /var/spool/slurmctld /var/spool/slurmd "$DIR/log" "$DIR/dev"
   chown slurm:slurm /var/spool/slurmctld "$DIR/log"
@@ -103,6 +104,8 @@ AccountingStoragePort=$DBD_PORT
 AccountingStorageTRES=gres/gpu
 JobAcctGatherType=jobacct_gather/linux
 JobAcctGatherFrequency=5
+# Kill a job that outgrows --mem (there is no cgroup here) so out-of-memory failures can be provoked.
+JobAcctGatherParams=OverMemoryKill
 NodeName=gpu[1-2] NodeHostname=$host NodeAddr=127.0.0.1 Port=$p1-$p2 CPUs=2 RealMemory=4000 Gres=gpu:a100:4
 NodeName=cpu[1-2] NodeHostname=$host NodeAddr=127.0.0.1 Port=$p3-$p4 CPUs=2 RealMemory=4000
 PartitionName=gpu Nodes=gpu[1-2] MaxTime=1-00:00:00 State=UP
@@ -112,6 +115,9 @@ EOF
   cat >/etc/slurm/gres.conf <<EOF
 NodeName=gpu[1-2] Name=gpu Type=a100 File=$DIR/dev/nvidia[0-3]
 EOF
+  if [ "$before" != "$(cat /etc/slurm/slurm.conf /etc/slurm/gres.conf | md5sum)" ] && running "$DIR/slurmctld.pid"; then
+    CONFIG_CHANGED=1  # a running cluster re-reads it after the daemons are checked (see cmd_up)
+  fi
   cat >/etc/slurm/slurmdbd.conf <<EOF
 AuthType=auth/munge
 DbdHost=localhost
@@ -331,6 +337,7 @@ cmd_up() {
   register_accounting
   start_slurmctld
   start_slurmds
+  if [ "${CONFIG_CHANGED:-0}" = 1 ]; then log "slurm.conf changed: scontrol reconfigure"; scontrol reconfigure; fi
   start_sshd
   install_pyxis_standin
   make_lustre

@@ -60,6 +60,8 @@ class ClusterConfig(BaseModel):
     max_channels: int = Field(8, description="concurrent SSH channels (keep below sshd MaxSessions=10)")
     shell_workers: int = Field(2, description="long-lived remote shells for read-only commands (0 = off)")
     default_partition: str | None = Field(None, description="partition for submit_job when none is given")
+    interactive_partition: str = Field("interactive", description="partition for interactive work "
+                                                                  "(ranked last for batch recommendations)")
     gpu_partitions: list[str] = Field(default_factory=list, description="partitions with GPUs (auto-detected if empty)")
     cpu_partitions: list[str] = Field(default_factory=list, description="CPU-only partitions (auto-detected if empty)")
     account: str | None = Field(None, description="account for submit_job when none is given")
@@ -108,6 +110,7 @@ class SlurmEnv(BaseSettings):
     ssh_password: SecretStr | None = None
     ssh_known_hosts: str | None = None
     default_partition: str | None = None
+    interactive_partition: str | None = None
     command_timeout: float | None = None
     work_dir: str | None = None
     gpu_partitions: Annotated[list[str] | None, NoDecode] = None
@@ -138,6 +141,7 @@ class SlurmEnv(BaseSettings):
             "transport": self.transport, "host": self.ssh_host, "port": self.ssh_port,
             "user": self.ssh_user, "key_path": self.ssh_key_path, "password": self.ssh_password,
             "known_hosts": self.ssh_known_hosts, "default_partition": self.default_partition,
+            "interactive_partition": self.interactive_partition,
             "command_timeout": self.command_timeout, "work_dir": self.work_dir,
             "gpu_partitions": self.gpu_partitions, "cpu_partitions": self.cpu_partitions,
             "account": self.account, "allow_shell": self.allow_shell, "shell_allowlist": self.shell_allowlist,

@@ -35,6 +35,11 @@ def partitions_argv(partition: str | None = None) -> list[str]:
     return ["scontrol", "show", "partition", "-o", *([partition] if partition else [])]
 
 
+def start_argv(job_id: str) -> list[str]:
+    """The scheduler's expected start time of a pending job (squeue(1) --start; N/A when unknown)."""
+    return ["squeue", "--start", "--noheader", "--jobs", job_id, "--format", "%S"]
+
+
 def job_argv(job_id: str) -> list[str]:
     return ["scontrol", "show", "job", "-o", "-d", job_id]
 

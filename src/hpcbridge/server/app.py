@@ -104,8 +104,18 @@ def create_app(settings: Settings, auth: AuthProvider | None = None) -> FastMCP:
 
     mcp = FastMCP("hpcbridge", instructions=INSTRUCTIONS, version=__version__, lifespan=lifespan, auth=auth)
     kit = ToolKit(mcp, registry)
-    from . import tools_cluster, tools_containers, tools_dirs, tools_fileops, tools_files, tools_jobs
+    from . import (
+        prompts,
+        tools_agent,
+        tools_cluster,
+        tools_containers,
+        tools_dirs,
+        tools_fileops,
+        tools_files,
+        tools_jobs,
+    )
 
-    for group in (tools_cluster, tools_jobs, tools_files, tools_containers, tools_dirs, tools_fileops):
+    for group in (tools_cluster, tools_jobs, tools_agent, tools_files, tools_containers, tools_dirs, tools_fileops,
+                  prompts):
         group.register(kit)
     return mcp

@@ -54,9 +54,15 @@ class SlurmBackend:
     async def nodes(self) -> list[Node]:
         return parse.parse_nodes((await self._ok("scontrol show node", build.nodes_argv())).stdout)
 
-    async def jobs(self, user: str | None = None, partition: str | None = None) -> list[Job]:
-        argv = build.squeue_argv(user=user, partition=partition)
+    async def jobs(self, user: str | None = None, partition: str | None = None,
+                   states: list[str] | None = None) -> list[Job]:
+        argv = build.squeue_argv(user=user, partition=partition, states=states)
         return parse.parse_squeue((await self._ok("squeue", argv)).stdout)
+
+    async def estimated_start(self, job_id: str) -> str:
+        result = await self._run(build.start_argv(job_id))
+        text = result.stdout.strip().splitlines()[0] if result.ok and result.stdout.strip() else ""
+        return "" if text in ("N/A", "Unknown", "") else parse.epoch_to_iso(text)
 
     async def job(self, job_id: str) -> JobDetails | None:
         result = await self._run(build.job_argv(job_id))

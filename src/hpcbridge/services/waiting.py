@@ -1,0 +1,169 @@
+"""Waiting for jobs without hammering slurmctld: one queue poller per cluster, shared by every waiter.
+
+Twenty agents waiting on twenty jobs cost the controller the same `squeue` per tick as one agent: the
+watcher polls the whole queue (all states, so finished jobs still show for MinJobAge) and hands each
+waiter its job from the same snapshot. The interval starts short and backs off; a new waiter resets it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import weakref
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+
+from ..errors import HpcBridgeError, InvalidParameter
+from ..models import Job, JobState
+from .cluster import Cluster
+
+FIRST_INTERVAL = 2.0
+MAX_INTERVAL = 20.0
+UNTIL = ("final", "running", "change")
+
+
+class QueueWatcher:
+    def __init__(self, cluster: Cluster) -> None:
+        self.cluster = cluster
+        self.waiters = 0
+        self.polls = 0
+        self._version = 0
+        self._snapshot: dict[str, Job] = {}
+        self._error: HpcBridgeError | None = None
+        self._changed = asyncio.Condition()
+        self._task: asyncio.Task[None] | None = None
+        self._interval = FIRST_INTERVAL
+        self._wake = asyncio.Event()
+
+    def join(self) -> None:
+        self.waiters += 1
+        self._interval = FIRST_INTERVAL
+        self._wake.set()
+        if self._task is None or self._task.done():
+            self._task = asyncio.create_task(self._run())
+
+    @property
+    def version(self) -> int:
+        return self._version
+
+    def leave(self) -> None:
+        self.waiters -= 1
+
+    async def _run(self) -> None:
+        while self.waiters > 0:
+            try:
+                jobs = await self.cluster.backend.jobs(states=["all"])
+                snapshot, error = {j.job_id: j for j in jobs}, None
+            except HpcBridgeError as exc:
+                snapshot, error = self._snapshot, exc
+            self.polls += 1
+            async with self._changed:
+                self._snapshot, self._error = snapshot, error
+                self._version += 1
+                self._changed.notify_all()
+            self._wake.clear()
+            try:
+                await asyncio.wait_for(self._wake.wait(), self._interval)
+            except TimeoutError:
+                self._interval = min(self._interval * 1.5, MAX_INTERVAL)
+
+    async def snapshot_after(self, version: int) -> tuple[int, dict[str, Job]]:
+        async with self._changed:
+            await self._changed.wait_for(lambda: self._version > version)
+            if self._error is not None and not self._snapshot:
+                raise self._error
+            return self._version, self._snapshot
+
+
+_WATCHERS: weakref.WeakKeyDictionary[Cluster, QueueWatcher] = weakref.WeakKeyDictionary()
+
+
+def watcher_for(cluster: Cluster) -> QueueWatcher:
+    if cluster not in _WATCHERS:
+        _WATCHERS[cluster] = QueueWatcher(cluster)
+    return _WATCHERS[cluster]
+
+
+@dataclass(frozen=True)
+class Transition:
+    at: str
+    state: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class WaitResult:
+    job_id: str
+    state: str
+    reached: bool
+    timed_out: bool
+    waited_s: float
+    transitions: list[Transition] = field(default_factory=list)
+    left_queue: bool = False
+
+
+def _matches(job_id: str, snapshot: dict[str, Job]) -> list[Job]:
+    if job_id in snapshot:
+        return [snapshot[job_id]]
+    return [j for j in snapshot.values() if j.array_job_id == job_id]  # an array: all its tasks
+
+
+def _overall(jobs: list[Job]) -> JobState:
+    """An array is final when every task is; otherwise it is its least advanced task's state."""
+    if all(j.state.final for j in jobs):
+        failed = [j.state for j in jobs if j.state.failed]
+        return failed[0] if failed else JobState.COMPLETED
+    for state in (JobState.RUNNING, JobState.COMPLETING, JobState.PENDING, JobState.HELD):
+        if any(j.state is state for j in jobs):
+            return state
+    return jobs[0].state
+
+
+async def wait_for_job(
+    cluster: Cluster, job_id: str, until: str, timeout: float,
+    on_change: Callable[[Transition], Awaitable[None]],
+) -> WaitResult:
+    if until not in UNTIL:
+        raise InvalidParameter("until", f"{until!r} is not a goal", "final, running or change")
+    started = time.monotonic()
+    watcher = watcher_for(cluster)
+    version = watcher.version  # wait for a poll made after we arrived, not an older snapshot
+    watcher.join()
+    transitions: list[Transition] = []
+    state: JobState | None = None
+    try:
+        while True:
+            remaining = timeout - (time.monotonic() - started)
+            if remaining <= 0:
+                return WaitResult(job_id, state.value if state else "UNKNOWN", False, True,
+                                  time.monotonic() - started, transitions)
+            try:
+                version, snapshot = await asyncio.wait_for(watcher.snapshot_after(version), remaining)
+            except TimeoutError:
+                continue
+            jobs = _matches(job_id, snapshot)
+            if not jobs:  # purged from the controller, or never existed: ask once, directly
+                details = await cluster.job_details(job_id)
+                final = details.job.state
+                transitions.append(Transition(_now(), final.value, details.job.reason))
+                await on_change(transitions[-1])
+                return WaitResult(job_id, final.value, final.final or until != "final", False,
+                                  time.monotonic() - started, transitions, left_queue=True)
+            current = _overall(jobs)
+            if current is not state:
+                first = state is None
+                state = current
+                transitions.append(Transition(_now(), current.value, jobs[0].reason))
+                await on_change(transitions[-1])
+                if until == "change" and not first:
+                    break
+            if current.final or (until == "running" and current in (JobState.RUNNING, JobState.COMPLETING)):
+                break
+    finally:
+        watcher.leave()
+    assert state is not None
+    return WaitResult(job_id, state.value, True, False, time.monotonic() - started, transitions)
+
+
+def _now() -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
