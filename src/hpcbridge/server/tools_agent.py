@@ -14,7 +14,8 @@ from ..diagnosis import Diagnosis
 from ..models import JobState
 from ..services.diagnose import diagnose_job as run_diagnosis
 from ..services.recommend import Need, Option, recommend
-from ..services.waiting import Transition, WaitResult, wait_for_job as wait
+from ..services.waiting import Transition, WaitResult
+from ..services.waiting import wait_for_job as wait
 from . import render_agent as render
 from .app import ToolKit, reply
 from .tools_cluster import ClusterArg

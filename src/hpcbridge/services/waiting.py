@@ -18,7 +18,7 @@ from ..models import Job, JobState
 from .cluster import Cluster
 
 FIRST_INTERVAL = 2.0
-MAX_INTERVAL = 20.0
+MAX_INTERVAL = 10.0
 UNTIL = ("final", "running", "change")
 
 
