@@ -93,7 +93,8 @@ async def test_pending_reason_is_explained_with_an_estimate(mcp: Client) -> None
 
 
 async def test_wait_for_job_reports_each_state_change_as_progress(mcp: Client) -> None:
-    job = await call(mcp, "submit_job", script_content="sleep 4", time_limit="5", hold=True)
+    # long enough that polls backing off from 2 s (2, 3, 4.5, 6.75 s ...) see it running
+    job = await call(mcp, "submit_job", script_content="sleep 20", time_limit="5", hold=True)
     messages: list[str] = []
 
     async def on_progress(progress: float, total: float | None, message: str | None) -> None:

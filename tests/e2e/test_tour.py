@@ -47,6 +47,10 @@ async def test_every_tool_answers(client: Client) -> None:
     await wait_final(client, job["job_id"])
     out = await use("read_job_output", job_id=job["job_id"])
     assert out["content"] == "tour\n"
+    assert (await use("diagnose_job", job_id=job["job_id"]))["cause"] == "completed"
+    waited = await use("wait_for_job", job_id=job["job_id"], timeout=30)
+    assert waited["wait"]["state"] == "COMPLETED"
+    assert (await use("recommend_submission", gpus=1, time_limit="10"))["best"]["feasible"]
     victim = await use("submit_job", script_content="sleep 120", time_limit="5", job_name=f"tour-{tag}")
     await use("cancel_job", job_id=victim["job_id"])
     assert (await wait_final(client, victim["job_id"]))["job"]["state"] == "CANCELLED"
