@@ -320,6 +320,7 @@ SLURM_DIR_HOME=$(getent passwd "$TC_USER" | cut -d: -f6)
 SLURM_DIR_SCRATCH=$LUSTRE/users/$TC_USER/scratch
 SLURM_IMAGE_DIR=$LUSTRE/images
 SLURM_DEFAULT_IMAGE=$LUSTRE/images/pytorch-24.01.sqsh
+SLURM_INTERACTIVE_DEFAULT_GPUS=4
 EOF
   printf 'HPCB_TC_SSH_PORT_NOSFTP=%s\n' "$NOSFTP_PORT" >"$DIR/testcluster.env"
   chmod 644 "$DIR/connection.env"

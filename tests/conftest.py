@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import os
+import tempfile
 from pathlib import Path
 
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
+# Sessions, profiles and instance records of the tests live apart from the user's own.
+os.environ.setdefault("HPCBRIDGE_STATE_DIR", tempfile.mkdtemp(prefix="hpcbridge-tests-"))
 DATA = ROOT / "tests" / "data"
 SHARED_FIXTURES = ROOT.parent / "shared" / "fixtures"
 TC_DIR = Path(os.environ.get("HPCB_TC_DIR", "/var/lib/hpcbridge-testcluster"))

@@ -9,11 +9,15 @@ import hmac
 import ipaddress
 import json
 import logging
+import signal
 import sys
 from typing import Any
 
 from .config import Settings, load_settings
 from .errors import ConfigError, HpcBridgeError
+from .services.interactive import Sessions
+from .services.registry import Registry
+from .store import Store
 
 log = logging.getLogger("hpcbridge")
 
@@ -36,7 +40,7 @@ def _is_loopback(host: str) -> bool:
 def _serve(args: argparse.Namespace, settings: Settings) -> int:
     from fastmcp.server.auth.providers.debug import DebugTokenVerifier
 
-    from .server.app import create_app
+    from .server.app import create_app, new_instance_tag
 
     auth = None
     if args.transport == "http":
@@ -50,12 +54,39 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
                                       client_id="hpcbridge-bearer")
         else:
             log.warning("HTTP without a bearer token: only processes on this machine can reach it")
-    app = create_app(settings, auth=auth)
-    if args.transport == "stdio":
-        app.run(transport="stdio", show_banner=False)
-    else:
-        app.run(transport="http", host=args.host, port=args.port, path="/mcp", show_banner=False)
+    store = Store()
+    tag = new_instance_tag()
+    app = create_app(settings, auth=auth, instance=tag, store=store)
+    # SIGTERM unwinds like Ctrl-C, so the server's lifespan and the cleanup below both run
+    signal.signal(signal.SIGTERM, _terminate)
+    try:
+        if args.transport == "stdio":
+            app.run(transport="stdio", show_banner=False)
+        else:
+            app.run(transport="http", host=args.host, port=args.port, path="/mcp", show_banner=False)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        asyncio.run(_release_allocations(settings, store, tag))
     return 0
+
+
+def _terminate(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
+async def _release_allocations(settings: Settings, store: Store, tag: str) -> None:
+    """Whatever ended the server (client gone, SIGTERM, SIGINT, a crash), no allocation it made survives."""
+    registry = Registry(settings)
+    try:
+        cancelled = await Sessions(registry, store, tag).cancel_all()
+        if cancelled:
+            log.info("cancelled %d allocation(s) on exit", cancelled)
+    except HpcBridgeError as exc:
+        log.error("could not cancel this server's allocations on exit: %s", exc)
+    finally:
+        await registry.close()
+        store.close()
 
 
 def _parse_value(text: str) -> Any:

@@ -62,6 +62,13 @@ class ClusterConfig(BaseModel):
     default_partition: str | None = Field(None, description="partition for submit_job when none is given")
     interactive_partition: str = Field("interactive", description="partition for interactive work "
                                                                   "(ranked last for batch recommendations)")
+    interactive_account: str | None = Field(None, description="account for interactive sessions")
+    interactive_default_time: str = Field("4:00:00", description="time limit of sessions and profiles")
+    interactive_default_gpus: int = Field(8, description="GPUs per node of the dev-8gpu profile")
+    interactive_session_timeout: int = Field(3600, description="seconds idle before a session is ended")
+    max_sessions: int = Field(4, description="interactive sessions this server may hold at once")
+    max_session_time: str = Field("24:00:00", description="longest time limit a session may ask for")
+    reap_orphans: bool = Field(True, description="on start, cancel allocations left by a dead hpcbridge")
     gpu_partitions: list[str] = Field(default_factory=list, description="partitions with GPUs (auto-detected if empty)")
     cpu_partitions: list[str] = Field(default_factory=list, description="CPU-only partitions (auto-detected if empty)")
     account: str | None = Field(None, description="account for submit_job when none is given")
@@ -111,6 +118,10 @@ class SlurmEnv(BaseSettings):
     ssh_known_hosts: str | None = None
     default_partition: str | None = None
     interactive_partition: str | None = None
+    interactive_account: str | None = None
+    interactive_default_time: str | None = None
+    interactive_default_gpus: int | None = None
+    interactive_session_timeout: int | None = None
     command_timeout: float | None = None
     work_dir: str | None = None
     gpu_partitions: Annotated[list[str] | None, NoDecode] = None
@@ -142,6 +153,10 @@ class SlurmEnv(BaseSettings):
             "user": self.ssh_user, "key_path": self.ssh_key_path, "password": self.ssh_password,
             "known_hosts": self.ssh_known_hosts, "default_partition": self.default_partition,
             "interactive_partition": self.interactive_partition,
+            "interactive_account": self.interactive_account,
+            "interactive_default_time": self.interactive_default_time,
+            "interactive_default_gpus": self.interactive_default_gpus,
+            "interactive_session_timeout": self.interactive_session_timeout,
             "command_timeout": self.command_timeout, "work_dir": self.work_dir,
             "gpu_partitions": self.gpu_partitions, "cpu_partitions": self.cpu_partitions,
             "account": self.account, "allow_shell": self.allow_shell, "shell_allowlist": self.shell_allowlist,
@@ -165,6 +180,7 @@ class ServerEnv(BaseSettings):
     config: str | None = None
     http_token: SecretStr | None = None
     log_level: str = "INFO"
+    state_dir: str | None = None  # read by store.default_path(); declared here so it is documented and checked
 
 
 class Settings(BaseModel):

@@ -36,6 +36,7 @@ def server_env(tc_env: dict[str, str], **extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("SLURM_", "HPCBRIDGE_"))}
     env.update(tc_env)
     env["HPCBRIDGE_CONFIG"] = ""
+    env["HPCBRIDGE_STATE_DIR"] = os.environ["HPCBRIDGE_STATE_DIR"]  # tests/conftest.py: apart from the user's
     env.update(extra)
     return env
 
@@ -58,26 +59,33 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-@pytest.fixture(scope="session")
-def http_server(tc_env: dict[str, str]) -> Iterator[str]:
+def start_http_server(env: dict[str, str]) -> tuple[subprocess.Popen[bytes], str]:
+    """`hpcbridge serve --transport http` on a free loopback port; returns once it accepts connections."""
     port = _free_port()
     proc = subprocess.Popen(
         [hpcbridge_executable(), "serve", "--transport", "http", "--host", "127.0.0.1", "--port", str(port)],
-        # this server also enables run_shell_command with an allowlist, to test both sides of the switch
-        env=server_env(tc_env, HPCBRIDGE_HTTP_TOKEN=HTTP_TOKEN, SLURM_ALLOW_SHELL="true",
-                       SLURM_SHELL_ALLOWLIST="echo,hostname,squeue"),
-        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
     )
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         try:
             socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
-            break
+            return proc, f"http://127.0.0.1:{port}/mcp"
         except OSError:
             if proc.poll() is not None:
+                assert proc.stderr is not None
                 pytest.fail(f"hpcbridge serve --transport http exited: {proc.stderr.read().decode()[-2000:]}")
             time.sleep(0.2)
-    yield f"http://127.0.0.1:{port}/mcp"
+    proc.kill()
+    pytest.fail("hpcbridge serve --transport http did not start within 30 s")
+
+
+@pytest.fixture(scope="session")
+def http_server(tc_env: dict[str, str]) -> Iterator[str]:
+    # this server also enables run_shell_command with an allowlist, to test both sides of the switch
+    proc, url = start_http_server(server_env(tc_env, HPCBRIDGE_HTTP_TOKEN=HTTP_TOKEN, SLURM_ALLOW_SHELL="true",
+                                             SLURM_SHELL_ALLOWLIST="echo,hostname,squeue"))
+    yield url
     proc.terminate()
     proc.wait(10)
 

@@ -270,3 +270,65 @@ def _directives(req: JobRequest) -> list[str]:
     if req.container:
         d.extend(directive(flag, value) for flag, value in req.container.options())
     return d
+
+
+@dataclass(frozen=True)
+class AllocationSpec:
+    """Resources of an interactive allocation or one-shot srun (the Slurm plan's interactive tools)."""
+
+    partition: str
+    nodes: int = 1
+    gpus_per_node: int | None = None
+    gpu_type: str | None = None
+    time_limit: str = "1:00:00"
+    account: str | None = None
+    cpus_per_task: int | None = None
+    memory: str | None = None
+    container: ContainerSpec | None = None
+
+    def resource_args(self) -> list[str]:
+        argv = ["--partition", self.partition, "--nodes", str(self.nodes), "--time", self.time_limit]
+        if self.account:
+            argv += ["--account", self.account]
+        if self.gpus_per_node:
+            argv += ["--gres", gres_value(self.gpus_per_node, self.gpu_type)]
+        if self.cpus_per_task:
+            argv += ["--cpus-per-task", str(self.cpus_per_task)]
+        if self.memory:
+            argv += ["--mem", self.memory]
+        return argv
+
+
+def salloc_argv(spec: AllocationSpec, job_name: str) -> list[str]:
+    """salloc(1) --no-shell: returns once the allocation is granted and leaves it in place."""
+    return ["salloc", "--no-shell", "--job-name", job_name, *spec.resource_args()]
+
+
+def srun_argv(spec: AllocationSpec, command: str, job_name: str, working_directory: str | None = None) -> list[str]:
+    """One-shot: srun allocates, runs `bash -c command` once, and releases."""
+    chdir = ["--chdir", working_directory] if working_directory else []
+    container = spec.container.argv() if spec.container else []
+    return ["srun", "--job-name", job_name, *spec.resource_args(), "--ntasks", "1", *chdir, *container,
+            "bash", "-c", command]
+
+
+def srun_in_allocation_argv(job_id: str, command: str, step_name: str, container: ContainerSpec | None = None,
+                            working_directory: str | None = None, gpus_per_node: int | None = None) -> list[str]:
+    """A step in an existing allocation; --overlap lets it share CPUs with steps already running there.
+    Slurm >= 21.08 gives a step no GRES unless asked, so the session's GPUs are asked for again. The step
+    is named so that a timed-out step alone can be cancelled (signalling the job would end the allocation)."""
+    argv = ["srun", "--jobid", job_id, "--job-name", step_name, "--overlap", "--nodes", "1", "--ntasks", "1"]
+    if gpus_per_node:
+        argv += ["--gres", f"gpu:{gpus_per_node}"]
+    if working_directory:
+        argv += ["--chdir", working_directory]
+    argv += container.argv() if container else []
+    return [*argv, "bash", "-c", command]
+
+
+def steps_argv(job_id: str) -> list[str]:
+    return ["squeue", "--steps", "--noheader", "--jobs", job_id, "--format", f"%i{SEP}%j"]
+
+
+def squeue_by_name_argv(job_name: str) -> list[str]:
+    return ["squeue", "--noheader", "--name", job_name, "--format", f"%i{SEP}%T{SEP}%r{SEP}%L{SEP}%N"]

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import logging
+import secrets
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -19,7 +21,9 @@ from pydantic import TypeAdapter
 from .. import __version__
 from ..config import Settings
 from ..errors import HpcBridgeError
+from ..services.interactive import Sessions
 from ..services.registry import Registry
+from ..store import Store
 
 log = logging.getLogger("hpcbridge.server")
 
@@ -92,18 +96,58 @@ def reply(data: Any, text: str) -> ToolResult:
     return ToolResult(content=text, structured_content=structured)
 
 
-def create_app(settings: Settings, auth: AuthProvider | None = None) -> FastMCP:
+def new_instance_tag() -> str:
+    return secrets.token_hex(3)
+
+
+async def _end_idle_sessions(sessions: Sessions, settings: Settings) -> None:
+    # check a few times per idle timeout, at most every 30 s
+    shortest = min(c.interactive_session_timeout for c in settings.clusters.values())
+    every = max(1.0, min(30.0, shortest / 3))
+    while True:
+        await asyncio.sleep(every)
+        try:
+            ended = await sessions.end_idle()
+            if ended:
+                log.info("ended idle sessions: %s", ", ".join(ended))
+        except HpcBridgeError as exc:
+            log.warning("idle-session check failed: %s", exc)
+
+
+def create_app(settings: Settings, auth: AuthProvider | None = None, instance: str | None = None,
+               store: Store | None = None) -> FastMCP:
+    """The server. `instance` tags the allocations it makes; on exit it cancels them, and on start it
+    cancels those left by instances that died (see services/interactive.py)."""
     registry = Registry(settings)
+    store = store or Store()
+    instance = instance or new_instance_tag()
+    sessions = Sessions(registry, store, instance)
 
     @asynccontextmanager
     async def lifespan(_: FastMCP) -> AsyncIterator[dict[str, Any]]:
+        store.register_instance(instance)
+        if any(c.reap_orphans for c in settings.clusters.values()):
+            try:
+                reaped = await sessions.reap_dead()
+                if reaped:
+                    log.warning("cancelled %d allocation(s) left by a dead hpcbridge", reaped)
+            except HpcBridgeError as exc:
+                log.warning("could not reap allocations of dead instances: %s", exc)
+        idle = asyncio.create_task(_end_idle_sessions(sessions, settings))
         try:
-            yield {"registry": registry}
+            yield {"registry": registry, "sessions": sessions}
         finally:
-            await registry.close()
+            idle.cancel()
+            try:
+                await sessions.cancel_all()
+            finally:
+                await registry.close()
 
     mcp = FastMCP("hpcbridge", instructions=INSTRUCTIONS, version=__version__, lifespan=lifespan, auth=auth)
     kit = ToolKit(mcp, registry)
+    from . import tools_interactive
+
+    tools_interactive.register(kit, sessions)
     from . import (
         prompts,
         tools_agent,

@@ -1,0 +1,318 @@
+"""Interactive work: one-shot srun, persistent salloc sessions, and never an orphaned allocation.
+
+Every allocation's job name is `hpcb-<instance tag>-<session name>`. The store records which instance
+made it; on shutdown an instance cancels its own, and on start it cancels those of instances that died
+without doing so (SIGKILL, crash). Sessions idle longer than the configured timeout are ended.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import logging
+import re
+import secrets
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from .. import validate
+from ..errors import CommandTimeout, HpcBridgeError, InvalidParameter, NotFound, PolicyError, SchedulerError
+from ..schedulers import slurm_build as build
+from ..schedulers.slurm_build import AllocationSpec, ContainerSpec
+from ..schedulers.slurm_text import SEP
+from ..store import SessionRow, Store
+from .cluster import Cluster
+from .registry import Registry
+
+log = logging.getLogger("hpcbridge.sessions")
+OUTPUT_CAP = 32 * 1024
+SALLOC_MAX_WAIT = 24 * 3600.0
+Progress = Callable[[str], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class CommandOutput:
+    exit_status: int
+    stdout: str
+    stderr: str
+    truncated: bool
+    seconds: float
+    job_id: str = ""
+
+
+@dataclass(frozen=True)
+class SessionInfo:
+    session_id: str
+    name: str
+    cluster: str
+    job_id: str
+    status: str
+    partition: str
+    nodes: int
+    gpus_per_node: int | None
+    time_limit: str
+    time_left: str = ""
+    node_list: str = ""
+    container_image: str | None = None
+    pending_reason: str = ""
+    note: str = ""
+    idle_seconds: int = 0
+    recent_commands: list[dict[str, Any]] = field(default_factory=list)
+
+
+def _cap(text: str) -> tuple[str, bool]:
+    data = text.encode()
+    return (text, False) if len(data) <= OUTPUT_CAP else (data[-OUTPUT_CAP:].decode(errors="replace"), True)
+
+
+def spec_to_dict(spec: AllocationSpec) -> dict[str, Any]:
+    return dataclasses.asdict(spec)
+
+
+def spec_from_dict(data: dict[str, Any]) -> AllocationSpec:
+    container = data.get("container")
+    values = {k: v for k, v in data.items() if k in AllocationSpec.__dataclass_fields__ and k != "container"}
+    if container:
+        container = ContainerSpec(**{**container, "env_names": tuple(container.get("env_names", ()))})
+    return AllocationSpec(**values, container=container)
+
+
+class Sessions:
+    def __init__(self, registry: Registry, store: Store, instance: str) -> None:
+        self.registry = registry
+        self.store = store
+        self.instance = instance
+        self._waiters: dict[str, asyncio.Task[None]] = {}
+
+    def job_name(self, name: str) -> str:
+        return f"hpcb-{self.instance}-{name}"
+
+    async def check(self, cluster: Cluster, spec: AllocationSpec) -> None:
+        """The same refusals as submit_job, plus the session time cap."""
+        cap = validate.walltime_minutes("max_session_time", cluster.config.max_session_time)
+        if validate.walltime_minutes("time_limit", spec.time_limit) > cap:
+            raise PolicyError(f"time_limit {spec.time_limit} exceeds the session limit of "
+                              f"{cluster.config.max_session_time} (max_session_time)")
+        await cluster.check_feasible(build.JobRequest(
+            script_content="true", partition=spec.partition, account=spec.account, nodes=spec.nodes,
+            gpus=spec.gpus_per_node, gpu_type=spec.gpu_type, time_limit=spec.time_limit,
+            cpus_per_task=spec.cpus_per_task, memory=spec.memory))
+
+    # --- one-shot ---------------------------------------------------------------------------------
+    async def run_command(self, cluster: Cluster, spec: AllocationSpec, command: str,
+                          working_directory: str | None, timeout: float) -> CommandOutput:
+        await self.check(cluster, spec)
+        name = self.job_name(f"cmd-{secrets.token_hex(3)}")
+        argv = build.srun_argv(spec, command, name, working_directory)
+        started = time.monotonic()
+        try:
+            result = await cluster.run(argv, timeout=timeout, idempotent=False)
+        except CommandTimeout:
+            await cluster.run(["scancel", "--name", name])  # the step and its allocation go with it
+            raise CommandTimeout(f"the command did not finish within {timeout:g}s; its allocation was "
+                                 "cancelled") from None
+        out, cut_out = _cap(result.stdout)
+        err, cut_err = _cap(result.stderr)
+        return CommandOutput(result.exit_status, out, err, cut_out or cut_err, time.monotonic() - started)
+
+    # --- sessions ---------------------------------------------------------------------------------
+    async def start(self, cluster: Cluster, spec: AllocationSpec, name: str | None, wait_limit: float,
+                    on_timeout: str, progress: Progress) -> SessionInfo:
+        if on_timeout not in ("cancel", "keep_waiting"):
+            raise InvalidParameter("on_timeout", f"{on_timeout!r}", "'cancel' or 'keep_waiting'")
+        live = self.store.sessions(instance=self.instance, live_only=True)
+        if len(live) >= cluster.config.max_sessions:
+            raise PolicyError(f"{len(live)} sessions are open (max_sessions = {cluster.config.max_sessions}); "
+                              f"end one first: {', '.join(s.name for s in live)}")
+        name = validate.name("session_name", name) if name else f"s{secrets.token_hex(3)}"
+        if any(s.name == name for s in live):
+            raise InvalidParameter("session_name", f"{name!r} is already open", "a new name")
+        await self.check(cluster, spec)
+        now = time.time()
+        row = SessionRow(secrets.token_hex(4), cluster.name, self.instance, name, "", "starting",
+                         spec_to_dict(spec), now, now, None, "")
+        self.store.add_session(row)
+        salloc = asyncio.create_task(cluster.run(build.salloc_argv(spec, self.job_name(name)),
+                                                 timeout=SALLOC_MAX_WAIT, idempotent=False))
+        return await self._await_grant(cluster, row, salloc, wait_limit, on_timeout, progress)
+
+    async def _await_grant(self, cluster: Cluster, row: SessionRow, salloc: asyncio.Task[Any],
+                           wait_limit: float, on_timeout: str, progress: Progress) -> SessionInfo:
+        deadline = time.monotonic() + wait_limit
+        reported = ""
+        while not salloc.done() and time.monotonic() < deadline:
+            await asyncio.wait({salloc}, timeout=2.0)
+            state = await self._queue_state(cluster, row.name)
+            if state and state[0] and not row.job_id:
+                row = dataclasses.replace(row, job_id=state[0])
+                self.store.update_session(row.id, job_id=state[0], status="pending")
+            if state and state[1] == "PENDING" and state[2] != reported:
+                reported = state[2]
+                await progress(f"allocation {state[0]} pending: {state[2]}")
+        if salloc.done():
+            return await self._granted(cluster, row, salloc)
+        state = await self._queue_state(cluster, row.name)
+        reason = state[2] if state else "unknown"
+        if on_timeout == "cancel":
+            await cluster.run(["scancel", "--name", self.job_name(row.name)])
+            salloc.cancel()
+            self._mark_ended(row.id, f"cancelled after waiting {wait_limit:g}s (pending: {reason})")
+            raise SchedulerError(f"the allocation was still pending after {wait_limit:g}s ({reason}: "
+                                 f"{cluster.backend.explain(reason)}); it was cancelled")
+        self._waiters[row.id] = asyncio.create_task(self._finish_later(cluster, row, salloc))
+        return dataclasses.replace(await self.info(row.id), pending_reason=reason,
+                                   note="still pending; the server keeps waiting in the background")
+
+    async def _finish_later(self, cluster: Cluster, row: SessionRow, salloc: asyncio.Task[Any]) -> None:
+        try:
+            await self._granted(cluster, row, salloc)
+        except (HpcBridgeError, asyncio.CancelledError) as exc:
+            log.info("session %s did not start: %s", row.name, exc)
+
+    async def _granted(self, cluster: Cluster, row: SessionRow, salloc: asyncio.Task[Any]) -> SessionInfo:
+        result = salloc.result()
+        text = result.stderr + result.stdout
+        m = re.search(r"Granted job allocation ([0-9]+)", text)
+        if not result.ok or not m:
+            last = text.strip().splitlines()[-1] if text.strip() else f"exit {result.exit_status}"
+            self._mark_ended(row.id, f"salloc failed: {last}")
+            raise SchedulerError(f"salloc failed: {last}")
+        self.store.update_session(row.id, job_id=m.group(1), status="active", last_used=time.time())
+        return await self.info(row.id)
+
+    async def _queue_state(self, cluster: Cluster, name: str) -> tuple[str, str, str, str, str] | None:
+        result = await cluster.run(build.squeue_by_name_argv(self.job_name(name)))
+        for line in result.stdout.splitlines():
+            parts = line.split(SEP)
+            if len(parts) == 5:
+                return parts[0], parts[1], parts[2], parts[3], parts[4]
+        return None
+
+    def _mark_ended(self, session_id: str, note: str) -> None:
+        self.store.update_session(session_id, status="ended", ended=time.time(), note=note)
+
+    def row(self, session_id: str) -> SessionRow:
+        row = self.store.session(session_id)
+        if row is None or row.instance != self.instance:
+            names = ", ".join(f"{s.id} ({s.name})" for s in self.store.sessions(instance=self.instance,
+                                                                                  live_only=True))
+            raise NotFound(f"no session {session_id!r} in this server; open sessions: {names or 'none'}")
+        return row
+
+    async def exec(self, session_id: str, command: str, working_directory: str | None,
+                   timeout: float) -> CommandOutput:
+        row = self.row(session_id)
+        if row.status == "pending":
+            row = self.row((await self.info(row.id)).session_id)  # granted since? info() notices
+        if row.status != "active":
+            raise SchedulerError(f"session {row.name} is {row.status}" + (f": {row.note}" if row.note else ""))
+        cluster = self.registry.get(row.cluster)
+        spec = spec_from_dict(row.spec)
+        step_name = f"hpcb-exec-{secrets.token_hex(3)}"
+        argv = build.srun_in_allocation_argv(row.job_id, command, step_name, spec.container, working_directory,
+                                             spec.gpus_per_node)
+        started = time.monotonic()
+        self.store.update_session(row.id, last_used=time.time())
+        try:
+            result = await cluster.run(argv, timeout=timeout, idempotent=False)
+        except CommandTimeout:
+            await self._cancel_step(cluster, row.job_id, step_name)
+            raise CommandTimeout(f"the command did not finish within {timeout:g}s; its step was cancelled "
+                                 "(the session stays open)") from None
+        seconds = time.monotonic() - started
+        if result.exit_status != 0 and re.search(r"Invalid job id|has expired|Job/step already completing",
+                                                 result.stderr):
+            await self.info(row.id)  # the allocation is gone: info() records it as ended, with why
+            ended = self.row(row.id)
+            raise SchedulerError(f"session {row.name} is {ended.status}: {ended.note or result.stderr.strip()}")
+        self.store.add_command(row.id, command, result.exit_status, seconds)
+        self.store.update_session(row.id, last_used=time.time())
+        out, cut_out = _cap(result.stdout)
+        err, cut_err = _cap(result.stderr)
+        return CommandOutput(result.exit_status, out, err, cut_out or cut_err, seconds, row.job_id)
+
+    @staticmethod
+    async def _cancel_step(cluster: Cluster, job_id: str, step_name: str) -> None:
+        steps = await cluster.run(build.steps_argv(job_id))
+        ids = [line.split(SEP)[0] for line in steps.stdout.splitlines() if line.endswith(f"{SEP}{step_name}")]
+        if ids:
+            await cluster.run(["scancel", *ids])
+
+    async def info(self, session_id: str) -> SessionInfo:
+        row = self.row(session_id)
+        spec = spec_from_dict(row.spec)
+        state = None
+        if row.status != "ended":
+            cluster = self.registry.get(row.cluster)
+            state = await self._queue_state(cluster, row.name)
+            if state and state[1] == "RUNNING" and row.status != "active":
+                # granted while salloc's answer is still on its way (or its channel was lost)
+                self.store.update_session(row.id, job_id=state[0], status="active", last_used=time.time())
+                row = self.row(session_id)
+            if state is None and row.status == "active":
+                details = await cluster.job_details(row.job_id) if row.job_id else None
+                end = details.job.state.value if details else "gone"
+                self._mark_ended(row.id, f"the allocation ended ({end})")
+                row = self.row(session_id)
+        return SessionInfo(
+            session_id=row.id, name=row.name, cluster=row.cluster, job_id=row.job_id,
+            status=row.status, partition=spec.partition, nodes=spec.nodes, gpus_per_node=spec.gpus_per_node,
+            time_limit=spec.time_limit, time_left=state[3] if state else "", node_list=state[4] if state else "",
+            container_image=spec.container.image if spec.container else None,
+            pending_reason=state[2] if state and state[1] == "PENDING" else "", note=row.note,
+            idle_seconds=int(time.time() - row.last_used), recent_commands=self.store.recent_commands(row.id))
+
+    async def overview(self) -> list[SessionInfo]:
+        rows = self.store.sessions(instance=self.instance)
+        recent = [r for r in rows if r.status != "ended" or (r.ended or 0) > time.time() - 3600]
+        return [await self.info(r.id) for r in recent]
+
+    async def end(self, session_id: str, note: str = "ended by request") -> SessionInfo:
+        row = self.row(session_id)
+        cluster = self.registry.get(row.cluster)
+        await cluster.run(["scancel", "--name", self.job_name(row.name)])
+        if row.id in self._waiters:
+            self._waiters.pop(row.id).cancel()
+        self._mark_ended(row.id, note)
+        return await self.info(row.id)
+
+    # --- lifecycle --------------------------------------------------------------------------------
+    async def end_idle(self) -> list[str]:
+        ended = []
+        for row in self.store.sessions(instance=self.instance, live_only=True):
+            limit = self.registry.get(row.cluster).config.interactive_session_timeout
+            if row.status == "active" and time.time() - row.last_used > limit:
+                await self.end(row.id, f"idle for more than {limit}s")
+                ended.append(row.name)
+        return ended
+
+    async def cancel_all(self, instances: list[str] | None = None) -> int:
+        """Cancel every allocation made by these instances (default: this one), by job name, so even an
+        allocation whose id was never seen (still in salloc) goes."""
+        count = 0
+        for tag in instances or [self.instance]:
+            rows = self.store.sessions(instance=tag)
+            for cluster_name in {r.cluster for r in rows} | ({*self.registry.names} if tag != self.instance else set()):
+                cluster = self.registry.get(cluster_name)
+                try:
+                    user = await cluster.user()
+                    listing = await cluster.run(["squeue", "--noheader", "--user", user, "--format", "%i %j"])
+                    ids = [line.split()[0] for line in listing.stdout.splitlines()
+                           if len(line.split()) == 2 and line.split()[1].startswith(f"hpcb-{tag}-")]
+                    if ids:
+                        await cluster.run(["scancel", *ids])
+                        count += len(ids)
+                except HpcBridgeError as exc:
+                    log.warning("could not clean up allocations of %s on %s: %s", tag, cluster_name, exc)
+            for row in rows:
+                if row.status != "ended":
+                    self._mark_ended(row.id, "cancelled when its hpcbridge stopped" if tag == self.instance
+                                     else "reaped: the hpcbridge that made it died")
+            self.store.end_instance(tag)
+        return count
+
+    async def reap_dead(self) -> int:
+        dead = [t for t in self.store.dead_instances() if t != self.instance]
+        return await self.cancel_all(dead) if dead else 0
