@@ -26,11 +26,16 @@ BASE_ARGS: dict[str, dict[str, Any]] = {
     "upload_file": {"content": "x", "remote_path": "hpcb-e2e-upload.txt"},
     "write_file": {"content": "x", "path": "hpcb-e2e-write.txt"},
     "delete_file": {"path": "hpcb-e2e-does-not-exist", "confirm": True},
+    "start_interactive_session": {"partition": "cpu", "time_limit": "0:05:00", "wait_timeout": 5},
+    "start_session_from_profile": {"profile_name": "cpu-only", "time_limit": "0:05:00", "wait_timeout": 5},
+    "run_interactive_command": {"command": "true", "partition": "cpu", "time_limit": "0:05:00"},
+    "exec_in_session": {"command": "true"},
     "read_job_output": {"file_path": "/etc/hostname"},
 }
 # Parameters whose whole point is to run commands: script_content (a job script) and command (the
 # shell tool, which is disabled in this server) are exercised by their own tests.
-NOT_UNDER_TEST = {("submit_job", "script_content"), ("run_shell_command", "command")}
+NOT_UNDER_TEST = {("submit_job", "script_content"), ("run_shell_command", "command"),
+                  ("run_interactive_command", "command"), ("exec_in_session", "command")}
 
 
 def payloads(marker: str) -> list[str]:
@@ -77,6 +82,9 @@ async def test_hostile_values_in_every_string_parameter_run_nothing(mcp: Client,
                 except ToolError:
                     refused += 1
     await asyncio.sleep(1)
+    for session in (await call(mcp, "list_interactive_sessions"))["sessions"]:  # any a payload did not stop
+        if session["status"] != "ended":
+            await call(mcp, "end_interactive_session", session_id=session["session_id"])
     assert calls > 200, calls
     assert _markers(tag) == [], f"a hostile value ran a command ({calls} calls, {refused} refused)"
     _remove_literal_names(tag, tc_env["SLURM_USER_ROOT"])

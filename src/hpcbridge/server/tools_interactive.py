@@ -75,6 +75,8 @@ async def allocation(c: Cluster, partition: str | None, account: str | None, nod
     container = None
     if image:
         container, _ = await containers.prepare(c, image, mounts=mounts, no_mount_home=no_home)
+    elif mounts:
+        raise InvalidParameter("container_mounts", "given without container_image", "a container_image as well")
     return AllocationSpec(
         partition=validate.name("partition", partition or cfg.interactive_partition),
         nodes=nodes, gpus_per_node=gpus or None, gpu_type=validate.optional_name("gpu_type", gpu_type),

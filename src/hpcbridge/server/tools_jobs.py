@@ -155,6 +155,10 @@ def register(kit: ToolKit) -> None:
             raise InvalidParameter("script_content", "it is empty", "a script or the commands to run")
         exports = {validate.env_name(k): v for k, v in (env or {}).items()}
         spec = None
+        container_only = (container_mounts, container_workdir, container_env, container_name)
+        if not container_image and any(v is not None for v in container_only):
+            raise InvalidParameter("container_image", "container options were given without an image",
+                                   "a container_image (or drop the container_* options)")
         if container_image:
             spec, container_values = await containers.prepare(
                 c, container_image, mounts=container_mounts, workdir=container_workdir, env=container_env,
