@@ -163,5 +163,6 @@ async def test_every_tool_is_annotated(mcp: Client) -> None:
     for name in ("cancel_job", "upload_file", "run_shell_command", "write_file", "delete_file"):
         assert tools[name].annotations.destructive_hint is True
     assert tools["submit_job"].annotations.idempotent_hint is False
-    acknowledgements = {"cancel_job", "hold_job", "release_job", "upload_file", "write_file", "delete_file"}
+    acknowledgements = {"cancel_job", "hold_job", "release_job", "upload_file", "write_file", "delete_file",
+                        "delete_interactive_profile"}
     assert all(t.output_schema for n, t in tools.items() if n not in acknowledgements)
