@@ -111,19 +111,19 @@ async def _call(settings: Settings, tool: str, pairs: list[str], as_json: bool) 
     async with Client(create_app(settings)) as client:
         schemas = {t.name: t.input_schema.get("properties", {}) for t in await client.list_tools()}
         if tool not in schemas:
-            print(f"unknown tool {tool!r}; tools: {', '.join(sorted(schemas))}", file=sys.stderr)
+            print(f"unknown tool {tool!r}; tools: {', '.join(sorted(schemas))}", file=sys.stderr)  # noqa: hook - CLI message on stderr
             return 2
         arguments: dict[str, Any] = {}
         for pair in pairs:
             key, sep, value = pair.partition("=")
             if not sep:
-                print(f"argument {pair!r} is not key=value", file=sys.stderr)
+                print(f"argument {pair!r} is not key=value", file=sys.stderr)  # noqa: hook - CLI message on stderr
                 return 2
             arguments[key] = value if _wants_string(schemas[tool].get(key, {})) else _parse_value(value)
         try:
             result = await client.call_tool(tool, arguments)
         except ToolError as exc:
-            print(f"error: {exc}", file=sys.stderr)
+            print(f"error: {exc}", file=sys.stderr)  # noqa: hook - CLI message on stderr
             return 1
     if as_json:
         print(json.dumps(result.structured_content, indent=2))  # noqa: hook - CLI output on stdout
@@ -180,7 +180,7 @@ def main(argv: list[str] | None = None) -> int:
 
         return asyncio.run(run_checks(settings, args.cluster))
     except HpcBridgeError as exc:
-        print(f"hpcbridge: {exc}", file=sys.stderr)
+        print(f"hpcbridge: {exc}", file=sys.stderr)  # noqa: hook - CLI message on stderr
         return 2
     except KeyboardInterrupt:
         return 130

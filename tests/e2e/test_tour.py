@@ -78,6 +78,19 @@ async def test_every_tool_answers(client: Client) -> None:
     assert images["images"][0]["name"] == "pytorch-24.01.sqsh"
     assert (await use("validate_container_image", image_path=images["images"][0]["path"]))["valid"] is True
     await use("delete_file", path=f"tour-{tag}", directory_type="results", recursive=True, confirm=True)
+    shot = await use("run_interactive_command", command="echo one-shot", partition="cpu", time_limit="0:05:00")
+    assert shot["stdout"] == "one-shot\n"
+    await use("save_interactive_profile", profile_name=f"tour-{tag}", partition="cpu", time_limit="0:05:00")
+    assert f"tour-{tag}" in {p["name"] for p in (await use("list_interactive_profiles"))["profiles"]}
+    assert (await use("get_interactive_profile", profile_name=f"tour-{tag}"))["settings"]["partition"] == "cpu"
+    session = await use("start_session_from_profile", profile_name=f"tour-{tag}")
+    assert (await use("exec_in_session", session_id=session["session_id"], command="echo in"))["stdout"] == "in\n"
+    assert session["session_id"] in {x["session_id"] for x in (await use("list_interactive_sessions"))["sessions"]}
+    assert (await use("get_interactive_session_info", session_id=session["session_id"]))["status"] == "active"
+    assert (await use("end_interactive_session", session_id=session["session_id"]))["status"] == "ended"
+    await use("delete_interactive_profile", profile_name=f"tour-{tag}")
+    direct = await use("start_interactive_session", partition="cpu", time_limit="0:05:00")
+    await use("end_interactive_session", session_id=direct["session_id"])
     seen.add("run_shell_command")
     try:
         shell = await call(client, "run_shell_command", command="echo 'a b' '$(id)'")
