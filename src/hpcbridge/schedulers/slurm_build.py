@@ -214,14 +214,15 @@ class JobRequest:
     container: ContainerSpec | None = None
 
 
-def directive(flag: str, value: str | None = None, prefix: str = "#SBATCH") -> str:
-    """The one place a directive is quoted. sbatch's script parser splits on blanks and honours double
-    quotes (without escapes), so a value with spaces is double-quoted and quotes inside are refused."""
+def directive(flag: str, value: str | None = None, prefix: str = "#SBATCH", sep: str = "=") -> str:
+    """The one place a directive is quoted (#SBATCH --flag=value, or #PBS -f value with sep=" "). sbatch and
+    qsub split directive lines on blanks and honour double quotes without escapes, so a value with spaces is
+    double-quoted and quotes or line breaks inside are refused."""
     if value is None:
         return f"{prefix} {flag}"
     if any(c in value for c in '"\n\r\x00'):
         raise InvalidParameter(flag.lstrip("-"), f"{value!r} contains a quote or line break", "plain text")
-    return f'{prefix} {flag}="{value}"' if re.search(r"\s", value) else f"{prefix} {flag}={value}"
+    return f'{prefix} {flag}{sep}"{value}"' if re.search(r"\s", value) else f"{prefix} {flag}{sep}{value}"
 
 
 def gres_value(gpus: int, gpu_type: str | None) -> str:
