@@ -150,6 +150,7 @@ def create_app(settings: Settings, auth: AuthProvider | None = None, instance: s
     tools_interactive.register(kit, sessions)
     from . import (
         prompts,
+        resources,
         tools_agent,
         tools_cluster,
         tools_containers,
@@ -160,6 +161,6 @@ def create_app(settings: Settings, auth: AuthProvider | None = None, instance: s
     )
 
     for group in (tools_cluster, tools_jobs, tools_agent, tools_files, tools_containers, tools_dirs, tools_fileops,
-                  prompts):
+                  prompts, resources):
         group.register(kit)
     return mcp

@@ -1,0 +1,32 @@
+"""MCP resources through a real MCP client."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from fastmcp import Client
+
+from .conftest import call
+
+pytestmark = pytest.mark.cluster
+
+
+async def test_resources_answer_with_json(mcp: Client) -> None:
+    templates = {t.uri_template for t in await mcp.list_resource_templates()}
+    assert templates == {"slurm://job/{job_id}", "slurm://queue/{queue_name}"}
+    assert {str(r.uri) for r in await mcp.list_resources()} == {"slurm://system/status", "slurm://user/jobs"}
+    status = json.loads((await mcp.read_resource("slurm://system/status"))[0].text)
+    assert {p["name"] for p in status["partitions"]} == {"gpu", "cpu", "interactive"}
+    queue = json.loads((await mcp.read_resource("slurm://queue/gpu"))[0].text)
+    assert queue["status"]["gpus_total"] == 8
+    job = await call(mcp, "submit_job", script_content="sleep 30", hold=True, time_limit="5")
+    try:
+        mine = json.loads((await mcp.read_resource("slurm://user/jobs"))[0].text)
+        assert job["job_id"] in {j["job_id"] for j in mine}
+        details = json.loads((await mcp.read_resource(f"slurm://job/{job['job_id']}"))[0].text)
+        assert details["job"]["state"] == "HELD"
+    finally:
+        await call(mcp, "cancel_job", job_id=job["job_id"])
+    missing = json.loads((await mcp.read_resource("slurm://queue/nope"))[0].text)
+    assert "partitions: gpu, cpu, interactive" in missing["error"]
