@@ -45,7 +45,12 @@ class ClusterConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     name: str = Field("default", description="cluster name used in tool calls")
-    scheduler: Literal["slurm", "pbs"] = Field("slurm", description="slurm (pbs comes later)")
+    scheduler: Literal["slurm", "pbs"] = Field("slurm", description="slurm, or pbs (PBS Pro, OpenPBS, Torque)")
+    pbs_flavor: Literal["auto", "pbspro", "torque"] = Field(
+        "auto", description="PBS only: pbspro (-F json, script on stdin) or torque (text, script file); "
+                            "auto asks qstat --version")
+    pbs_server: str | None = Field(None, description="PBS only: server to talk to (exported as PBS_SERVER "
+                                                     "and PBS_DEFAULT); default: the client's pbs.conf")
     transport: Literal["ssh", "local"] = Field("ssh", description="ssh from anywhere, or local on a login node")
     host: str | None = Field(None, description="login node host name, or a Host alias from ~/.ssh/config")
     port: int | None = Field(None, description="SSH port (default: from ~/.ssh/config, else 22)")
@@ -173,6 +178,24 @@ class SlurmEnv(BaseSettings):
         return bool(self.ssh_host) or self.transport == "local"
 
 
+class PbsEnv(BaseSettings):
+    """The PBS plan's variables: PBS_SERVER makes the environment's cluster a PBS cluster."""
+
+    model_config = SettingsConfigDict(env_prefix="PBS_", extra="ignore")
+    server: str | None = None
+    account: str | None = None
+
+    def cluster_fields(self, slurm: SlurmEnv) -> dict[str, object]:
+        if not self.server:
+            return {}
+        fields: dict[str, object] = {"scheduler": "pbs", "pbs_server": self.server}
+        if self.account and not slurm.account:
+            fields["account"] = self.account
+        if not slurm.defines_cluster:
+            fields["transport"] = "local"  # the PBS plan's server runs beside the PBS client commands
+        return fields
+
+
 class ServerEnv(BaseSettings):
     """hpcbridge's own variables."""
 
@@ -181,6 +204,12 @@ class ServerEnv(BaseSettings):
     http_token: SecretStr | None = None
     log_level: str = "INFO"
     state_dir: str | None = None  # read by store.default_path(); declared here so it is documented and checked
+    tool_aliases: Annotated[list[str] | None, NoDecode] = None
+
+    @field_validator("tool_aliases", mode="before")
+    @classmethod
+    def _aliases(cls, value: object) -> object:
+        return _split_csv(value)
 
 
 class Settings(BaseModel):
@@ -188,6 +217,7 @@ class Settings(BaseModel):
     default_cluster: str
     http_token: SecretStr | None = None
     log_level: str = "INFO"
+    tool_aliases: list[Literal["pbs"]] = Field(default_factory=list)
     source: str = ""
 
     def cluster(self, name: str | None) -> ClusterConfig:
@@ -219,6 +249,8 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
     try:
         server = _server_from(env)
         slurm = _slurm_from(env)
+        pbs = PbsEnv.model_validate({k[len("PBS_"):].lower(): v for k, v in env.items()
+                                     if k in ("PBS_SERVER", "PBS_ACCOUNT")})
     except ValidationError as exc:
         raise ConfigError(f"environment: {_first_error(exc)}") from exc
     path = Path(server.config).expanduser() if server.config else default_config_path()
@@ -228,9 +260,10 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
     if path.exists():
         data = _read_toml(path)
     raw_clusters: dict[str, Any] = dict(cast(dict[str, Any], data.get("clusters") or {}))
-    if slurm.defines_cluster:
+    if slurm.defines_cluster or pbs.server:
         merged = dict(raw_clusters.get(slurm.cluster_name) or {})
         merged.update(slurm.cluster_fields())
+        merged.update(pbs.cluster_fields(slurm))
         raw_clusters[slurm.cluster_name] = merged
     clusters: dict[str, ClusterConfig] = {}
     for name, values in raw_clusters.items():
@@ -249,11 +282,18 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
     defaults = [n for n, c in clusters.items() if c.default]
     if len(defaults) > 1:
         raise ConfigError(f"more than one cluster has default = true: {', '.join(defaults)}")
-    default = defaults[0] if defaults else (slurm.cluster_name if slurm.defines_cluster else next(iter(clusters)))
+    from_env = slurm.defines_cluster or bool(pbs.server)
+    default = defaults[0] if defaults else (slurm.cluster_name if from_env else next(iter(clusters)))
     token = server.http_token or (SecretStr(str(data["http_token"])) if data.get("http_token") else None)
-    return Settings(clusters=clusters, default_cluster=default, http_token=token,
-                    log_level=str(data.get("log_level", server.log_level)),
-                    source=str(path) if path.exists() else "environment")
+    aliases = cast(list[Any], server.tool_aliases if server.tool_aliases is not None
+                   else _split_csv(data.get("tool_aliases") or []))
+    try:
+        settings = Settings(clusters=clusters, default_cluster=default, http_token=token,
+                            log_level=str(data.get("log_level", server.log_level)), tool_aliases=aliases,
+                            source=str(path) if path.exists() else "environment")
+    except ValidationError as exc:
+        raise ConfigError(f"tool_aliases: {_first_error(exc)} (the only alias set is 'pbs')") from exc
+    return settings
 
 
 def _server_from(env: dict[str, str]) -> ServerEnv:

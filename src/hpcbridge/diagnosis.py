@@ -218,6 +218,11 @@ def _exit_code(inp: DiagnosisInput) -> Diagnosis | None:
     if inp.state is JobState.COMPLETED:
         return _d(inp, "completed", f"job {inp.job_id} completed successfully", [f"exit code: {inp.exit_code}"],
                   "nothing to fix")
+    if inp.state is JobState.ENDED:
+        tail = _lines(inp.stderr_tail)[-3:] or _lines(inp.stdout_tail)[-3:]
+        return _d(inp, "ended", f"job {inp.job_id} finished; the scheduler did not report its exit status",
+                  [f"state: {inp.native_state}", *tail] + ([inp.output_note] if inp.output_note else []),
+                  "read its output (read_job_output) to see whether it succeeded")
     if inp.state.final:
         tail = _lines(inp.stderr_tail)[-3:] or _lines(inp.stdout_tail)[-3:]
         return _d(inp, "nonzero_exit", f"job {inp.job_id} exited with code {inp.exit_code}",

@@ -58,3 +58,11 @@ class CommandTimeout(TransportError):
 
 class SchedulerError(HpcBridgeError):
     """The scheduler refused or failed a command; the message carries its own words."""
+
+
+class PrivilegeError(HpcBridgeError):
+    """The scheduler refused because the user lacks the rights (not the owner, not an operator/manager)."""
+
+
+class Unsupported(HpcBridgeError):
+    """The cluster's scheduler cannot do what was asked (the message says what it can do instead)."""

@@ -26,6 +26,7 @@ class JobState(str, enum.Enum):
     PREEMPTED = "PREEMPTED"
     BOOT_FAIL = "BOOT_FAIL"
     DEADLINE = "DEADLINE"
+    ENDED = "ENDED"  # finished, but the scheduler did not say how (Torque without exit_status)
     UNKNOWN = "UNKNOWN"
 
     @property
@@ -34,7 +35,7 @@ class JobState(str, enum.Enum):
 
     @property
     def failed(self) -> bool:
-        return self in _FINAL and self is not JobState.COMPLETED
+        return self in _FINAL and self not in (JobState.COMPLETED, JobState.ENDED)
 
 
 _FINAL = frozenset(
@@ -48,6 +49,7 @@ _FINAL = frozenset(
         JobState.PREEMPTED,
         JobState.BOOT_FAIL,
         JobState.DEADLINE,
+        JobState.ENDED,
     }
 )
 

@@ -20,7 +20,7 @@ def test_pbs_pro_gpu_script() -> None:
 
 
 def test_torque_spelling_and_hold() -> None:
-    script = p.render_script(JobRequest(script_content="true", array="1-5", hold=True, cpus_per_task=2), torque=True)
+    script = p.render_script(JobRequest(script_content="true", array="1-5", hold=True, cpus_per_task=2), "torque")
     assert "#PBS -t 1-5" in script and "#PBS -l nodes=1:ppn=2" in script and "#PBS -h" in script
 
 

@@ -6,7 +6,7 @@ import re
 
 from fastmcp import Client
 
-from hpcbridge.config import ClusterConfig, Policy, ServerEnv, SlurmEnv, load_settings
+from hpcbridge.config import ClusterConfig, PbsEnv, Policy, ServerEnv, SlurmEnv, load_settings
 from hpcbridge.server.app import create_app
 
 from ..conftest import ROOT
@@ -30,9 +30,9 @@ async def test_tool_table_matches_the_server() -> None:
 
 def test_every_environment_variable_is_documented() -> None:
     env_table = _section("Configuration")
-    documented = set(re.findall(r"^\| `((?:SLURM|HPCBRIDGE)_[A-Z_]+)` \|", env_table, re.MULTILINE))
+    documented = set(re.findall(r"^\| `((?:SLURM|HPCBRIDGE|PBS)_[A-Z_]+)` \|", env_table, re.MULTILINE))
     in_code = {f"SLURM_{n.upper()}" for n in SlurmEnv.model_fields} | {
-        f"HPCBRIDGE_{n.upper()}" for n in ServerEnv.model_fields}
+        f"HPCBRIDGE_{n.upper()}" for n in ServerEnv.model_fields} | {f"PBS_{n.upper()}" for n in PbsEnv.model_fields}
     assert documented == in_code, f"undocumented: {in_code - documented}; stale: {documented - in_code}"
 
 
@@ -50,3 +50,11 @@ def test_readme_opens_with_the_two_commands_ci_runs() -> None:
     assert "./scripts/demo.sh" in first_block and "./scripts/test.sh" in first_block
     ci = (ROOT / ".ci" / "run").read_text()
     assert "./scripts/test.sh" in ci and "./scripts/demo.sh --no-serve" in ci
+
+
+def test_the_pbs_alias_table_matches_the_code() -> None:
+    from hpcbridge.server.tool_aliases import PBS_ALIASES
+
+    section = _section("PBS")
+    documented = dict(re.findall(r"^\| `([a-z_]+)` \| `([a-z_]+)`", section, re.MULTILINE))
+    assert documented == {alias: target for alias, (target, _) in PBS_ALIASES.items()}

@@ -53,8 +53,8 @@ EXEC_CODES: dict[int, tuple[JobState, str]] = {
 
 def exit_meaning(status: int | None) -> tuple[JobState, int | None, int | None, str]:
     """(state, exit code, signal, explanation) of a finished job's Exit_status."""
-    if status is None:
-        return JobState.COMPLETED, None, None, ""
+    if status is None:  # Torque (and its wrappers) may not report one; do not guess success
+        return JobState.ENDED, None, None, "finished; the server reported no exit status"
     if status == 0:
         return JobState.COMPLETED, 0, None, ""
     if status < 0:
@@ -161,7 +161,7 @@ def _path(value: str) -> str:
     return value.split(":", 1)[1] if ":" in value and not value.startswith("/") else value
 
 
-def _when(value: str) -> str:
+def to_iso(value: str) -> str:
     """ctime strings ('Thu Jun 19 10:36:47 2025') or epochs -> ISO."""
     value = (value or "").strip()
     for fmt in ("%a %b %d %H:%M:%S %Y",):
@@ -199,8 +199,8 @@ def job_from_record(job_id: str, rec: dict[str, str]) -> JobDetails:
         reason=rec.get("comment", ""),
         time_used=rec.get("resources_used.walltime", ""),
         time_limit=rec.get("Resource_List.walltime", ""),
-        submit_time=_when(rec.get("qtime") or rec.get("ctime", "")),
-        start_time=_when(rec.get("stime", "")),
+        submit_time=to_iso(rec.get("qtime") or rec.get("ctime", "")),
+        start_time=to_iso(rec.get("stime", "")),
         gpus=(GpuCount(None, ngpus),) if ngpus else (),
         array_job_id=None,
         array_task_id=None,
@@ -210,7 +210,7 @@ def job_from_record(job_id: str, rec: dict[str, str]) -> JobDetails:
         job=job, exit_code=code, signal=signal,
         work_dir=rec.get("jobdir") or variables.get("PBS_O_WORKDIR", ""),
         stdout_path=_path(rec.get("Output_Path", "")), stderr_path=_path(rec.get("Error_Path", "")),
-        end_time=_when(rec.get("obittime", "")), memory=rec.get("Resource_List.mem", ""),
+        end_time=to_iso(rec.get("obittime", "")), memory=rec.get("Resource_List.mem", ""),
         tres=rec.get("Resource_List.select", ""), reason_explained=why or rec.get("comment", ""),
         source="controller", raw=rec,
     )

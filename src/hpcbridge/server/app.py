@@ -8,13 +8,14 @@ import logging
 import secrets
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from fastmcp import FastMCP
 from fastmcp.exceptions import ToolError
 from fastmcp.server.auth import AuthProvider
 from fastmcp.tools.base import ToolResult
+from fastmcp.tools.function_tool import FunctionTool
 from mcp.types import ToolAnnotations
 from pydantic import TypeAdapter
 
@@ -27,10 +28,11 @@ from ..store import Store
 
 log = logging.getLogger("hpcbridge.server")
 
-INSTRUCTIONS = """hpcbridge operates HPC clusters (Slurm) for you. Every tool takes an optional `cluster`.
+INSTRUCTIONS = """hpcbridge operates HPC clusters (Slurm and PBS; a PBS queue is a partition) for you. Every tool takes an optional `cluster`.
 Start with get_cluster_status or get_gpu_availability; submit with submit_job (impossible requests are
 refused with what is available); follow jobs with list_jobs (paged: use offset/limit), get_job_details,
-get_job_history and read_job_output. Job ids are strings like "1234" or "1234_7" (array task)."""
+get_job_history and read_job_output. Job ids are strings like "1234" or "1234_7" (Slurm array task) or
+"1234.server" (PBS)."""
 
 
 @dataclass
@@ -39,6 +41,7 @@ class ToolKit:
 
     mcp: FastMCP
     registry: Registry
+    tools: dict[str, FunctionTool] = field(default_factory=dict)
 
     def tool(
         self, *, read_only: bool, destructive: bool = False, idempotent: bool = True,
@@ -55,7 +58,9 @@ class ToolKit:
 
         def decorate(fn: Callable[..., Awaitable[ToolResult]]) -> Callable[..., Awaitable[ToolResult]]:
             wrapped = boundary(fn)
-            self.mcp.tool(wrapped, annotations=annotations, output_schema=schema)
+            tool = FunctionTool.from_function(wrapped, annotations=annotations, output_schema=schema)
+            self.tools[tool.name] = tool
+            self.mcp.add_tool(tool)
             return wrapped
 
         return decorate
@@ -163,4 +168,8 @@ def create_app(settings: Settings, auth: AuthProvider | None = None, instance: s
     for group in (tools_cluster, tools_jobs, tools_agent, tools_files, tools_containers, tools_dirs, tools_fileops,
                   prompts, resources):
         group.register(kit)
+    if "pbs" in settings.tool_aliases:
+        from . import tool_aliases
+
+        tool_aliases.register(kit)
     return mcp

@@ -1,6 +1,7 @@
-"""MCP resources. One scheme per scheduler, on the default cluster: slurm://job/{job_id},
-slurm://queue/{queue_name}, slurm://system/status, slurm://user/jobs (PBS clusters will answer the same
-paths under pbs://). Each is JSON: what the matching tool returns as structured content."""
+"""MCP resources. One scheme per scheduler: slurm://job/{job_id}, slurm://queue/{queue_name},
+slurm://system/status, slurm://user/jobs, slurm://user/privileges, and the same paths under pbs://. A scheme
+answers from the default cluster when it runs that scheduler, else from the first configured cluster that
+does. Each is JSON: what the matching tool returns as structured content."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from pydantic import TypeAdapter
 
 from .. import validate
 from ..errors import HpcBridgeError
+from ..services.cluster import Cluster
 from ..services.resources import partition_status
 from .app import ToolKit
 
@@ -23,7 +25,16 @@ def _json(data: Any) -> str:
 
 
 def register(kit: ToolKit) -> None:
+    for scheme in ("slurm", "pbs"):
+        _register_scheme(kit, scheme)
+
+
+def _register_scheme(kit: ToolKit, scheme: str) -> None:
     mcp, registry = kit.mcp, kit.registry
+
+    def cluster_for() -> Cluster:
+        """The default cluster if it runs this scheduler, else the first configured one that does."""
+        return registry.get(registry.first_with_scheduler(scheme))
 
     async def guarded(fn: Any) -> str:
         try:
@@ -31,45 +42,62 @@ def register(kit: ToolKit) -> None:
         except HpcBridgeError as exc:
             return json.dumps({"error": exc.message})
 
-    @mcp.resource("slurm://job/{job_id}", mime_type="application/json")
+    @mcp.resource(f"{scheme}://job/{{job_id}}", name=f"{scheme}_job", mime_type="application/json")
     async def job_resource(job_id: str) -> str:
         """One job (as get_job_details)."""
-        cluster = registry.get()
-        return await guarded(lambda: cluster.job_details(validate.job_id(job_id)))
 
-    @mcp.resource("slurm://queue/{queue_name}", mime_type="application/json")
-    async def queue_resource(queue_name: str) -> str:
-        """One partition (queue): limits, nodes, CPU and GPU use, and its jobs by state."""
-        cluster = registry.get()
-
-        async def build() -> dict[str, Any]:
-            part = await cluster.partition(validate.name("queue_name", queue_name))
-            status = partition_status(part, await cluster.nodes(), cluster.config.gpu_partitions)
-            jobs = await cluster.jobs(partition=part.name)
-            return {"partition": part, "status": status, "jobs_by_state": dict(Counter(j.state.value for j in jobs))}
+        async def build() -> Any:
+            cluster = cluster_for()
+            return await cluster.job_details(cluster.job_id(job_id))
 
         return await guarded(build)
 
-    @mcp.resource("slurm://system/status", mime_type="application/json")
-    async def system_resource() -> str:
-        """Every partition's status and the queue's jobs by state."""
-        cluster = registry.get()
+    @mcp.resource(f"{scheme}://queue/{{queue_name}}", name=f"{scheme}_queue", mime_type="application/json")
+    async def queue_resource(queue_name: str) -> str:
+        """One partition (queue): limits, nodes, CPU and GPU use, and its jobs by state."""
 
         async def build() -> dict[str, Any]:
-            nodes = await cluster.nodes()
-            parts = [partition_status(p, nodes, cluster.config.gpu_partitions) for p in await cluster.partitions()]
-            jobs = await cluster.jobs()
-            return {"cluster": cluster.name, "partitions": parts,
+            cluster = cluster_for()
+            part = await cluster.partition(validate.name("queue_name", queue_name))
+            status = partition_status(part, await cluster.nodes(), cluster.config.gpu_partitions)
+            jobs = await cluster.jobs(partition=part.name)
+            return {"cluster": cluster.name, "partition": part, "status": status,
                     "jobs_by_state": dict(Counter(j.state.value for j in jobs))}
 
         return await guarded(build)
 
-    @mcp.resource("slurm://user/jobs", mime_type="application/json")
+    @mcp.resource(f"{scheme}://system/status", name=f"{scheme}_system_status", mime_type="application/json")
+    async def system_resource() -> str:
+        """Every partition's (queue's) status and the queue's jobs by state."""
+
+        async def build() -> dict[str, Any]:
+            cluster = cluster_for()
+            nodes = await cluster.nodes()
+            parts = [partition_status(p, nodes, cluster.config.gpu_partitions) for p in await cluster.partitions()]
+            jobs = await cluster.jobs()
+            return {"cluster": cluster.name, "scheduler": cluster.config.scheduler, "partitions": parts,
+                    "jobs_by_state": dict(Counter(j.state.value for j in jobs))}
+
+        return await guarded(build)
+
+    @mcp.resource(f"{scheme}://user/jobs", name=f"{scheme}_user_jobs", mime_type="application/json")
     async def user_jobs_resource() -> str:
-        """The SSH user's jobs in the queue."""
-        cluster = registry.get()
+        """The login user's jobs in the queue."""
 
         async def mine() -> list[Any]:
+            cluster = cluster_for()
             return list(await cluster.jobs(user=await cluster.user()))
 
         return await guarded(mine)
+
+    @mcp.resource(f"{scheme}://user/privileges", name=f"{scheme}_user_privileges",
+                  mime_type="application/json")
+    async def privileges_resource() -> str:
+        """What the login user may do: owner-only, or operator/manager (administrator) rights."""
+
+        async def build() -> dict[str, str]:
+            cluster = cluster_for()
+            user = await cluster.user()
+            return {"cluster": cluster.name, "user": user, "privileges": await cluster.backend.privileges(user)}
+
+        return await guarded(build)

@@ -45,7 +45,7 @@ def register(kit: ToolKit) -> None:
         python_exception, missing_dependency, nccl_error, cuda_error, disk_quota, container_image,
         never_starts, pending, ...) with the evidence lines and a concrete next step."""
         c = registry.get(cluster)
-        result = await run_diagnosis(c, validate.job_id(job_id))
+        result = await run_diagnosis(c, c.job_id(job_id))
         return reply(result, render.diagnosis(result))
 
     @kit.tool(read_only=True, output=Recommendation)
@@ -84,9 +84,9 @@ def register(kit: ToolKit) -> None:
         cluster: ClusterArg = None,
     ) -> ToolResult:
         """Wait for a job, reporting each state change as an MCP progress notification; returns the final
-        state and, if the job failed, its diagnosis. Polling is shared by all waiters on a cluster."""
+        state and, if the job failed (or ended without an exit status), its diagnosis. Polling is shared by all waiters on a cluster."""
         c = registry.get(cluster)
-        jid = validate.job_id(job_id)
+        jid = c.job_id(job_id)
         changes = 0
 
         async def progress(t: Transition) -> None:
@@ -96,7 +96,7 @@ def register(kit: ToolKit) -> None:
 
         result = await wait(c, jid, until, float(timeout), progress)
         diagnosis = None
-        if result.reached and JobState(result.state).failed:
+        if result.reached and (JobState(result.state).failed or result.state == JobState.ENDED.value):
             diagnosis = await run_diagnosis(c, jid)
         answer = WaitAnswer(result, diagnosis)
         return reply(answer, render.waited(result, diagnosis))

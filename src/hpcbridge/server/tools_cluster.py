@@ -55,6 +55,11 @@ class GpuAvailability:
     min_gpus: int | None
 
 
+# PBS node words (pbsnodes(8B)) in hpcbridge's vocabulary, which is Slurm's
+_NODE_STATE_WORDS = {"FREE": ("IDLE",), "BUSY": ("ALLOCATED", "MIXED"), "JOB-EXCLUSIVE": ("ALLOCATED",),
+                     "OFFLINE": ("DRAIN",)}
+
+
 def register(kit: ToolKit) -> None:
     registry = kit.registry
 
@@ -106,7 +111,8 @@ def register(kit: ToolKit) -> None:
         node_name: Annotated[str | None, Field(description="One node")] = None,
         partition: Annotated[str | None, Field(description="Only nodes of this partition")] = None,
         state: Annotated[str | None, Field(description="Only nodes in this state: idle, mixed, allocated, "
-                                                       "down, drain, ...")] = None,
+                                                       "down, drain, ... (PBS words free, busy, offline; "
+                                                       "'all')")] = None,
         limit: Limit = 50,
         offset: Offset = 0,
         cluster: ClusterArg = None,
@@ -120,10 +126,9 @@ def register(kit: ToolKit) -> None:
         if partition:
             part = await c.partition(validate.name("partition", partition))
             nodes = [n for n in nodes if n.name in part.nodes]
-        if state:
-            wanted = validate.name("state", state).upper()
-            nodes = [n for n in nodes if n.state.startswith(wanted) or wanted in n.flags
-                     or (wanted == "DRAIN" and "DRAIN" in n.flags)]
+        if state and state.lower() != "all":
+            words = _NODE_STATE_WORDS.get(validate.name("state", state).upper(), (state.upper(),))
+            nodes = [n for n in nodes if any(n.state.startswith(w) or w in n.flags for w in words)]
         page = Page.of(nodes, offset, limit, dict(Counter(n.state for n in nodes)))
         return reply(page, render.nodes_page(page))
 

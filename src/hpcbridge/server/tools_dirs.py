@@ -136,7 +136,7 @@ def register(kit: ToolKit) -> None:
     ) -> ToolResult:
         """Job log files in the logs directory (newest first), plus the job's own output files."""
         c = registry.get(cluster)
-        jid = validate.job_id(job_id) if job_id else None
+        jid = c.job_id(job_id) if job_id else None
         found = await listing.list_directory(c, ".", "logs", recursive=True, max_depth=3, limit=listing.MAX_ENTRIES)
         files = [e for e in found.entries if e.type == "file"]
         if jid:

@@ -58,7 +58,7 @@ def register(kit: ToolKit) -> None:
             raise InvalidParameter("file_path", "neither file_path nor job_id given", "one of them")
         path = file_path
         if not path:
-            details = await c.job_details(validate.job_id(job_id or ""))
+            details = await c.job_details(c.job_id(job_id or ""))
             path = details.stdout_path if stream == "stdout" else details.stderr_path
             if not path:
                 raise NotFound(f"job {job_id}: the scheduler no longer knows its {stream} path; "

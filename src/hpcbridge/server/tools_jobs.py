@@ -19,7 +19,8 @@ from . import render
 from .app import ToolKit, reply
 from .tools_cluster import ClusterArg, Limit, Offset
 
-JobId = Annotated[str, Field(description="Job id, e.g. '1234' or '1234_7' for an array task")]
+JobId = Annotated[str, Field(description="Job id, e.g. '1234', '1234_7' (Slurm array task) or '1234.server' "
+                                        "(PBS)")]
 UserArg = Annotated[str | None, Field(description="A user name, 'me' for the SSH user, or omit for everyone")]
 
 
@@ -56,20 +57,30 @@ def _row(job: Job) -> JobSummaryRow:
                          ",".join(str(g) for g in job.gpus), job.time_used, job.time_limit, where)
 
 
+# Slurm's short codes and PBS's state letters (qstat(1B)), so either vocabulary filters the same lists.
+_STATE_WORDS: dict[str, set[JobState]] = {
+    "PD": {JobState.PENDING}, "R": {JobState.RUNNING}, "CANCELED": {JobState.CANCELLED},
+    "OOM": {JobState.OUT_OF_MEMORY}, "CG": {JobState.COMPLETING}, "Q": {JobState.PENDING},
+    "W": {JobState.PENDING}, "T": {JobState.PENDING}, "M": {JobState.PENDING}, "H": {JobState.HELD},
+    "E": {JobState.COMPLETING}, "S": {JobState.SUSPENDED}, "U": {JobState.SUSPENDED}, "B": {JobState.RUNNING},
+    "F": {s for s in JobState if s.final}, "X": {s for s in JobState if s.final},
+    "C": {s for s in JobState if s.final},
+}
+
+
 def _states(state: str | None) -> set[JobState] | None:
-    if not state:
+    if not state or state.strip().upper() == "ALL":
         return None
     wanted: set[JobState] = set()
     for word in state.upper().replace(" ", "").split(","):
         try:
             wanted.add(JobState(word))
         except ValueError:
-            alias = {"PD": JobState.PENDING, "R": JobState.RUNNING, "CANCELED": JobState.CANCELLED,
-                     "OOM": JobState.OUT_OF_MEMORY, "CG": JobState.COMPLETING}.get(word)
-            if alias is None:
+            if word not in _STATE_WORDS:
                 raise InvalidParameter("state", f"{word!r} is not a job state",
-                                       "one or more of " + ", ".join(s.value for s in JobState)) from None
-            wanted.add(alias)
+                                       "all, or one or more of " + ", ".join(s.value for s in JobState)
+                                       + " (PBS letters Q, R, H, W, E, S, F also work)") from None
+            wanted |= _STATE_WORDS[word]
     return wanted
 
 
@@ -81,7 +92,7 @@ def register(kit: ToolKit) -> None:
         user: UserArg = None,
         partition: Annotated[str | None, Field(description="Only this partition")] = None,
         state: Annotated[str | None, Field(description="Only these states, comma separated: PENDING, "
-                                                       "RUNNING, HELD, ...")] = None,
+                                                       "RUNNING, HELD, ... (or PBS letters Q, R, H; 'all')")] = None,
         limit: Limit = 20,
         offset: Offset = 0,
         cluster: ClusterArg = None,
@@ -102,7 +113,7 @@ def register(kit: ToolKit) -> None:
         """Everything about one job: state and reason explained, resources, GPUs, paths, exit code.
         Falls back to accounting when the job has left the queue."""
         c = registry.get(cluster)
-        details = await c.job_details(validate.job_id(job_id))
+        details = await c.job_details(c.job_id(job_id))
         return reply(details, render.job_details(details))
 
     @kit.tool(read_only=False, destructive=False, idempotent=False, output=SubmitResult)
@@ -191,21 +202,25 @@ def register(kit: ToolKit) -> None:
         job_id: JobId,
         signal: Annotated[str | None, Field(description="Send this signal instead of cancelling, e.g. "
                                                         "SIGUSR1, SIGTERM, SIGKILL")] = None,
+        force: Annotated[bool, Field(description="PBS only: forced deletion (qdel -W force; Torque qdel -p) "
+                                                 "of a job whose node does not answer; may need operator "
+                                                 "rights")] = False,
         cluster: ClusterArg = None,
     ) -> ToolResult:
-        """Cancel a pending or running job (or, with signal, only signal it)."""
+        """Cancel (PBS: delete) a pending or running job, or with signal only signal it."""
         c = registry.get(cluster)
-        jid = validate.job_id(job_id)
+        jid = c.job_id(job_id)
         sig = validate.signal_name(signal) if signal else None
-        await c.cancel(jid, sig)
-        text = f"sent SIG{sig} to job {jid}" if sig else f"job {jid} cancelled"
-        return ToolResult(content=text, structured_content={"job_id": jid, "signal": sig, "ok": True})
+        await c.cancel(jid, sig, force)
+        text = f"sent SIG{sig} to job {jid}" if sig else f"job {jid} {'force-' if force else ''}cancelled"
+        return ToolResult(content=text, structured_content={"job_id": jid, "signal": sig, "force": force,
+                                                            "ok": True})
 
     @kit.tool(read_only=False, destructive=False, idempotent=True)
     async def hold_job(job_id: JobId, cluster: ClusterArg = None) -> ToolResult:
         """Hold a pending job so it does not start until released."""
         c = registry.get(cluster)
-        jid = validate.job_id(job_id)
+        jid = c.job_id(job_id)
         await c.hold(jid)
         return ToolResult(content=f"job {jid} held", structured_content={"job_id": jid, "held": True})
 
@@ -213,7 +228,7 @@ def register(kit: ToolKit) -> None:
     async def release_job(job_id: JobId, cluster: ClusterArg = None) -> ToolResult:
         """Release a held job so it can be scheduled."""
         c = registry.get(cluster)
-        jid = validate.job_id(job_id)
+        jid = c.job_id(job_id)
         await c.release(jid)
         return ToolResult(content=f"job {jid} released", structured_content={"job_id": jid, "held": False})
 
@@ -232,7 +247,7 @@ def register(kit: ToolKit) -> None:
         """Finished and running jobs from accounting (sacct): state, exit code, signal, times, resources,
         newest first."""
         c = registry.get(cluster)
-        jid = validate.job_id(job_id) if job_id else None
+        jid = c.job_id(job_id) if job_id else None
         records = await c.history(
             job_ids=[jid] if jid else None,
             user=None if jid else await c.resolve_user(user),

@@ -12,9 +12,10 @@ from ..errors import InfeasibleRequest, NotFound, PolicyError
 from ..models import CommandResult, Job, JobDetails, JobRecord, Node, Partition
 from ..quoting import shell_join
 from ..schedulers import gres
-from ..schedulers.slurm_build import JobRequest, render_script
+from ..schedulers.slurm_build import JobRequest
 from ..transport.base import Transport
 from .cache import SingleFlightCache
+from .pbs import PbsBackend
 from .resources import gpu_types_in
 from .slurm import SlurmBackend
 
@@ -37,7 +38,9 @@ class Cluster:
     def __init__(self, config: ClusterConfig, transport: Transport) -> None:
         self.config = config
         self.transport = transport
-        self.backend = SlurmBackend(self.run)
+        self.backend: SlurmBackend | PbsBackend = (
+            PbsBackend(self.run, self.write_file, config.pbs_flavor) if config.scheduler == "pbs"
+            else SlurmBackend(self.run))
         self.cache = SingleFlightCache()
         self.commands_run = 0
 
@@ -62,6 +65,18 @@ class Cluster:
         finally:
             audit.info("cluster=%s exit=%s %.3fs %s", self.name, status, time.monotonic() - started,
                        shell_join(argv))
+
+    async def write_file(self, path: str, data: bytes) -> None:
+        audit.info("cluster=%s write %s (%d bytes)", self.name, path, len(data))
+        await self.transport.write_file(path, data, timeout=self.config.command_timeout)
+
+    @property
+    def is_pbs(self) -> bool:
+        return self.config.scheduler == "pbs"
+
+    def job_id(self, value: str | int, parameter: str = "job_id") -> str:
+        """A job id in this scheduler's form (PBS: 1234.server, arrays 1234[]; Slurm: 1234_7, 1234.0)."""
+        return validate.job_id(value, parameter, pbs=self.is_pbs)
 
     async def close(self) -> None:
         await self.transport.close()
@@ -114,10 +129,10 @@ class Cluster:
         return details_from_record(records[0])
 
     async def history(self, **filters: object) -> list[JobRecord]:
-        return await self.backend.history(**filters)
+        return await self.backend.history(**filters)  # type: ignore[arg-type]
 
-    async def cancel(self, job_id: str, signal: str | None = None) -> None:
-        await self.backend.cancel(job_id, signal)
+    async def cancel(self, job_id: str, signal: str | None = None, force: bool = False) -> None:
+        await self.backend.cancel(job_id, signal, force)
         self.cache.invalidate("jobs:")
 
     async def hold(self, job_id: str) -> None:
@@ -130,9 +145,10 @@ class Cluster:
 
     async def submit(self, req: JobRequest, *, test_only: bool = False) -> SubmitResult:
         req = await self._complete_request(req)
+        await self.backend.check_request(req)
         await self.check_feasible(req)
-        script = render_script(req)
-        output = await self.backend.submit(script, test_only=test_only)
+        script = self.backend.render_script(req)
+        output = await self.backend.submit(script, req, test_only=test_only)
         self.cache.invalidate("jobs:")
         if test_only:
             return SubmitResult("", self.name, req.partition or "", script, True, output)

@@ -18,7 +18,15 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .. import validate
-from ..errors import CommandTimeout, HpcBridgeError, InvalidParameter, NotFound, PolicyError, SchedulerError
+from ..errors import (
+    CommandTimeout,
+    HpcBridgeError,
+    InvalidParameter,
+    NotFound,
+    PolicyError,
+    SchedulerError,
+    Unsupported,
+)
 from ..schedulers import slurm_build as build
 from ..schedulers.slurm_build import AllocationSpec, ContainerSpec
 from ..schedulers.slurm_text import SEP
@@ -91,6 +99,9 @@ class Sessions:
 
     async def check(self, cluster: Cluster, spec: AllocationSpec) -> None:
         """The same refusals as submit_job, plus the session time cap."""
+        if cluster.is_pbs:
+            raise Unsupported(f"interactive work uses salloc/srun and needs a Slurm cluster; '{cluster.name}' "
+                              "runs PBS (qsub -I is not supported): submit a batch job with submit_job instead")
         cap = validate.walltime_minutes("max_session_time", cluster.config.max_session_time)
         if validate.walltime_minutes("time_limit", spec.time_limit) > cap:
             raise PolicyError(f"time_limit {spec.time_limit} exceeds the session limit of "
@@ -295,6 +306,8 @@ class Sessions:
         for tag in instances or [self.instance]:
             rows = self.store.sessions(instance=tag)
             for cluster_name in {r.cluster for r in rows} | ({*self.registry.names} if tag != self.instance else set()):
+                if self.registry.settings.clusters[cluster_name].scheduler != "slurm":
+                    continue  # sessions exist only on Slurm clusters
                 cluster = self.registry.get(cluster_name)
                 try:
                     user = await cluster.user()

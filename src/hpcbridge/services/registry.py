@@ -6,6 +6,7 @@ import asyncio
 
 from ..config import ClusterConfig, Settings
 from ..errors import NotFound
+from ..schedulers.pbs_build import command_env
 from ..schedulers.slurm_build import COMMAND_ENV
 from ..transport.base import Transport
 from ..transport.local import LocalTransport
@@ -14,7 +15,7 @@ from .cluster import Cluster
 
 
 def make_transport(config: ClusterConfig) -> Transport:
-    env = COMMAND_ENV  # the scheduler's command environment (PBS will bring its own)
+    env = command_env(config.pbs_server) if config.scheduler == "pbs" else COMMAND_ENV
     if config.transport == "local":
         return LocalTransport(env)
     return SshTransport(
@@ -43,6 +44,16 @@ class Registry:
     @property
     def names(self) -> list[str]:
         return list(self.settings.clusters)
+
+    def first_with_scheduler(self, scheduler: str) -> str:
+        """The default cluster if it runs `scheduler`, else the first configured one that does."""
+        clusters = self.settings.clusters
+        ordered = [self.settings.default_cluster, *clusters]
+        for name in ordered:
+            if clusters[name].scheduler == scheduler:
+                return name
+        raise NotFound(f"no {scheduler.upper()} cluster is configured; clusters: "
+                       + ", ".join(f"{n} ({c.scheduler})" for n, c in clusters.items()))
 
     def get(self, name: str | None = None) -> Cluster:
         key = name or self.settings.default_cluster

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Awaitable, Callable
 
-from ..errors import NotFound, SchedulerError
+from ..errors import InvalidParameter, NotFound, PrivilegeError, SchedulerError
 from ..models import CommandResult, Job, JobDetails, JobRecord, Node, Partition
 from ..schedulers import slurm_build as build
 from ..schedulers import slurm_text as parse
@@ -14,7 +14,7 @@ from ..schedulers.slurm_states import explain_reason
 Runner = Callable[..., Awaitable[CommandResult]]
 
 
-def _fail(what: str, result: CommandResult) -> SchedulerError:
+def command_error(what: str, result: CommandResult) -> SchedulerError:
     message = (result.stderr or result.stdout).strip().splitlines()
     detail = message[-1] if message else f"exit status {result.exit_status}"
     if result.exit_status == 127 or "command not found" in detail:
@@ -39,7 +39,7 @@ class SlurmBackend:
     async def _ok(self, what: str, argv: list[str], **kwargs: object) -> CommandResult:
         result = await self._run(argv, **kwargs)
         if not result.ok:
-            raise _fail(what, result)
+            raise command_error(what, result)
         return result
 
     async def version(self) -> str:
@@ -69,7 +69,7 @@ class SlurmBackend:
         if not result.ok:
             if "Invalid job id" in result.stderr:
                 return None
-            raise _fail("scontrol show job", result)
+            raise command_error("scontrol show job", result)
         details = parse.parse_jobs_detail(result.stdout)
         # an array's parent id expands to every task; pick the exact match when there is one
         for d in details:
@@ -84,13 +84,20 @@ class SlurmBackend:
             if "accounting_storage/none" in text or "not running a supported accounting" in text:
                 raise SchedulerError("job accounting (sacct) is not enabled on this cluster; "
                                      "only jobs still in the queue can be shown")
-            raise _fail("sacct", result)
+            raise command_error("sacct", result)
         return parse.parse_sacct(result.stdout)
 
-    async def submit(self, script: str, *, test_only: bool = False) -> str:
+    async def check_request(self, req: build.JobRequest) -> None:
+        """Every JobRequest field has a Slurm spelling."""
+
+    @staticmethod
+    def render_script(req: build.JobRequest) -> str:
+        return build.render_script(req)
+
+    async def submit(self, script: str, req: build.JobRequest | None = None, *, test_only: bool = False) -> str:
         result = await self._run(build.sbatch_argv(test_only), stdin=script.encode(), idempotent=False)
         if not result.ok:
-            raise _fail("sbatch", result)
+            raise command_error("sbatch", result)
         if test_only:
             return (result.stderr or result.stdout).strip()
         job_id = parse.parse_submit(result.stdout)
@@ -98,7 +105,10 @@ class SlurmBackend:
             raise SchedulerError(f"sbatch printed no job id: {result.stdout.strip()[:200]}")
         return job_id
 
-    async def cancel(self, job_id: str, signal: str | None = None) -> None:
+    async def cancel(self, job_id: str, signal: str | None = None, force: bool = False) -> None:
+        if force:
+            raise InvalidParameter("force", "Slurm has no forced deletion (it is PBS's qdel -W force); scancel "
+                                   "already ends the job", "force=false, or signal='KILL' to kill it at once")
         result = await self._run(build.scancel_argv(job_id, signal), idempotent=False)
         self._check_job_command("scancel", job_id, result)
 
@@ -116,13 +126,25 @@ class SlurmBackend:
         if re.search(r"already completed|Job/step already completing or completed", text, re.IGNORECASE):
             raise SchedulerError(f"{what} {job_id}: the job has already finished")
         if "Access/permission denied" in text or "Permission denied" in text:
-            raise SchedulerError(f"{what} {job_id}: permission denied (the job belongs to another user)")
+            raise PrivilegeError(f"{what} {job_id}: permission denied: only the job's owner, a Slurm operator or "
+                                 "an administrator may do this")
         if not result.ok or (what == "scancel" and "error" in text.lower()):
-            raise _fail(f"{what} {job_id}", result)
+            raise command_error(f"{what} {job_id}", result)
 
     @staticmethod
     def explain(reason: str) -> str:
         return explain_reason(reason)
+
+    async def privileges(self, user: str) -> str:
+        """The user's Slurm admin level (sacctmgr AdminLevel): None, Operator or Administrator."""
+        result = await self._run(["sacctmgr", "--noheader", "--parsable2", "show", "user", user,
+                                  "format=AdminLevel"])
+        level = result.stdout.strip().splitlines()[0] if result.ok and result.stdout.strip() else ""
+        if not level:
+            return "unknown (sacctmgr shows no user record)"
+        if level == "None":
+            return "ordinary user: may cancel, hold and release only its own jobs"
+        return f"{level}: may act on other users' jobs"
 
     async def accounting_available(self) -> bool:
         result = await self._run(["sacct", "--noheader", "-X", "--starttime", "now-1hours", "-o", "JobID"])

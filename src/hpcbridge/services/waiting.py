@@ -112,7 +112,8 @@ def _overall(jobs: list[Job]) -> JobState:
     """An array is final when every task is; otherwise it is its least advanced task's state."""
     if all(j.state.final for j in jobs):
         failed = [j.state for j in jobs if j.state.failed]
-        return failed[0] if failed else JobState.COMPLETED
+        unreported = [j.state for j in jobs if j.state is JobState.ENDED]
+        return failed[0] if failed else unreported[0] if unreported else JobState.COMPLETED
     for state in (JobState.RUNNING, JobState.COMPLETING, JobState.PENDING, JobState.HELD):
         if any(j.state is state for j in jobs):
             return state

@@ -1,0 +1,274 @@
+"""PBS backend: PBS Pro / OpenPBS and Torque behind the same interface as SlurmBackend.
+
+The flavour decides the forms: PBS Pro answers `-F json` and reads qsub scripts on stdin; Torque (and
+Torque-style wrappers) prints text only and needs the script as a file, with the options on qsub's
+command line. `pbs_flavor = "auto"` asks `qstat --version` once: PBS Pro prints `pbs_version = ...`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from collections.abc import Awaitable, Callable
+from dataclasses import replace
+from datetime import datetime, timedelta
+
+from ..errors import InvalidParameter, NotFound, PrivilegeError, SchedulerError, Unsupported
+from ..models import CommandResult, Job, JobDetails, JobRecord, Node, Partition
+from ..schedulers import pbs as parse
+from ..schedulers import pbs_build as build
+from ..schedulers.slurm_build import JobRequest
+from .slurm import command_error
+
+Runner = Callable[..., Awaitable[CommandResult]]
+Writer = Callable[[str, bytes], Awaitable[None]]
+
+_PRIVILEGE = re.compile(r"Unauthorized Request|Access/permission denied|Permission denied|Invalid user id|"
+                        r"not authorized|must be (?:a )?(?:manager|operator)", re.IGNORECASE)
+_UNKNOWN_JOB = re.compile(r"Unknown Job Id|Invalid job id|does not exist|Job ID .* not found", re.IGNORECASE)
+_FINISHED = re.compile(r"Job has finished|already completed|Request invalid for state of job", re.IGNORECASE)
+_BAD_OPTION = re.compile(r"Unknown option: ?(\S+)|invalid option -- '?(\w)'|illegal option", re.IGNORECASE)
+_JOB_ID_LINE = re.compile(r"^\s*([0-9]+(?:\[[0-9]*\])?(?:\.[A-Za-z0-9_.-]+)?)\s*$")
+
+
+def _text(result: CommandResult) -> str:
+    return (result.stderr + "\n" + result.stdout).strip()
+
+
+def record_from_details(d: JobDetails) -> JobRecord:
+    j = d.job
+    return JobRecord(
+        job_id=j.job_id, name=j.name, user=j.user, state=j.state, native_state=j.native_state,
+        partition=j.partition, account=j.account, exit_code=d.exit_code, signal=d.signal,
+        submit_time=j.submit_time, start_time=j.start_time, end_time=d.end_time, elapsed=j.time_used,
+        time_limit=j.time_limit, num_nodes=j.num_nodes, node_list=j.node_list, alloc_tres=d.tres,
+        req_mem=d.memory, max_rss=d.raw.get("resources_used.mem", ""), reason=d.reason_explained,
+        work_dir=d.work_dir,
+    )
+
+
+def since(parameter: str, value: str | None, now: datetime | None = None) -> str | None:
+    """ISO dates pass; `now`, `today`, `midnight` and `now-N{days,hours,minutes}` (sacct's words) become ISO."""
+    if not value:
+        return None
+    now = now or datetime.now()
+    if re.match(r"^\d{4}-\d{2}-\d{2}", value):
+        return value
+    if value in ("today", "midnight"):
+        return now.strftime("%Y-%m-%dT00:00:00")
+    m = re.match(r"^now(?:-(\d+)(days|hours|minutes))?$", value)
+    if not m:
+        raise InvalidParameter(parameter, f"{value!r} is not a time this PBS cluster's history understands",
+                               "YYYY-MM-DD[THH:MM[:SS]], now, today, now-7days, now-12hours")
+    delta = timedelta(**{m.group(2): int(m.group(1))}) if m.group(1) else timedelta()
+    return (now - delta).strftime("%Y-%m-%dT%H:%M:%S")
+
+
+class PbsBackend:
+    name = "pbs"
+
+    def __init__(self, run: Runner, write: Writer, flavor: str = "auto") -> None:
+        self._run = run
+        self._write = write
+        self._configured = flavor
+        self._flavor: build.Flavor | None = None if flavor == "auto" else flavor  # type: ignore[assignment]
+        self._version = ""
+        self._lock = asyncio.Lock()
+
+    async def _ok(self, what: str, argv: list[str], **kwargs: object) -> CommandResult:
+        result = await self._run(argv, **kwargs)
+        if not result.ok:
+            raise command_error(what, result)
+        return result
+
+    async def flavor(self) -> build.Flavor:
+        async with self._lock:
+            if self._flavor is None or not self._version:
+                result = await self._run(build.version_argv())
+                text = _text(result)
+                found = re.search(r"pbs_version\s*=\s*(\S+)", text)
+                torque = re.search(r"^Version:\s*(\S+)", text, re.MULTILINE)
+                if self._flavor is None:
+                    self._flavor = "pbspro" if found else "torque"
+                self._version = (f"PBS Pro/OpenPBS {found.group(1)}" if found else f"Torque {torque.group(1)}"
+                                 if torque else "Torque-style qstat (no --version)")
+            return self._flavor
+
+    @property
+    def json(self) -> bool:
+        return self._flavor == "pbspro"
+
+    async def version(self) -> str:
+        await self.flavor()
+        return self._version
+
+    async def whoami(self) -> str:
+        return (await self._ok("id", ["id", "-un"])).stdout.strip()
+
+    # --- reads --------------------------------------------------------------------------------------
+    async def partitions(self) -> list[Partition]:
+        await self.flavor()
+        queues = parse.parse_queues((await self._ok("qstat -Q -f", build.queues_argv(self.json))).stdout)
+        nodes = await self.nodes()
+        default = await self._default_queue()
+        bound = any(n.partitions for n in nodes)
+        result = []
+        for q in queues:
+            # a queue without nodes bound to it (PBS's usual set-up) can run on any node
+            members = tuple(n.name for n in nodes if q.name in n.partitions or not bound)
+            result.append(replace(q, nodes=members, total_nodes=q.total_nodes or len(members),
+                                  is_default=q.name == default,
+                                  total_cpus=sum(n.cpus_total for n in nodes if n.name in members),
+                                  total_gpus=sum(g.count for n in nodes if n.name in members for g in n.gpus)))
+        return result
+
+    async def _default_queue(self) -> str:
+        result = await self._run(build.server_argv(self.json))
+        match = re.search(r'"?default_queue"?\s*[=:]\s*"?([\w.-]+)', result.stdout) if result.ok else None
+        return match.group(1) if match else ""
+
+    async def nodes(self) -> list[Node]:
+        await self.flavor()
+        return parse.parse_nodes((await self._ok("pbsnodes -a", build.nodes_argv(self.json))).stdout)
+
+    async def _details(self, job_id: str | None = None, history: bool = False) -> list[JobDetails]:
+        await self.flavor()
+        argv = build.qstat_argv(job_id, history=history and self.json, json=self.json)
+        result = await self._run(argv)
+        if not result.ok:
+            # qstat exits 153 (Torque, its wrappers: silently) for an unknown id; PBS Pro says Unknown Job Id
+            if job_id and (result.exit_status == 153 or _UNKNOWN_JOB.search(_text(result))
+                           or _FINISHED.search(_text(result))):
+                return []
+            if not job_id and not _text(result):
+                return []  # some qstat versions exit non-zero when there is no job at all
+            raise command_error("qstat -f", result)
+        return parse.parse_jobs_json(result.stdout) if self.json else parse.parse_jobs_text(result.stdout)
+
+    async def jobs(self, user: str | None = None, partition: str | None = None,
+                   states: list[str] | None = None) -> list[Job]:
+        jobs = [d.job for d in await self._details()]
+        if not states:  # like squeue: the queue, not the jobs a Torque server keeps after they end
+            jobs = [j for j in jobs if not j.state.final]
+        return [j for j in jobs if (not user or j.user == user) and (not partition or j.partition == partition)]
+
+    async def job(self, job_id: str) -> JobDetails | None:
+        details = await self._details(job_id, history=True)
+        wanted = {job_id, parse.short_id(job_id)}
+        for d in details:
+            if d.job.job_id in wanted or parse.short_id(d.job.job_id) in wanted:
+                return d
+        return details[0] if details else None
+
+    async def estimated_start(self, job_id: str) -> str:
+        details = await self.job(job_id)
+        return parse.to_iso(details.raw.get("estimated.start_time", "")) if details else ""
+
+    async def history(self, job_ids: list[str] | None = None, user: str | None = None,
+                      all_users: bool = False, start_time: str | None = None, end_time: str | None = None,
+                      **_: object) -> list[JobRecord]:
+        """PBS Pro: `qstat -x -f` (finished jobs for the server's job_history_duration). Torque keeps
+        finished jobs only for keep_completed seconds, so its history is what `qstat -f` still shows."""
+        if job_ids:
+            found = [await self.job(j) for j in job_ids]
+            return [record_from_details(d) for d in found if d is not None]
+        await self.flavor()
+        begin, until = since("start_time", start_time or "now-7days"), since("end_time", end_time)
+        records = [record_from_details(d) for d in await self._details(history=True)]
+        return [r for r in records if (not user or r.user == user)
+                and (not begin or not r.submit_time or r.submit_time >= begin)
+                and (not until or not r.submit_time or r.submit_time <= until)]
+
+    # --- mutations ----------------------------------------------------------------------------------
+    def render_script(self, req: JobRequest) -> str:
+        flavor = self._flavor or "pbspro"
+        return build.render_script(req, flavor, directives=flavor == "pbspro")
+
+    async def check_request(self, req: JobRequest) -> None:
+        """Refuse what PBS cannot express rather than drop it silently."""
+        flavor = await self.flavor()
+        refused = build.unsupported(req, flavor)
+        if refused:
+            raise InvalidParameter(refused[0], f"PBS ({flavor}) has no equivalent of {', '.join(refused)}",
+                                   "leave it unset on this cluster (choose the queue that has what you need)")
+
+    async def submit(self, script: str, req: JobRequest | None = None, *, test_only: bool = False) -> str:
+        flavor = await self.flavor()
+        if test_only:
+            return ("PBS has no test submission: nothing was submitted. The request passed hpcbridge's checks "
+                    "(queue, limits, policy); the script above is what would be sent.")
+        if flavor == "pbspro":
+            result = await self._run(build.qsub_argv(), stdin=script.encode(), idempotent=False)
+        else:
+            result = await self._submit_file(script, build.qsub_options(req or JobRequest(script), "torque"))
+        lines = [m.group(1) for m in map(_JOB_ID_LINE.match, result.stdout.splitlines()) if m]
+        if not result.ok or not lines:
+            raise SchedulerError(f"qsub failed: {_text(result)[-500:] or f'exit status {result.exit_status}'}")
+        return lines[-1]
+
+    async def _submit_file(self, script: str, options: list[build.Option]) -> CommandResult:
+        argv = build.qsub_argv(options)  # refuses unsafe values before anything is written
+        path = (await self._ok("mktemp", ["mktemp", "-t", "hpcbridge-job.XXXXXXXX"])).stdout.strip()
+        try:
+            await self._write(path, script.encode())
+            return await self._run([*argv, path], idempotent=False)
+        finally:
+            await self._run(["rm", "-f", path])
+
+    async def cancel(self, job_id: str, signal: str | None = None, force: bool = False) -> None:
+        flavor = await self.flavor()
+        if signal and force:
+            raise InvalidParameter("force", "force and signal exclude each other", "one of them")
+        argv = build.qsig_argv(job_id, signal) if signal else build.qdel_argv(job_id, force, flavor)
+        what = "qsig" if signal else "qdel -W force" if force and flavor == "pbspro" else \
+            "qdel -p" if force else "qdel"
+        await self._job_command(what, job_id, argv)
+
+    async def hold(self, job_id: str) -> None:
+        await self._job_command("qhold", job_id, build.qhold_argv(job_id))
+
+    async def release(self, job_id: str) -> None:
+        await self._job_command("qrls", job_id, build.qrls_argv(job_id))
+
+    async def _job_command(self, what: str, job_id: str, argv: list[str]) -> None:
+        result = await self._run(argv, idempotent=False)
+        if result.ok:
+            return
+        text = _text(result)
+        bad = _BAD_OPTION.search(text)
+        if bad or "Usage:" in text:
+            raise Unsupported(f"{what} is not supported by this cluster's {argv[0]} "
+                              f"({(bad.group(0) if bad else 'usage error')}); "
+                              + ("delete without force" if "qdel" in what else "it cannot do this here"))
+        if _PRIVILEGE.search(text):
+            user = await self.whoami()
+            raise PrivilegeError(f"{what} {job_id}: not permitted for {user}: only the job's owner, or a PBS "
+                                 "operator or manager, may do this" + (" (forced deletion may need operator "
+                                 "rights even for your own job)" if "force" in what or "-p" in what else ""))
+        if _FINISHED.search(text):
+            raise SchedulerError(f"{what} {job_id}: the job has already finished")
+        if _UNKNOWN_JOB.search(text) or await self.job(job_id) is None:
+            raise NotFound(f"job {job_id} is not in the queue (finished jobs are in get_job_history)")
+        raise command_error(f"{what} {job_id}", result)
+
+    # --- facts --------------------------------------------------------------------------------------
+    @staticmethod
+    def explain(reason: str) -> str:
+        return reason  # PBS's comment is already prose ("Not Running: Insufficient amount of resource: ngpus")
+
+    async def accounting_available(self) -> bool:
+        """PBS Pro with job history keeps finished jobs for `qstat -x`; Torque only briefly."""
+        return await self.flavor() == "pbspro"
+
+    async def privileges(self, user: str) -> str:
+        """Manager/operator membership from the server's attributes (`qstat -B -f`), when readable."""
+        await self.flavor()
+        result = await self._run(build.server_argv(self.json))
+        if not result.ok:
+            return "unknown (this cluster's qstat cannot show server attributes: -B)"
+        text = result.stdout
+        roles = [role for role in ("managers", "operators")
+                 if re.search(rf'"?{role}"?\s*[=:]\s*"?[^"\n]*\b{re.escape(user)}@', text)]
+        if roles:
+            return f"PBS {' and '.join(r[:-1] for r in roles)}: may act on other users' jobs"
+        return "ordinary user: may delete, hold (user hold) and release only its own jobs"
