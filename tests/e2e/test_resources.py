@@ -14,8 +14,14 @@ pytestmark = pytest.mark.cluster
 
 async def test_resources_answer_with_json(mcp: Client) -> None:
     templates = {t.uri_template for t in await mcp.list_resource_templates()}
-    assert templates == {"slurm://job/{job_id}", "slurm://queue/{queue_name}"}
-    assert {str(r.uri) for r in await mcp.list_resources()} == {"slurm://system/status", "slurm://user/jobs"}
+    paths = {"job/{job_id}", "queue/{queue_name}"}
+    assert templates == {f"{scheme}://{p}" for scheme in ("slurm", "pbs") for p in paths}
+    fixed = {"system/status", "user/jobs", "user/privileges"}
+    assert {str(r.uri) for r in await mcp.list_resources()} == {f"{s}://{p}" for s in ("slurm", "pbs") for p in fixed}
+    privileges = json.loads((await mcp.read_resource("slurm://user/privileges"))[0].text)
+    assert privileges["user"] == "alice" and privileges["privileges"].startswith("ordinary user")
+    # this server has only a Slurm cluster: the PBS scheme says so instead of answering from it
+    assert "no PBS cluster is configured" in json.loads((await mcp.read_resource("pbs://system/status"))[0].text)["error"]
     status = json.loads((await mcp.read_resource("slurm://system/status"))[0].text)
     assert {p["name"] for p in status["partitions"]} == {"gpu", "cpu", "interactive"}
     queue = json.loads((await mcp.read_resource("slurm://queue/gpu"))[0].text)

@@ -45,3 +45,21 @@ def test_bad_config_says_what_and_where(tmp_path: Path, toml: str, message: str)
 def test_nothing_configured(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="SLURM_SSH_HOST"):
         load_settings({"HPCBRIDGE_CONFIG": "", "XDG_CONFIG_HOME": str(tmp_path)})
+
+
+def test_pbs_plan_variables_make_a_pbs_cluster(tmp_path: Path) -> None:
+    s = load_settings({"HPCBRIDGE_CONFIG": "", "XDG_CONFIG_HOME": str(tmp_path), "PBS_SERVER": "pbs01",
+                       "PBS_ACCOUNT": "datascience"})
+    c = s.cluster(None)
+    assert (c.scheduler, c.pbs_server, c.account, c.transport) == ("pbs", "pbs01", "datascience", "local")
+    over_ssh = load_settings({"HPCBRIDGE_CONFIG": "", "PBS_SERVER": "pbs01", "SLURM_SSH_HOST": "login",
+                              "SLURM_ACCOUNT": "mine", "PBS_ACCOUNT": "theirs"}).cluster(None)
+    assert (over_ssh.transport, over_ssh.host, over_ssh.account) == ("ssh", "login", "mine")
+    assert load_settings({"HPCBRIDGE_CONFIG": "", "SLURM_SSH_HOST": "h"}).cluster(None).scheduler == "slurm"
+
+
+def test_tool_aliases_setting(tmp_path: Path) -> None:
+    assert load_settings({"HPCBRIDGE_CONFIG": "", "SLURM_SSH_HOST": "h",
+                          "HPCBRIDGE_TOOL_ALIASES": "pbs"}).tool_aliases == ["pbs"]
+    with pytest.raises(ConfigError, match="tool_aliases"):
+        load_settings({"HPCBRIDGE_CONFIG": "", "SLURM_SSH_HOST": "h", "HPCBRIDGE_TOOL_ALIASES": "lsf"})

@@ -77,11 +77,13 @@ async def _option(cluster: Cluster, partition: str, need: Need, now: datetime) -
     try:
         soon = datetime.strptime(start, "%Y-%m-%dT%H:%M:%S") <= now + timedelta(seconds=60)
     except ValueError:
-        soon = False
+        soon = cluster.is_pbs  # PBS has no test submission: judged by what is free now
     starts_now = soon and (not need.gpus or best >= (req.gpus or 0))
     parts = [f"{free} free {need.gpu_type or 'GPU'}s now, up to {best} on one node"] if need.gpus else ["fits"]
     if start:
         parts.append(f"scheduler estimate: start {start}")
+    elif cluster.is_pbs:
+        parts.append("PBS gives no start estimate")
     return Option(0, cluster.name, partition, True, starts_now, start, free, best, "; ".join(parts))
 
 
