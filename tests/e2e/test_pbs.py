@@ -11,6 +11,7 @@ import json
 import os
 import secrets
 import subprocess
+from pathlib import Path
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -174,3 +175,27 @@ async def test_nodes_and_prompts(pbs: Client) -> None:
     names = {t.name for t in await pbs.list_tools()}
     assert {"get_job_status", "delete_job", "list_queues", "list_nodes", "get_job_summary"} <= names
 
+
+
+async def test_gpu_summary_and_recommendation_tools(pbs: Client) -> None:
+    gpus = await call(pbs, "get_gpu_info")
+    assert gpus["by_type"] == {"gpu": 8}  # the wrappers' pbsnodes gives counts, not types
+    free = await call(pbs, "get_gpu_availability", min_gpus=2)
+    assert free["free_by_type"]["gpu"] <= 8
+    summary = await call(pbs, "get_job_summary")
+    assert summary["cluster"] == "torque" and summary["total"] >= 0
+    best = await call(pbs, "recommend_submission", gpus=2, time_limit="1:00:00")
+    assert best["best"] and best["best"]["feasible"] and "PBS gives no start estimate" in best["best"]["why"]
+
+
+def test_check_reports_scheduler_and_privileges(tc_env: dict[str, str], tmp_path: Path) -> None:
+    config = tmp_path / "config.toml"
+    config.write_text(_toml(tc_env))
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SLURM_", "HPCBRIDGE_", "PBS_"))}
+    env.update(HPCBRIDGE_CONFIG=str(config), HPCBRIDGE_STATE_DIR=os.environ["HPCBRIDGE_STATE_DIR"])
+    out = subprocess.run([hpcbridge_executable(), "check"], env=env, capture_output=True, text=True,
+                         timeout=120)
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert "torque: scheduler: pbs Torque-style qstat" in out.stdout
+    assert "torque: privileges: alice: unknown" in out.stdout  # the wrappers have no qstat -B
+    assert "torque: partitions: gpu, cpu, interactive" in out.stdout  # no server attributes: no default marked

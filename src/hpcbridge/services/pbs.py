@@ -124,7 +124,8 @@ class PbsBackend:
 
     async def _default_queue(self) -> str:
         result = await self._run(build.server_argv(self.json))
-        match = re.search(r'"?default_queue"?\s*[=:]\s*"?([\w.-]+)', result.stdout) if result.ok else None
+        server = result.ok and re.search(r'^Server:|"Server"\s*:', result.stdout, re.MULTILINE)
+        match = re.search(r'"?default_queue"?\s*[=:]\s*"?([\w.-]+)', result.stdout) if server else None
         return match.group(1) if match else ""
 
     async def nodes(self) -> list[Node]:
@@ -264,9 +265,10 @@ class PbsBackend:
         """Manager/operator membership from the server's attributes (`qstat -B -f`), when readable."""
         await self.flavor()
         result = await self._run(build.server_argv(self.json))
-        if not result.ok:
-            return "unknown (this cluster's qstat cannot show server attributes: -B)"
         text = result.stdout
+        # a Torque-style wrapper may take `-f` as -B's argument and print jobs instead: insist on a server
+        if not result.ok or not re.search(r'^Server:|"Server"\s*:', text, re.MULTILINE):
+            return "unknown (this cluster's qstat does not show server attributes: qstat -B -f)"
         roles = [role for role in ("managers", "operators")
                  if re.search(rf'"?{role}"?\s*[=:]\s*"?[^"\n]*\b{re.escape(user)}@', text)]
         if roles:
