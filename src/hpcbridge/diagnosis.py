@@ -99,6 +99,9 @@ def _pending(inp: DiagnosisInput) -> Diagnosis | None:
             step = "ask the cluster administrators; only they can release it"
         return _d(inp, "never_starts", f"job {inp.job_id} will never start: {NEVER_STARTS[code]}",
                   [f"reason: {inp.reason}"], step)
+    if inp.reason.startswith("Can Never Run"):  # PBS Pro's scheduler comment for impossible requests
+        return _d(inp, "never_starts", f"job {inp.job_id} will never start: {inp.reason}", [f"reason: {inp.reason}"],
+                  "cancel it and resubmit with a request the queue accepts (get_partition_info)")
     if inp.state is JobState.HELD:
         return _d(inp, "held", f"job {inp.job_id} is held by its owner", [f"reason: {inp.reason}"],
                   "release_job to let it run")

@@ -55,6 +55,14 @@ F = JobState.FAILED
         (DiagnosisInput("21", JobState.COMPLETED, exit_code=0), "completed", "exit code: 0"),
         (DiagnosisInput("22", F, exit_code=3, stderr_tail="something odd\n"), "nonzero_exit", "something odd"),
         (DiagnosisInput("23", JobState.RUNNING, "RUNNING"), "running", "RUNNING"),
+        # PBS forms: the scheduler's comment, an operator/system hold, no exit status reported
+        (DiagnosisInput("24.pbs", JobState.PENDING, "Q", reason="Can Never Run: Insufficient amount of queue "
+                        "resource: ncpus (total 4 < requested 8)"), "never_starts", "Can Never Run"),
+        (DiagnosisInput("25.pbs", JobState.PENDING, "Q", reason="Not Running: Insufficient amount of resource: "
+                        "ngpus"), "pending", "ngpus"),
+        (DiagnosisInput("26.pbs", JobState.HELD, "H", reason="JobHeldAdmin (PBS Hold_Types=s)"), "never_starts",
+         "Hold_Types=s"),
+        (DiagnosisInput("27", JobState.ENDED, "C", stdout_tail="done\n"), "ended", "done"),
     ],
 )
 def test_each_cause_with_its_evidence(inp: DiagnosisInput, cause: str, evidence: str) -> None:

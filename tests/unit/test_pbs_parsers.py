@@ -91,3 +91,13 @@ def test_torque_wrappers_of_the_test_cluster() -> None:
     assert set(nodes) == {"cpu1", "cpu2", "gpu1", "gpu2"} and nodes["gpu1"].gpus == (GpuCount(None, 4),)
     queues = {q.name for q in pbs.parse_queues((TORQUE / "qstat-Qf.txt").read_text())}
     assert queues >= {"gpu", "cpu"}
+
+
+def test_operator_and_system_holds_are_named() -> None:
+    text = ("Job Id: 5.srv\n    Job_Name = x\n    job_state = H\n    Hold_Types = s\n    queue = workq\n"
+            "    comment = job held, too many failed attempts to run\n")
+    (job,) = pbs.parse_jobs_text(text)
+    assert job.job.state is JobState.HELD and job.job.reason == "JobHeldAdmin (PBS Hold_Types=s)"
+    assert "too many failed attempts" in job.reason_explained
+    user_hold = pbs.parse_jobs_text(text.replace("Hold_Types = s", "Hold_Types = u"))[0]
+    assert user_hold.job.reason.startswith("job held")

@@ -178,6 +178,14 @@ def _hosts(exec_host: str) -> str:
     return ",".join(dict.fromkeys(part.split("/")[0] for part in exec_host.split("+") if part)) if exec_host else ""
 
 
+def _hold_reason(rec: dict[str, str]) -> str:
+    """An operator (o) or system (s) hold is one the owner cannot release: say it in Slurm's word for that."""
+    holds = rec.get("Hold_Types", "n")
+    if rec.get("job_state", "")[:1] == "H" and ("o" in holds or "s" in holds):
+        return f"JobHeldAdmin (PBS Hold_Types={holds})"
+    return ""
+
+
 def job_from_record(job_id: str, rec: dict[str, str]) -> JobDetails:
     exit_status = _int(rec.get("Exit_status") or rec.get("exit_status"))
     letter = rec.get("job_state", "")
@@ -196,7 +204,7 @@ def job_from_record(job_id: str, rec: dict[str, str]) -> JobDetails:
         num_nodes=_int(rec.get("Resource_List.nodect")) or 0,
         num_cpus=_int(rec.get("Resource_List.ncpus")) or 0,
         node_list=_hosts(rec.get("exec_host", "")),
-        reason=rec.get("comment", ""),
+        reason=_hold_reason(rec) or rec.get("comment", ""),
         time_used=rec.get("resources_used.walltime", ""),
         time_limit=rec.get("Resource_List.walltime", ""),
         submit_time=to_iso(rec.get("qtime") or rec.get("ctime", "")),
