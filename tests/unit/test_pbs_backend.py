@@ -6,6 +6,7 @@ this test cluster's budget; the Torque path runs live (tests/e2e/test_pbs.py). T
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -29,9 +30,10 @@ class Replay:
             ("id", "-un"): ("alice\n", "", 0),
             ("qstat", "-Q", "-f", "-F", "json"): (self._read("qstat-Q-f-F-json-openpbs-23.06.06.json"), "", 0),
             ("pbsnodes", "-a", "-F", "json"): (self._read("pbsnodes-a-F-json-openpbs-23.06.06.json"), "", 0),
-            ("qstat", "-f", "-F", "json"): (self._read("qstat-F-json-f-x-single-job-openpbs-23.06.06.json"), "", 0),
-            ("qstat", "-f", "-x", "-F", "json"): (self._read("qstat-F-json-f-x-history-openpbs-23.06.06.json"),
-                                                  "", 0),
+            ("qstat", "-f", "-t", "-F", "json"): (
+                self._read("qstat-F-json-f-x-single-job-openpbs-23.06.06.json"), "", 0),
+            ("qstat", "-f", "-t", "-x", "-F", "json"): (
+                self._read("qstat-F-json-f-x-history-openpbs-23.06.06.json"), "", 0),
             ("qstat", "-f", "-x", "-F", "json", "1.pbs"): (
                 self._read("qstat-F-json-f-x-single-job-openpbs-23.06.06.json"), "", 0),
             ("qstat", "-f", "-x", "-F", "json", "99.pbs"): ("", "qstat: Unknown Job Id 99.pbs\n", 153),
@@ -114,3 +116,16 @@ def test_history_times() -> None:
     assert since("start_time", "2025-12-01", now) == "2025-12-01"
     with pytest.raises(InvalidParameter, match="start_time"):
         since("start_time", "12/01", now)
+
+
+async def test_array_subjobs_are_listed_one_per_row(replay: Replay) -> None:
+    # synthetic: the shape of `qstat -f -t -F json` for an array (no recorded array output exists)
+    replay.answers[("qstat", "-f", "-t", "-F", "json")] = (json.dumps({"pbs_version": "23.06.06", "Jobs": {
+        "8[].pbs": {"Job_Name": "sweep", "Job_Owner": "alice@pbs", "job_state": "B", "queue": "workq"},
+        "8[1].pbs": {"Job_Name": "sweep", "Job_Owner": "alice@pbs", "job_state": "R", "queue": "workq"},
+        "8[2].pbs": {"Job_Name": "sweep", "Job_Owner": "alice@pbs", "job_state": "Q", "queue": "workq"},
+    }}), "", 0)
+    backend = PbsBackend(replay.run, replay.write, "pbspro")
+    jobs = await backend.jobs()
+    assert [(j.job_id, j.array_job_id, j.array_task_id, j.state) for j in jobs] == [
+        ("8[1].pbs", "8[].pbs", "1", JobState.RUNNING), ("8[2].pbs", "8[].pbs", "2", JobState.PENDING)]

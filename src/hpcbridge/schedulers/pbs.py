@@ -178,6 +178,15 @@ def _hosts(exec_host: str) -> str:
     return ",".join(dict.fromkeys(part.split("/")[0] for part in exec_host.split("+") if part)) if exec_host else ""
 
 
+# PBS Pro subjobs: 1234[7].server, whose array (parent) is 1234[].server
+_SUBJOB = re.compile(r"^(\d+)\[(\d+)\](.*)$")
+
+
+def array_parent(job_id: str) -> str | None:
+    m = _SUBJOB.match(job_id)
+    return f"{m.group(1)}[]{m.group(3)}" if m else None
+
+
 def _hold_reason(rec: dict[str, str]) -> str:
     """An operator (o) or system (s) hold is one the owner cannot release: say it in Slurm's word for that."""
     holds = rec.get("Hold_Types", "n")
@@ -210,8 +219,8 @@ def job_from_record(job_id: str, rec: dict[str, str]) -> JobDetails:
         submit_time=to_iso(rec.get("qtime") or rec.get("ctime", "")),
         start_time=to_iso(rec.get("stime", "")),
         gpus=(GpuCount(None, ngpus),) if ngpus else (),
-        array_job_id=None,
-        array_task_id=None,
+        array_job_id=array_parent(job_id),
+        array_task_id=_SUBJOB.match(job_id).group(2) if _SUBJOB.match(job_id) else None,  # type: ignore[union-attr]
         priority=_int(rec.get("Priority")),
     )
     return JobDetails(

@@ -146,9 +146,11 @@ def qalter_walltime_argv(job_id: str, time_limit: str) -> list[str]:
     return ["qalter", "-l", f"walltime={_walltime(time_limit)}", job_id]
 
 
-def qstat_argv(job_id: str | None = None, history: bool = False, json: bool = True) -> list[str]:
-    return ["qstat", "-f", *(["-x"] if history else []), *(["-F", "json"] if json else []),
-            *([job_id] if job_id else [])]
+def qstat_argv(job_id: str | None = None, history: bool = False, json: bool = True,
+               subjobs: bool = False) -> list[str]:
+    """-t lists an array's subjobs one per record (PBS Pro; Torque's qstat too, not its wrappers)."""
+    return ["qstat", "-f", *(["-t"] if subjobs else []), *(["-x"] if history else []),
+            *(["-F", "json"] if json else []), *([job_id] if job_id else [])]
 
 
 def queues_argv(json: bool = True) -> list[str]:

@@ -134,7 +134,8 @@ class PbsBackend:
 
     async def _details(self, job_id: str | None = None, history: bool = False) -> list[JobDetails]:
         await self.flavor()
-        argv = build.qstat_argv(job_id, history=history and self.json, json=self.json)
+        argv = build.qstat_argv(job_id, history=history and self.json, json=self.json,
+                                subjobs=self.json and job_id is None)
         result = await self._run(argv)
         if not result.ok:
             # qstat exits 153 (Torque, its wrappers: silently) for an unknown id; PBS Pro says Unknown Job Id
@@ -149,6 +150,8 @@ class PbsBackend:
     async def jobs(self, user: str | None = None, partition: str | None = None,
                    states: list[str] | None = None) -> list[Job]:
         jobs = [d.job for d in await self._details()]
+        parents = {j.array_job_id for j in jobs if j.array_job_id}
+        jobs = [j for j in jobs if j.job_id not in parents]  # like squeue: an array's tasks, one per row
         if not states:  # like squeue: the queue, not the jobs a Torque server keeps after they end
             jobs = [j for j in jobs if not j.state.final]
         return [j for j in jobs if (not user or j.user == user) and (not partition or j.partition == partition)]
