@@ -129,3 +129,17 @@ async def test_array_subjobs_are_listed_one_per_row(replay: Replay) -> None:
     jobs = await backend.jobs()
     assert [(j.job_id, j.array_job_id, j.array_task_id, j.state) for j in jobs] == [
         ("8[1].pbs", "8[].pbs", "1", JobState.RUNNING), ("8[2].pbs", "8[].pbs", "2", JobState.PENDING)]
+
+
+def test_waiters_find_pbs_jobs_by_short_id() -> None:
+    from hpcbridge.models import Job
+    from hpcbridge.services.waiting import _matches
+
+    snapshot = {j.job_id: j for j in (
+        Job("12.pbs", "a", "alice", JobState.RUNNING, "R"),
+        Job("8[1].pbs", "s", "alice", JobState.PENDING, "Q", array_job_id="8[].pbs", array_task_id="1"),
+        Job("120.pbs", "b", "alice", JobState.PENDING, "Q"))}
+    assert [j.job_id for j in _matches("12", snapshot)] == ["12.pbs"]
+    assert [j.job_id for j in _matches("8[]", snapshot)] == ["8[1].pbs"]
+    assert [j.job_id for j in _matches("8[].pbs", snapshot)] == ["8[1].pbs"]
+    assert _matches("99", snapshot) == []

@@ -105,7 +105,11 @@ class WaitResult:
 def _matches(job_id: str, snapshot: dict[str, Job]) -> list[Job]:
     if job_id in snapshot:
         return [snapshot[job_id]]
-    return [j for j in snapshot.values() if j.array_job_id == job_id]  # an array: all its tasks
+    found = [j for j in snapshot.values() if j.array_job_id == job_id]  # an array: all its tasks
+    if not found and "." not in job_id:  # PBS: "1234" for "1234.server" (and "1234[]" for "1234[].server")
+        found = [j for j in snapshot.values() if j.job_id.startswith(job_id + ".")
+                 or (j.array_job_id or "").startswith(job_id + ".")]
+    return found
 
 
 def _overall(jobs: list[Job]) -> JobState:
