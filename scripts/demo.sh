@@ -11,16 +11,31 @@ set -a
 # shellcheck disable=SC1091
 . "${HPCB_TC_DIR:-/var/lib/hpcbridge-testcluster}/connection.env"
 set +a
-export HPCBRIDGE_CONFIG=""
+# The same machine seen as a Torque-style PBS cluster too (Debian's slurm-wlm-torque wrappers): the demo
+# server has two clusters, "default" (Slurm, from connection.env) and "pbs" (from this file).
+export HPCBRIDGE_CONFIG="${HPCB_TC_DIR:-/var/lib/hpcbridge-testcluster}/demo-clusters.toml"
+cat > "$HPCBRIDGE_CONFIG" <<TOML
+[clusters.pbs]
+scheduler = "pbs"
+host = "$SLURM_SSH_HOST"
+port = $SLURM_SSH_PORT
+user = "$SLURM_SSH_USER"
+key_path = "$SLURM_SSH_KEY_PATH"
+known_hosts = "$SLURM_SSH_KNOWN_HOSTS"
+default_partition = "cpu"
+user_root = "$SLURM_USER_ROOT"
+TOML
 "$VENV/bin/hpcbridge" check
 "$VENV/bin/hpcbridge" call get_gpu_availability
+"$VENV/bin/hpcbridge" call get_partition_info cluster=pbs
 [ "${1:-}" = "--no-serve" ] && exit 0
 TOKEN=${HPCBRIDGE_HTTP_TOKEN:-$(head -c 16 /dev/urandom | od -An -tx1 | tr -d ' \n')}
 cat <<MSG
 
 hpcbridge is connected to the test cluster. Connect an MCP client:
-  stdio (Claude Code):  claude mcp add hpcbridge -- env $(tr '\n' ' ' < "${HPCB_TC_DIR:-/var/lib/hpcbridge-testcluster}/connection.env")$VENV/bin/hpcbridge serve
+  stdio (Claude Code):  claude mcp add hpcbridge -- env HPCBRIDGE_CONFIG=$HPCBRIDGE_CONFIG $(tr '\n' ' ' < "${HPCB_TC_DIR:-/var/lib/hpcbridge-testcluster}/connection.env")$VENV/bin/hpcbridge serve
   HTTP (starting now):  http://127.0.0.1:8765/mcp  with  Authorization: Bearer $TOKEN
   one tool from a shell: $VENV/bin/hpcbridge call list_jobs user=me
+  the PBS view:          $VENV/bin/hpcbridge call list_jobs user=me cluster=pbs
 MSG
 HPCBRIDGE_HTTP_TOKEN=$TOKEN exec "$VENV/bin/hpcbridge" serve --transport http --host 127.0.0.1 --port 8765
