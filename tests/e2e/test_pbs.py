@@ -11,8 +11,8 @@ import json
 import os
 import secrets
 import subprocess
-from pathlib import Path
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -53,7 +53,7 @@ async def pbs(tc_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory) 
 def slurm_view(job_id: str) -> str:
     """What the scheduler under the wrappers says: 'STATE REASON', or '' once the job is gone."""
     out = subprocess.run(["squeue", "--noheader", "--jobs", job_id, "--format", "%T %r"], capture_output=True,
-                         text=True, timeout=30)
+                         text=True, timeout=30, check=False)
     return out.stdout.strip()
 
 
@@ -143,10 +143,10 @@ async def test_another_users_job_is_a_privilege_error(pbs: Client) -> None:
 async def test_what_pbs_cannot_do_is_refused_before_qsub(pbs: Client) -> None:
     before = (await call(pbs, "list_jobs", user="me", state="all", limit=1))["total"]
     cases = {
-        "gpu_type": dict(gpus=1, gpu_type="a100", partition="gpu"),
-        "container_image": dict(container_image="default"),
-        "job_name": dict(job_name="has space"),
-        "partition": dict(partition="nosuchqueue"),
+        "gpu_type": {"gpus": 1, "gpu_type": "a100", "partition": "gpu"},
+        "container_image": {"container_image": "default"},
+        "job_name": {"job_name": "has space"},
+        "partition": {"partition": "nosuchqueue"},
     }
     for expected, extra in cases.items():
         message = await error_of(pbs, "submit_job", script_content="true", **extra)
@@ -194,7 +194,7 @@ def test_check_reports_scheduler_and_privileges(tc_env: dict[str, str], tmp_path
     env = {k: v for k, v in os.environ.items() if not k.startswith(("SLURM_", "HPCBRIDGE_", "PBS_"))}
     env.update(HPCBRIDGE_CONFIG=str(config), HPCBRIDGE_STATE_DIR=os.environ["HPCBRIDGE_STATE_DIR"])
     out = subprocess.run([hpcbridge_executable(), "check"], env=env, capture_output=True, text=True,
-                         timeout=120)
+                         timeout=120, check=False)
     assert out.returncode == 0, out.stdout + out.stderr
     assert "torque: scheduler: pbs Torque-style qstat" in out.stdout
     assert "torque: privileges: alice: unknown" in out.stdout  # the wrappers have no qstat -B

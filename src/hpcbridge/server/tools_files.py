@@ -9,7 +9,6 @@ from typing import Annotated, Literal
 from fastmcp.tools.base import ToolResult
 from pydantic import Field
 
-from .. import validate
 from ..errors import InvalidParameter, NotFound, PolicyError
 from ..services import files
 from ..services.files import DEFAULT_MAX_BYTES, FileContent
