@@ -199,3 +199,45 @@ def test_check_reports_scheduler_and_privileges(tc_env: dict[str, str], tmp_path
     assert "torque: scheduler: pbs Torque-style qstat" in out.stdout
     assert "torque: privileges: alice: unknown" in out.stdout  # the wrappers have no qstat -B
     assert "torque: partitions: gpu, cpu, interactive" in out.stdout  # no server attributes: no default marked
+
+
+async def test_hostile_values_never_reach_a_shell(pbs: Client, tc_env: dict[str, str]) -> None:
+    """Every string parameter of every tool, and real submissions (the wrappers' qsub builds shell text)."""
+    from .test_safety_and_scale import BASE_ARGS, NOT_UNDER_TEST, _markers, _remove_literal_names, \
+        _string_params, payloads
+
+    tag = f"hpcb-pwned-{secrets.token_hex(4)}"
+    calls = accepted = 0
+    tools = await pbs.list_tools()
+    for tool in tools:
+        for param in _string_params(tool.input_schema):
+            if (tool.name, param) in NOT_UNDER_TEST:
+                continue
+            for value in payloads(f"/tmp/{tag}-{tool.name}-{param}"):
+                args = {**BASE_ARGS.get(tool.name, {}), param: value}
+                for required in tool.input_schema.get("required", []):
+                    args.setdefault(required, "1")
+                calls += 1
+                try:
+                    await pbs.call_tool(tool.name, args)
+                except ToolError:
+                    pass
+    submit = next(t for t in tools if t.name == "submit_job")
+    submitted = []
+    for param in _string_params(submit.input_schema):
+        if param == "script_content" or param.startswith("container_"):
+            continue
+        for value in payloads(f"/tmp/{tag}-qsub-{param}"):
+            calls += 1
+            try:
+                job = await call(pbs, "submit_job", **{"script_content": "true", "hold": True,
+                                                        "time_limit": "1", param: value})
+            except ToolError:
+                continue
+            accepted += 1
+            submitted.append(job["job_id"])
+    if submitted:
+        subprocess.run(["scancel", *submitted], check=False, timeout=30)
+    assert calls > 200, calls
+    assert _markers(tag) == [], f"a hostile value ran a command ({calls} calls, {accepted} real submissions)"
+    _remove_literal_names(tag, tc_env["SLURM_USER_ROOT"])
