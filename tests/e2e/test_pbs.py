@@ -203,8 +203,14 @@ def test_check_reports_scheduler_and_privileges(tc_env: dict[str, str], tmp_path
 
 async def test_hostile_values_never_reach_a_shell(pbs: Client, tc_env: dict[str, str]) -> None:
     """Every string parameter of every tool, and real submissions (the wrappers' qsub builds shell text)."""
-    from .test_safety_and_scale import BASE_ARGS, NOT_UNDER_TEST, _markers, _remove_literal_names, \
-        _string_params, payloads
+    from .test_safety_and_scale import (
+        BASE_ARGS,
+        NOT_UNDER_TEST,
+        _markers,
+        _remove_literal_names,
+        _string_params,
+        payloads,
+    )
 
     tag = f"hpcb-pwned-{secrets.token_hex(4)}"
     calls = accepted = 0
