@@ -30,3 +30,12 @@ def test_argv_and_refusals() -> None:
     assert p.qstat_argv("7", history=True) == ["qstat", "-f", "-x", "-F", "json", "7"]
     with pytest.raises(InvalidParameter):
         p.render_script(JobRequest(script_content="true", job_name='a"b'))
+
+
+def test_torque_argv_values_are_plain() -> None:
+    ok = p.qsub_argv(p.qsub_options(JobRequest(script_content="x", job_name="run-1", output_file="/l/o%j.txt",
+                                               dependency="afterok:12"), "torque"), "/tmp/s")
+    assert ok[:3] == ["qsub", "-N", "run-1"] and ok[-1] == "/tmp/s"
+    for bad in ("a b", "x[1]", "$(id)", "a*"):
+        with pytest.raises(InvalidParameter, match="job_name"):
+            p.qsub_argv(p.qsub_options(JobRequest(script_content="x", job_name=bad), "torque"))

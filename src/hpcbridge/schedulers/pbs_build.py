@@ -21,8 +21,9 @@ from .slurm_build import COMMAND_ENV, JobRequest, directive
 Flavor = Literal["pbspro", "torque"]
 Option = tuple[str, str | None]
 
-# Characters a Torque option value may hold: the Debian wrapper builds `sbatch ...` as shell text.
-_ARGV_SAFE = re.compile(r"^[A-Za-z0-9_.,:/=+@%\-\[\]]+$")
+# Characters a Torque option value may hold: the Debian wrapper builds `sbatch ...` as shell text, so
+# nothing the shell reads specially (no blanks, quotes, $, ;, globs such as [ ] * ?).
+_ARGV_SAFE = re.compile(r"^[A-Za-z0-9_.,:/=+@%\-]+$")
 
 
 def command_env(server: str | None = None) -> EnvSpec:
@@ -113,7 +114,7 @@ def qsub_argv(options: list[Option] | None = None, script_path: str | None = Non
         if value is not None and not _ARGV_SAFE.match(value):
             raise InvalidParameter(_PARAMETER.get(flag, flag.lstrip("-")),
                                    f"{value!r} holds characters this cluster's qsub cannot take safely",
-                                   "letters, digits and . _ , : / = + @ % - [ ] (no spaces)")
+                                   "letters, digits and . _ , : / = + @ % - (no spaces)")
         argv += [flag] if value is None else [flag, value]
     return argv + ([script_path] if script_path else [])
 
