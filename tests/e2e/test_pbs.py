@@ -204,30 +204,17 @@ def test_check_reports_scheduler_and_privileges(tc_env: dict[str, str], tmp_path
 async def test_hostile_values_never_reach_a_shell(pbs: Client, tc_env: dict[str, str]) -> None:
     """Every string parameter of every tool, and real submissions (the wrappers' qsub builds shell text)."""
     from .test_safety_and_scale import (
-        BASE_ARGS,
-        NOT_UNDER_TEST,
         _markers,
         _remove_literal_names,
         _string_params,
+        hostile_sweep,
         payloads,
     )
 
     tag = f"hpcb-pwned-{secrets.token_hex(4)}"
-    calls = accepted = 0
+    calls, _ = await hostile_sweep(pbs, tag)
+    accepted = 0
     tools = await pbs.list_tools()
-    for tool in tools:
-        for param in _string_params(tool.input_schema):
-            if (tool.name, param) in NOT_UNDER_TEST:
-                continue
-            for value in payloads(f"/tmp/{tag}-{tool.name}-{param}"):
-                args = {**BASE_ARGS.get(tool.name, {}), param: value}
-                for required in tool.input_schema.get("required", []):
-                    args.setdefault(required, "1")
-                calls += 1
-                try:
-                    await pbs.call_tool(tool.name, args)
-                except ToolError:
-                    pass
     submit = next(t for t in tools if t.name == "submit_job")
     submitted = []
     for param in _string_params(submit.input_schema):

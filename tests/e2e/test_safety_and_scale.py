@@ -65,10 +65,10 @@ def _remove_literal_names(tag: str, user_root: str) -> None:
         shutil.rmtree(top, ignore_errors=True) if top.is_dir() else top.unlink(missing_ok=True)
 
 
-async def test_hostile_values_in_every_string_parameter_run_nothing(mcp: Client, tc_env: dict[str, str]) -> None:
-    tag = f"hpcb-pwned-{uuid.uuid4().hex[:8]}"
+async def hostile_sweep(client: Client, tag: str) -> tuple[int, int]:
+    """Every payload through every string parameter of every tool the server lists: (calls, refused)."""
     calls = refused = 0
-    for tool in await mcp.list_tools():
+    for tool in await client.list_tools():
         for param in _string_params(tool.input_schema):
             if (tool.name, param) in NOT_UNDER_TEST:
                 continue
@@ -78,9 +78,15 @@ async def test_hostile_values_in_every_string_parameter_run_nothing(mcp: Client,
                     args.setdefault(required, "1")
                 calls += 1
                 try:
-                    await mcp.call_tool(tool.name, args)
+                    await client.call_tool(tool.name, args)
                 except ToolError:
                     refused += 1
+    return calls, refused
+
+
+async def test_hostile_values_in_every_string_parameter_run_nothing(mcp: Client, tc_env: dict[str, str]) -> None:
+    tag = f"hpcb-pwned-{uuid.uuid4().hex[:8]}"
+    calls, refused = await hostile_sweep(mcp, tag)
     await asyncio.sleep(1)
     for session in (await call(mcp, "list_interactive_sessions"))["sessions"]:  # any a payload did not stop
         if session["status"] != "ended":
