@@ -8,6 +8,9 @@
 #   cluster.sh up        start everything (idempotent)
 #   cluster.sh down      stop everything (idempotent)
 #   cluster.sh status    what runs, exit 0 only when all of it does
+#   cluster.sh purge     stop everything and remove all it wrote (config, state, spool, accounting
+#                        database, the test user and its files, generated keys): the next `up` starts
+#                        from nothing, as on a new machine (CI runs it first)
 #   cluster.sh env       print the connection settings as shell assignments
 #
 # Settings (environment): HPCB_TC_DIR (state dir), HPCB_TC_USER (alice),
@@ -59,9 +62,14 @@ cmd_install() {
   apt-get install -y -q "${missing[@]}"
 }
 
+conf_sum() {
+  # Debian's slurm-wlm ships no slurm.conf: a missing file must not stop `up` under pipefail
+  cat /etc/slurm/slurm.conf /etc/slurm/gres.conf 2>/dev/null | md5sum || true
+}
+
 write_slurm_conf() {
   local host before; host=$(hostname)
-  before=$(cat /etc/slurm/slurm.conf /etc/slurm/gres.conf 2>/dev/null | md5sum)
+  before=$(conf_sum)
   local p1=$SLURMD_PORT p2=$((SLURMD_PORT + 1)) p3=$((SLURMD_PORT + 2)) p4=$((SLURMD_PORT + 3))
   mkdir -p /etc/slurm /var/spool/slurmctld /var/spool/slurmd "$DIR/log" "$DIR/dev"
   chown slurm:slurm /var/spool/slurmctld "$DIR/log"
@@ -115,7 +123,7 @@ EOF
   cat >/etc/slurm/gres.conf <<EOF
 NodeName=gpu[1-2] Name=gpu Type=a100 File=$DIR/dev/nvidia[0-3]
 EOF
-  if [ "$before" != "$(cat /etc/slurm/slurm.conf /etc/slurm/gres.conf | md5sum)" ] && running "$DIR/slurmctld.pid"; then
+  if [ "$before" != "$(conf_sum)" ] && running "$DIR/slurmctld.pid"; then
     CONFIG_CHANGED=1  # a running cluster re-reads it after the daemons are checked (see cmd_up)
   fi
   cat >/etc/slurm/slurmdbd.conf <<EOF
@@ -364,6 +372,33 @@ cmd_down() {
   log "down"
 }
 
+cmd_purge() {
+  need_root
+  if command -v slurmctld >/dev/null; then cmd_down || true; fi
+  pkill -x slurmctld 2>/dev/null || true; pkill -x slurmdbd 2>/dev/null || true
+  local name
+  for name in sshd sshd-nosftp; do stop_pidfile "$DIR/$name.pid"; done
+  if id "$TC_USER" >/dev/null 2>&1; then
+    pkill -KILL -u "$TC_USER" 2>/dev/null || true
+    sleep 0.5
+    userdel -r "$TC_USER" 2>/dev/null || userdel "$TC_USER" 2>/dev/null || true
+  fi
+  if command -v mysqld_safe >/dev/null && [ -d /var/lib/mysql/mysql ]; then
+    # the accounting database lives in MariaDB's data directory: start it briefly to drop what we made
+    mkdir -p /run/mysqld && chown mysql:mysql /run/mysqld
+    if ! mysql_up >/dev/null 2>&1; then
+      mkdir -p "$DIR/log"
+      (setsid mysqld_safe --user=mysql --bind-address=127.0.0.1 >"$DIR/log/mysqld_safe.out" 2>&1 &)
+      wait_for 60 MariaDB mysql_up
+    fi
+    mysql -u root -e "DROP DATABASE IF EXISTS slurm_acct_db; DROP USER IF EXISTS 'slurm'@'localhost';"
+    mysqladmin --protocol=socket shutdown || true
+  fi
+  rm -f /etc/slurm/slurm.conf /etc/slurm/gres.conf /etc/slurm/slurmdbd.conf /etc/slurm/plugstack.conf.d/pyxis.conf
+  rm -rf /var/spool/slurmctld /var/spool/slurmd "$PLUGIN_DIR" "$LUSTRE" "$DIR"
+  log "purged: the next 'up' starts from nothing"
+}
+
 cmd_status() {
   local ok=0
   check() { if "$@" >/dev/null 2>&1; then printf '  %-12s up\n' "$NAME"; else printf '  %-12s DOWN\n' "$NAME"; ok=1; fi; }
@@ -388,5 +423,6 @@ case "${1:-}" in
   down) cmd_down ;;
   status) cmd_status ;;
   env) cmd_env ;;
-  *) echo "usage: $0 install|up|down|status|env" >&2; exit 2 ;;
+  purge) cmd_purge ;;
+  *) echo "usage: $0 install|up|down|status|env|purge" >&2; exit 2 ;;
 esac
