@@ -33,6 +33,14 @@ SENSITIVE_PATTERNS = [
     r"(^|/)\.kube/config$", r"(^|/)\.docker/config\.json$", r"(^|/)\.pgpass$", r"(^|/)\.vault-token$",
     r"(^|/)id_(rsa|dsa|ecdsa|ed25519)(\.pub)?$", r"^/etc/munge(/|$)", r"(^|/)munge\.key$", r"^/etc/shadow",
     r"(^|/)\.(bashrc|bash_profile|profile|zshrc|bash_login|bash_logout|cshrc|tcshrc)$",
+    # code that runs at the next login or interpreter start, and tokens of common tools (issue 10)
+    r"(^|/)\.bashrc\.d(/|$)", r"(^|/)\.bash_aliases$", r"(^|/)\.(zshenv|zprofile|zlogin|zlogout)$",
+    r"(^|/)\.config/fish(/|$)", r"(^|/)(site|dist)-packages/[^/]*\.pth$", r"(^|/)\.gitconfig$",
+    r"(^|/)\.config/git(/|$)", r"(^|/)\.config/gh(/|$)", r"(^|/)\.cache/huggingface/(token|stored_tokens)$",
+    r"(^|/)\.huggingface/token$", r"(^|/)\.pypirc$", r"(^|/)\.npmrc$", r"(^|/)\.my\.cnf$",
+    r"(^|/)\.config/enroot(/|$)", r"(^|/)\.config/rclone(/|$)", r"(^|/)\.s3cfg$", r"(^|/)\.apptainer(/|$)",
+    r"(^|/)\.singularity(/|$)", r"(^|/)id_[a-z0-9]+_sk(\.pub)?$", r"(^|/)\.config/hpcbridge(/|$)",
+    r"(^|/)\.local/share/hpcbridge(/|$)", r"(^|/)\.kube(/|$)", r"(^|/)\.docker(/|$)",
 ]
 
 
@@ -90,9 +98,33 @@ def roots_text(roots: list[DirectoryRoot], *, writing: bool) -> str:
     return ", ".join(f"{r.path} ({r.kind})" for r in usable) or "none configured"
 
 
-def check_allowed(real: str, roots: list[DirectoryRoot], *, writing: bool, shown: str) -> DirectoryRoot:
+def private_dot_entry(real: str, home: str | None, roots: list[DirectoryRoot]) -> str | None:
+    """The dot-file or dot-directory of the login home that holds real, unless a configured directory points
+    into it (then whatever lies inside that directory is allowed)."""
+    if not home or home == "/" or not is_inside(real, home) or real == home.rstrip("/"):
+        return None
+    first = real[len(home.rstrip("/")) + 1:].split("/", 1)[0]
+    if not first.startswith("."):
+        return None
+    dot = posixpath.join(home, first)
+    if any(is_inside(r.path, dot) and is_inside(real, r.path) for r in roots):
+        return None
+    return dot
+
+
+def check_allowed(real: str, roots: list[DirectoryRoot], *, writing: bool, shown: str,
+                  home: str | None = None) -> DirectoryRoot:
     """The root that contains real (the cluster's realpath of the caller's `shown` path), else refuse."""
     refuse_sensitive(real)
+    dot = private_dot_entry(real, home, roots)
+    if dot:
+        raise PolicyError(f"{shown} is inside {dot}, a private dot-file or dot-directory of the login home; "
+                          "hpcbridge does not read, write, list or delete there unless a configured directory "
+                          "points into it")
+    read_only = [r for r in roots if is_inside(real, r.path) and not r.writable]
+    if writing and read_only:
+        raise PolicyError(f"{shown} is inside the read-only {read_only[0].kind} directory {read_only[0].path}; "
+                          "hpcbridge never writes or deletes there")
     candidates = [r for r in roots if is_inside(real, r.path) and (r.writable or not writing)]
     if not candidates:
         where = f" (it resolves to {real})" if real != shown else ""

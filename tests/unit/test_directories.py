@@ -46,8 +46,46 @@ def test_outside_is_refused_naming_the_roots(real: str) -> None:
 def test_inside_is_allowed_and_the_most_specific_root_wins() -> None:
     assert check_allowed("/lustre/u/models/llama/ckpt", ROOTS, writing=True, shown="x").kind == "models"
     assert check_allowed("/img/a.sqsh", ROOTS, writing=False, shown="x").kind == "images"
-    with pytest.raises(PolicyError, match="outside"):
+    with pytest.raises(PolicyError, match="read-only images directory"):
         check_allowed("/img/a.sqsh", ROOTS, writing=True, shown="x")  # image directories are read-only
+
+
+def test_an_image_directory_inside_a_writable_root_stays_read_only() -> None:
+    roots = [DirectoryRoot("user_root", "/lustre/u", None), DirectoryRoot("images", "/lustre/u/images", None, False)]
+    assert check_allowed("/lustre/u/images/x.sqsh", roots, writing=False, shown="x").kind == "images"
+    with pytest.raises(PolicyError, match="read-only images directory /lustre/u/images"):
+        check_allowed("/lustre/u/images/x.sqsh", roots, writing=True, shown="images/x.sqsh")
+
+
+HOME_ROOTS = [DirectoryRoot("user_root", "/home/a", None), DirectoryRoot("datasets", "/home/a/.cache/ds", "/datasets")]
+
+
+@pytest.mark.parametrize("path", ["/home/a/.bashrc.d/x.sh", "/home/a/.zshenv", "/home/a/.config/anything",
+                                  "/home/a/.local/share/hpcbridge/hpcbridge.sqlite3", "/home/a/.cache/other",
+                                  "/home/a/.newtool/token", "/home/a/.cache"])
+def test_dot_entries_of_the_login_home_are_private(path: str) -> None:
+    with pytest.raises(PolicyError, match="private"):
+        check_allowed(path, HOME_ROOTS, writing=False, shown=path, home="/home/a")
+
+
+def test_a_configured_directory_inside_a_dot_directory_is_usable() -> None:
+    assert check_allowed("/home/a/.cache/ds/x.csv", HOME_ROOTS, writing=True, shown="x", home="/home/a").kind \
+        == "datasets"
+    assert check_allowed("/home/a/results/x", HOME_ROOTS, writing=True, shown="x", home="/home/a").kind \
+        == "user_root"
+
+
+@pytest.mark.parametrize("path", [
+    "/lustre/u/.bash_aliases", "/lustre/u/.zprofile", "/lustre/u/.zlogin", "/lustre/u/.config/fish/config.fish",
+    "/lustre/u/venv/lib/python3.11/site-packages/evil.pth", "/lustre/u/.gitconfig", "/lustre/u/.config/gh/hosts.yml",
+    "/lustre/u/.cache/huggingface/token", "/lustre/u/.pypirc", "/lustre/u/.npmrc", "/lustre/u/.my.cnf",
+    "/lustre/u/.config/enroot/.credentials", "/lustre/u/.config/rclone/rclone.conf", "/lustre/u/.s3cfg",
+    "/lustre/u/.apptainer/docker-config.json", "/lustre/u/.ssh2/id_ed25519_sk", "/lustre/u/id_ecdsa_sk",
+    "/lustre/u/.config/hpcbridge/config.toml",
+])
+def test_named_secret_and_startup_files_are_refused_outside_home(path: str) -> None:
+    with pytest.raises(PolicyError):
+        check_allowed(path, ROOTS, writing=False, shown=path)
 
 
 @pytest.mark.parametrize("path", [

@@ -42,7 +42,7 @@ def test_env_names_are_checked() -> None:
 
 def test_argv_builders_are_plain_lists() -> None:
     assert b.scancel_argv("12", "USR1") == ["scancel", "--verbose", "--signal", "USR1", "12"]
-    assert b.sbatch_argv() == ["sbatch", "--parsable"]
+    assert b.sbatch_argv() == ["sbatch", "--parsable", "--ignore-pbs"]
     prefix = b.COMMAND_ENV.argv_prefix()
     assert prefix[0] == "env" and "LC_ALL=C" in prefix and "SQUEUE_FORMAT" in prefix
     assert b.COMMAND_ENV.apply({"SQUEUE_FORMAT": "%i", "HOME": "/h"}) == {"HOME": "/h", "LC_ALL": "C"}

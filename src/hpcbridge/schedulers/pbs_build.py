@@ -15,8 +15,8 @@ from typing import Literal
 from .. import validate
 from ..errors import InvalidParameter
 from ..models import EnvSpec
-from ..quoting import shell_join
-from .slurm_build import COMMAND_ENV, JobRequest, directive
+from ..quoting import directive, shell_join
+from .slurm_build import COMMAND_ENV, JobRequest, split_script
 
 Flavor = Literal["pbspro", "torque"]
 Option = tuple[str, str | None]
@@ -60,7 +60,7 @@ def nodes_statement(req: JobRequest) -> str:
 
 def unsupported(req: JobRequest, flavor: Flavor) -> list[str]:
     """Parameters set on req that PBS cannot express; the service refuses them rather than drop them."""
-    names = [("gpu_type", req.gpu_type), ("gpus_per_task", req.gpus_per_task), ("constraint", req.constraint),
+    names = [("gpu_type", req.gpu_type), ("gpus_per_task", req.gpus_per_task), ("gpus (total)", req.gpus_total), ("constraint", req.constraint),
              ("qos", req.qos), ("container_image", req.container)]
     if flavor == "torque":
         names.append(("exclusive", req.exclusive))
@@ -92,19 +92,17 @@ def qsub_options(req: JobRequest, flavor: Flavor = "pbspro") -> list[Option]:
 
 def render_script(req: JobRequest, flavor: Flavor = "pbspro", *, directives: bool = True) -> str:
     """Shebang, #PBS directives (unless they travel as qsub arguments), exported variables, then the body."""
-    body = req.script_content.replace("\r\n", "\n")
-    shebang = "#!/bin/bash"
-    if body.startswith("#!"):
-        shebang, _, body = body.partition("\n")
+    shebang, head, body = split_script(req.script_content)
     lines = [shebang]
     if directives:
         lines += [directive(flag, value, "#PBS", " ") for flag, value in qsub_options(req, flavor)]
     else:  # the options travel on qsub's command line; say so, so the script shown is the whole story
         lines.append("# submitted as: " + shell_join([*qsub_argv(qsub_options(req, flavor)), "SCRIPT"]))
+    lines += head  # the script's own remaining #PBS lines, before the first command
     if req.working_directory:
         lines.append(shell_join(["cd", req.working_directory]) + " || exit 1")
     lines += [shell_join(["export", f"{validate.env_name(k)}={v}"]) for k, v in req.env.items()]
-    return "\n".join(lines) + "\n" + body.rstrip("\n") + "\n"
+    return "\n".join([*lines, *body]) + "\n"
 
 
 def qsub_argv(options: list[Option] | None = None, script_path: str | None = None) -> list[str]:

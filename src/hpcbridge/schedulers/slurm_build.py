@@ -8,7 +8,8 @@ from dataclasses import dataclass, field
 from .. import validate
 from ..errors import InvalidParameter
 from ..models import EnvSpec
-from ..quoting import shell_join
+from ..quoting import directive, shell_join
+from .directives import head_end
 from .slurm_text import SACCT_FIELDS, SEP, SQUEUE_FIELDS
 
 # Users' own output settings must not change what we parse (squeue(1), sinfo(1), sacct(1) ENVIRONMENT).
@@ -122,8 +123,9 @@ def release_argv(job_id: str) -> list[str]:
 
 
 def sbatch_argv(test_only: bool = False) -> list[str]:
-    """The script is sent on stdin, so no temporary file is left on the cluster."""
-    return ["sbatch", "--parsable", *(["--test-only"] if test_only else [])]
+    """The script is sent on stdin, so no temporary file is left on the cluster. --ignore-pbs: sbatch obeys
+    #PBS and #BSUB lines otherwise, and #PBS overrides #SBATCH (seen on 22.05), past hpcbridge's checks."""
+    return ["sbatch", "--parsable", "--ignore-pbs", *(["--test-only"] if test_only else [])]
 
 
 @dataclass(frozen=True)
@@ -204,6 +206,7 @@ class JobRequest:
     gpus: int | None = None
     gpus_per_task: int | None = None
     gpu_type: str | None = None
+    gpus_total: int | None = None  # sbatch --gpus: GPUs for the whole job (from a script's directive)
     array: str | None = None
     dependency: str | None = None
     constraint: str | None = None
@@ -214,31 +217,28 @@ class JobRequest:
     container: ContainerSpec | None = None
 
 
-def directive(flag: str, value: str | None = None, prefix: str = "#SBATCH", sep: str = "=") -> str:
-    """The one place a directive is quoted (#SBATCH --flag=value, or #PBS -f value with sep=" "). sbatch and
-    qsub split directive lines on blanks and honour double quotes without escapes, so a value with spaces is
-    double-quoted and quotes or line breaks inside are refused."""
-    if value is None:
-        return f"{prefix} {flag}"
-    if any(c in value for c in '"\n\r\x00'):
-        raise InvalidParameter(flag.lstrip("-"), f"{value!r} contains a quote or line break", "plain text")
-    return f'{prefix} {flag}{sep}"{value}"' if re.search(r"\s", value) else f"{prefix} {flag}{sep}{value}"
-
-
 def gres_value(gpus: int, gpu_type: str | None) -> str:
     return f"gpu:{gpu_type}:{gpus}" if gpu_type else f"gpu:{gpus}"
 
 
-def render_script(req: JobRequest) -> str:
-    """Shebang, hpcbridge's directives, exported variables, then the user's script body."""
-    body = req.script_content.replace("\r\n", "\n")
+def split_script(script: str) -> tuple[str, list[str], list[str]]:
+    """(shebang, the rest of the directive block, the body from the first command on)."""
+    lines = script.replace("\r\n", "\n").rstrip("\n").split("\n")
     shebang = "#!/bin/bash"
-    if body.startswith("#!"):
-        shebang, _, body = body.partition("\n")
-    lines = [shebang, *_directives(req)]
+    if lines and lines[0].startswith("#!"):
+        shebang, lines = lines[0], lines[1:]
+    end = head_end(lines)
+    return shebang, lines[:end], lines[end:]
+
+
+def render_script(req: JobRequest) -> str:
+    """Shebang, hpcbridge's directives, the script's own remaining directive block, exported variables, then
+    the body. Exports come after the block: sbatch stops reading directives at the first command."""
+    shebang, head, body = split_script(req.script_content)
+    lines = [shebang, *_directives(req), *head]
     for name, value in req.env.items():
         lines.append(shell_join(["export", f"{validate.env_name(name)}={value}"]))
-    return "\n".join(lines) + "\n" + body.rstrip("\n") + "\n"
+    return "\n".join([*lines, *body]) + "\n"
 
 
 def _directives(req: JobRequest) -> list[str]:
@@ -261,6 +261,8 @@ def _directives(req: JobRequest) -> list[str]:
             d.append(directive(flag, str(number)))
     if req.gpus:
         d.append(directive("--gres", gres_value(req.gpus, req.gpu_type)))
+    if req.gpus_total:
+        d.append(directive("--gpus", f"{req.gpu_type}:{req.gpus_total}" if req.gpu_type else str(req.gpus_total)))
     if req.gpus_per_task:
         gpt = f"{req.gpu_type}:{req.gpus_per_task}" if req.gpu_type else str(req.gpus_per_task)
         d.append(directive("--gpus-per-task", gpt))

@@ -122,9 +122,11 @@ def job_details(d: JobDetails) -> str:
 
 
 def submitted(r: SubmitResult) -> str:
+    taken = f"\nfrom the script's own directives: {', '.join(r.from_script)}" if r.from_script else ""
     if r.test_only:
-        return f"test only (nothing submitted) on {r.cluster}/{r.partition}: {r.scheduler_message}"
-    return f"submitted job {r.job_id} to {r.cluster}/{r.partition}\n--- script ---\n{r.script}"
+        return (f"test only (nothing submitted) on {r.cluster}/{r.partition}: {r.scheduler_message}{taken}"
+                f"\n--- effective script ---\n{r.script}")
+    return f"submitted job {r.job_id} to {r.cluster}/{r.partition}{taken}\n--- script ---\n{r.script}"
 
 
 def history_page(page: Page[JobRecord]) -> str:

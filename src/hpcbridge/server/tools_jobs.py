@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Annotated
 
 from fastmcp.tools.base import ToolResult
@@ -12,8 +12,8 @@ from pydantic import Field
 from .. import validate
 from ..errors import InvalidParameter
 from ..models import Job, JobDetails, JobRecord, JobState, Page
-from ..schedulers.slurm_build import JobRequest, sacct_time
-from ..services import containers
+from ..schedulers.slurm_build import sacct_time
+from ..services import submission
 from ..services.cluster import SubmitResult
 from . import render
 from .app import ToolKit, reply
@@ -158,43 +158,15 @@ def register(kit: ToolKit) -> None:
                                                      "without submitting")] = False,
         cluster: ClusterArg = None,
     ) -> ToolResult:
-        """Submit a batch job, optionally in a Pyxis container. Impossible requests (unknown partition, GPU
-        type or count that does not exist there, time over the partition limit, a missing or non-squashfs
-        image) are refused before submission with what is available."""
+        """Submit a batch job, optionally in a Pyxis container. The script's own #SBATCH/#PBS lines count as
+        parameters: policy and feasibility judge the effective request, and a line that contradicts a
+        parameter is refused. Impossible requests (unknown partition, GPU type or count that does not exist
+        there, time over the partition limit, a missing or non-squashfs image) are refused before submission
+        with what is available."""
         c = registry.get(cluster)
-        if not script_content.strip():
-            raise InvalidParameter("script_content", "it is empty", "a script or the commands to run")
-        exports = {validate.env_name(k): v for k, v in (env or {}).items()}
-        spec = None
-        container_only = (container_mounts, container_workdir, container_env, container_name)
-        if not container_image and any(v is not None for v in container_only):
-            raise InvalidParameter("container_image", "container options were given without an image",
-                                   "a container_image (or drop the container_* options)")
-        if container_image:
-            spec, container_values = await containers.prepare(
-                c, container_image, mounts=container_mounts, workdir=container_workdir, env=container_env,
-                name=container_name, no_mount_home=no_container_mount_home, remap_root=container_remap_root)
-            exports.update(container_values)
-        req = JobRequest(
-            script_content=script_content,
-            job_name=_text("job_name", job_name),
-            partition=validate.optional_name("partition", partition),
-            account=validate.optional_name("account", account),
-            nodes=nodes, ntasks=ntasks, cpus_per_task=cpus_per_task,
-            memory=f"{validate.memory_mb('memory', memory)}M" if memory else None,
-            time_limit=_time(time_limit),
-            output_file=_text("output_file", output_file),
-            error_file=_text("error_file", error_file),
-            working_directory=_text("working_directory", working_directory),
-            gpus=gpus, gpus_per_task=gpus_per_task,
-            gpu_type=validate.optional_name("gpu_type", gpu_type),
-            array=validate.array_spec(array) if array else None,
-            dependency=validate.dependency(dependency) if dependency else None,
-            constraint=validate.constraint(constraint) if constraint else None,
-            qos=validate.optional_name("qos", qos),
-            exclusive=exclusive, hold=hold, env=exports, container=spec,
-        )
-        result = await c.submit(req, test_only=test_only)
+        params = {k: v for k, v in locals().items() if k not in ("c", "cluster", "test_only", "registry")}
+        req, from_script = await submission.build_request(c, params)
+        result = replace(await c.submit(req, test_only=test_only), from_script=from_script)
         return reply(result, render.submitted(result))
 
     @kit.tool(read_only=False, destructive=True, idempotent=True)
@@ -287,12 +259,3 @@ def register(kit: ToolKit) -> None:
         return reply(summary, render.job_summary(summary))
 
 
-def _text(parameter: str, value: str | None) -> str | None:
-    return validate.directive_text(parameter, value) if value else None
-
-
-def _time(value: str | None) -> str | None:
-    if not value:
-        return None
-    validate.walltime_minutes("time_limit", value)
-    return value.strip()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 from .. import validate
 from ..config import ClusterConfig
@@ -32,6 +32,7 @@ class SubmitResult:
     script: str
     test_only: bool = False
     scheduler_message: str = ""
+    from_script: list[str] = field(default_factory=list)  # values the script's own directives set
 
 
 class Cluster:
@@ -179,8 +180,9 @@ class Cluster:
         if policy.allowed_accounts and req.account not in policy.allowed_accounts:
             raise PolicyError(f"account '{req.account}' is not allowed by policy; allowed: "
                               f"{', '.join(policy.allowed_accounts)}")
-        gpus_per_node = req.gpus or 0
-        total_gpus = gpus_per_node * (req.nodes or 1) or (req.gpus_per_task or 0) * (req.ntasks or 1)
+        gpus_per_node = req.gpus or (req.gpus_total if (req.nodes or 1) == 1 else 0) or 0
+        total_gpus = max(gpus_per_node * (req.nodes or 1), req.gpus_total or 0,
+                         (req.gpus_per_task or 0) * (req.ntasks or 1))
         if policy.max_gpus is not None and total_gpus > policy.max_gpus:
             raise PolicyError(f"{total_gpus} GPUs exceed the policy limit of {policy.max_gpus} per job")
         if policy.max_nodes is not None and (req.nodes or 1) > policy.max_nodes:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import posixpath
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -63,11 +64,21 @@ def type_word(stat_type: str) -> str:
             "symbolic link": "symlink"}.get(stat_type, _TYPES.get(stat_type, "other"))
 
 
-def parse_find(text: str) -> list[Entry]:
+def bounded(argv: list[str], seconds: float) -> list[str]:
+    """Run argv under coreutils timeout(1) on the cluster, a little before hpcbridge gives up: timeout kills
+    the whole process group, so a walk of a huge tree stops there too instead of running on unseen."""
+    return ["timeout", "-k", "2", f"{max(1, int(seconds) - 3)}", *argv]
+
+
+# find's NUL-separated records, cut on the cluster side: only LIMIT+1 records ever cross the connection.
+_FIND_CAPPED = 'n=$1; shift; find "$@" | head -z -n "$n"'
+
+
+def parse_find(text: str, hidden: Callable[[str], bool] = is_sensitive) -> list[Entry]:
     entries = []
     for record in text.split("\0"):
         parts = record.split("\t", 4)
-        if len(parts) != 5 or is_sensitive(parts[4]):
+        if len(parts) != 5 or hidden(parts[4]):
             continue
         kind, size, mtime, mode, path = parts
         entries.append(Entry(posixpath.basename(path), path, _TYPES.get(kind, "other"), int(size or 0),
@@ -76,14 +87,17 @@ def parse_find(text: str) -> list[Entry]:
 
 
 async def run_find(cluster: Cluster, base: str, tests: list[str], max_depth: int | None) -> tuple[list[Entry], bool]:
-    argv = ["find", base, "-mindepth", "1"]
+    argv = [base, "-mindepth", "1"]
     if max_depth is not None:
         argv += ["-maxdepth", str(max_depth)]
     argv += [*tests, "-printf", _FIND_FORMAT]
-    result = await cluster.run(argv, timeout=max(cluster.config.command_timeout, 120))
-    entries = parse_find(result.stdout)
+    seconds = max(cluster.config.command_timeout, 120)
+    script = ["sh", "-c", _FIND_CAPPED, "hpcbridge", str(MAX_ENTRIES + 1), *argv]
+    result = await cluster.run(bounded(script, seconds), timeout=seconds)
+    records = result.stdout.count("\0")
+    entries = parse_find(result.stdout, await Sandbox(cluster).hidden())
     # find exits 1 when some sub-directory was unreadable; the readable part is still the answer
-    return entries[:MAX_ENTRIES], len(entries) > MAX_ENTRIES
+    return entries[:MAX_ENTRIES], records > MAX_ENTRIES
 
 
 async def measure_dirs(cluster: Cluster, entries: list[Entry]) -> list[Entry]:
@@ -91,9 +105,10 @@ async def measure_dirs(cluster: Cluster, entries: list[Entry]) -> list[Entry]:
     dirs = [e.path for e in entries if e.type == "directory"][:DU_LIMIT]
     if not dirs:
         return entries
-    result = await cluster.run(["du", "-s", "-b", "--", *dirs], timeout=max(cluster.config.command_timeout, 120))
+    seconds = max(cluster.config.command_timeout, 120)
+    result = await cluster.run(bounded(["du", "-s", "-b", "-0", "--", *dirs], seconds), timeout=seconds)
     totals = {}
-    for line in result.stdout.splitlines():
+    for line in result.stdout.split("\0"):
         size, _, path = line.partition("\t")
         if size.isdigit():
             totals[path] = int(size)
@@ -160,7 +175,8 @@ _DF = re.compile(r"^\s*([0-9]+)\s+([0-9]+)\s+([0-9]+)\s+(\S.*)$")
 
 
 async def disk_usage(cluster: Cluster, real: str, kind: str) -> DiskUsage:
-    du = await cluster.run(["du", "-s", "-b", "--", real], timeout=max(cluster.config.command_timeout, 120))
+    seconds = max(cluster.config.command_timeout, 120)
+    du = await cluster.run(bounded(["du", "-s", "-b", "-0", "--", real], seconds), timeout=seconds)
     used = int(du.stdout.split("\t", 1)[0]) if du.stdout.split("\t", 1)[0].isdigit() else None
     df = await cluster.run(["df", "-B1", "--output=size,used,avail,target", "--", real])
     match = next((m for m in map(_DF.match, df.stdout.splitlines()) if m), None)

@@ -15,8 +15,11 @@ from datetime import datetime, timedelta
 
 from ..errors import InvalidParameter, NotFound, PrivilegeError, SchedulerError, Unsupported
 from ..models import CommandResult, Job, JobDetails, JobRecord, Node, Partition
+from ..schedulers import directives, merge
 from ..schedulers import pbs as parse
 from ..schedulers import pbs_build as build
+from ..schedulers.directives import ScriptDirectives
+from ..schedulers.merge import FromScript
 from ..schedulers.slurm_build import JobRequest
 from .slurm import command_error
 
@@ -187,6 +190,12 @@ class PbsBackend:
     def render_script(self, req: JobRequest) -> str:
         flavor = self._flavor or "pbspro"
         return build.render_script(req, flavor, directives=flavor == "pbspro")
+
+    @staticmethod
+    def read_directives(script: str) -> tuple[ScriptDirectives, FromScript]:
+        """The script's own #PBS block: what it sets, and the script without those lines."""
+        found = directives.read_pbs(script)
+        return found, merge.pbs_values(found)
 
     async def check_request(self, req: JobRequest) -> None:
         """Refuse what PBS cannot express rather than drop it silently."""

@@ -9,6 +9,7 @@ that needs a hostile co-tenant in the user's own directories.)
 from __future__ import annotations
 
 import posixpath
+from collections.abc import Callable
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
@@ -17,7 +18,9 @@ from ..directories import (
     check_allowed,
     configured_roots,
     directory_type,
+    is_sensitive,
     join_under,
+    private_dot_entry,
 )
 from ..errors import HpcBridgeError, NotFound
 
@@ -33,28 +36,47 @@ class Sandbox:
 
     async def _home(self) -> str:
         result = await self.cluster.run(["printenv", "HOME"])
-        home = result.stdout.strip()
+        home = result.stdout.rstrip("\n")
         if not result.ok or not home.startswith("/"):
             raise HpcBridgeError(f"cannot find the login user's home directory on {self.cluster.name}")
         return home
 
-    async def _resolve_roots(self) -> list[DirectoryRoot]:
+    async def _realpaths(self, paths: list[str]) -> list[str]:
+        """The cluster's realpath of each, byte-exact: NUL-separated, never stripped (a name may end in a
+        blank; stripping it once let `a ` stand for the symlink `a`)."""
+        result = await self.cluster.run(["realpath", "-m", "-z", "--", *paths])
+        real = result.stdout.split("\0")[:-1]
+        if not result.ok or len(real) != len(paths):
+            raise NotFound(f"{paths[0] if len(paths) == 1 else 'the configured directories'}: cannot resolve on "
+                           f"{self.cluster.name}: {result.stderr.strip()}")
+        return real
+
+    async def _resolve_roots(self) -> tuple[str, list[DirectoryRoot]]:
         cfg = self.cluster.config
-        user_root = cfg.user_root or await self._home()
+        home = await self._home()
+        user_root = cfg.user_root or home
         roots = configured_roots(user_root, cfg.explicit_dirs(), cfg.image_dirs)
-        result = await self.cluster.run(["realpath", "-m", "--", user_root, *(r.path for r in roots)])
-        real = result.stdout.splitlines()
-        if not result.ok or len(real) != len(roots) + 1:
-            raise HpcBridgeError(f"cannot resolve the configured directories on {self.cluster.name}: "
-                                 f"{result.stderr.strip()}")
-        return [DirectoryRoot("user_root", real[0], None)] + [
-            replace(r, path=p) for r, p in zip(roots, real[1:], strict=True)
+        real = await self._realpaths([home, user_root, *(r.path for r in roots)])
+        return real[0], [DirectoryRoot("user_root", real[1], None)] + [
+            replace(r, path=p) for r, p in zip(roots, real[2:], strict=True)
         ]
+
+    async def _layout(self) -> tuple[str, list[DirectoryRoot]]:
+        layout: tuple[str, list[DirectoryRoot]] = await self.cluster.cache.get(
+            "sandbox-roots", ROOTS_TTL, self._resolve_roots)
+        return layout
 
     async def roots(self) -> list[DirectoryRoot]:
         """The user root first, then each directory type, then image directories (read-only)."""
-        roots: list[DirectoryRoot] = await self.cluster.cache.get("sandbox-roots", ROOTS_TTL, self._resolve_roots)
-        return roots
+        return (await self._layout())[1]
+
+    async def home(self) -> str:
+        return (await self._layout())[0]
+
+    async def hidden(self) -> Callable[[str], bool]:
+        """A test for paths a listing must leave out: credential files and the home's private dot-entries."""
+        home, roots = await self._layout()
+        return lambda path: is_sensitive(path) or private_dot_entry(path, home, roots) is not None
 
     async def root_of(self, kind: str) -> DirectoryRoot:
         for root in await self.roots():
@@ -67,10 +89,7 @@ class Sandbox:
         return (await self.root_of(directory_type(kind) or "user_root")).path
 
     async def realpath(self, path: str) -> str:
-        result = await self.cluster.run(["realpath", "-m", "--", path])
-        if not result.ok:
-            raise NotFound(f"{path}: cannot resolve on {self.cluster.name}: {result.stderr.strip()}")
-        return result.stdout.strip()
+        return (await self._realpaths([path]))[0]
 
     async def resolve(
         self, path: str, kind: str | None = None, *, writing: bool = False, must_exist: bool = True,
@@ -84,7 +103,8 @@ class Sandbox:
             real = await self.realpath(full)
         else:
             real = posixpath.join(await self.realpath(parent or "/"), name)
-        root = check_allowed(real, await self.roots(), writing=writing, shown=path)
+        home, roots = await self._layout()
+        root = check_allowed(real, roots, writing=writing, shown=path, home=home)
         if must_exist and not (await self.cluster.run(["test", "-e", real])).ok:
             if follow_last or not (await self.cluster.run(["test", "-L", real])).ok:
                 raise NotFound(f"{path}: no such file or directory on {self.cluster.name}")

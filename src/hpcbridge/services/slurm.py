@@ -7,8 +7,11 @@ from collections.abc import Awaitable, Callable
 
 from ..errors import InvalidParameter, NotFound, PrivilegeError, SchedulerError
 from ..models import CommandResult, Job, JobDetails, JobRecord, Node, Partition
+from ..schedulers import directives, merge
 from ..schedulers import slurm_build as build
 from ..schedulers import slurm_text as parse
+from ..schedulers.directives import ScriptDirectives
+from ..schedulers.merge import FromScript
 from ..schedulers.slurm_states import explain_reason
 
 Runner = Callable[..., Awaitable[CommandResult]]
@@ -93,6 +96,12 @@ class SlurmBackend:
     @staticmethod
     def render_script(req: build.JobRequest) -> str:
         return build.render_script(req)
+
+    @staticmethod
+    def read_directives(script: str) -> tuple[ScriptDirectives, FromScript]:
+        """The script's own #SBATCH block: what it sets, and the script without those lines."""
+        found = directives.read_sbatch(script)
+        return found, merge.slurm_values(found)
 
     async def submit(self, script: str, req: build.JobRequest | None = None, *, test_only: bool = False) -> str:
         result = await self._run(build.sbatch_argv(test_only), stdin=script.encode(), idempotent=False)
