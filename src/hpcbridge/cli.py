@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import hmac
-import ipaddress
 import json
 import logging
 import signal
@@ -28,32 +26,21 @@ def _setup_logging(level: str) -> None:
     logging.getLogger("asyncssh").setLevel(logging.WARNING)
 
 
-def _is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
 def _serve(args: argparse.Namespace, settings: Settings) -> int:
-    from fastmcp.server.auth.providers.debug import DebugTokenVerifier
-
     from .server.app import create_app, new_instance_tag
+    from .server.http_auth import NamedTokenVerifier, http_tokens
+    from .store import default_path
 
+    if args.token is not None:
+        raise ConfigError("--token would show the token to every user in `ps`; set HPCBRIDGE_HTTP_TOKEN, or "
+                          "put it in a file and pass --token-file (or http.token_file in the config)")
+    if args.token_file:
+        settings.http.token_file = args.token_file
     auth = None
     if args.transport == "http":
-        token = args.token or (settings.http_token.get_secret_value() if settings.http_token else None)
-        if not token and not _is_loopback(args.host):
-            raise ConfigError(f"refusing to serve HTTP on {args.host} without a bearer token: set "
-                              "HPCBRIDGE_HTTP_TOKEN (or http_token in the config file), or bind to 127.0.0.1")
-        if token:
-            expected = token.encode()
-            auth = DebugTokenVerifier(validate=lambda t: hmac.compare_digest(t.encode(), expected),
-                                      client_id="hpcbridge-bearer")
-        else:
-            log.warning("HTTP without a bearer token: only processes on this machine can reach it")
+        tokens = http_tokens(settings, default_path().parent)
+        auth = NamedTokenVerifier(tokens)
+        log.info("HTTP principals: %s", ", ".join(sorted(tokens)))
     store = Store()
     tag = new_instance_tag()
     app = create_app(settings, auth=auth, instance=tag, store=store)
@@ -63,7 +50,11 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
         if args.transport == "stdio":
             app.run(transport="stdio", show_banner=False)
         else:
-            app.run(transport="http", host=args.host, port=args.port, path="/mcp", show_banner=False)
+            # strict: Host must be a loopback name, the bound address or an allowed host; a browser Origin
+            # must match (MCP transports spec: servers MUST validate Origin). DNS rebinding gets 421/403.
+            app.run(transport="http", host=args.host, port=args.port, path="/mcp", show_banner=False,
+                    host_origin_protection=True, allowed_hosts=[args.host, *settings.http.allowed_hosts],
+                    allowed_origins=settings.http.allowed_origins)
     except KeyboardInterrupt:
         pass
     finally:
@@ -151,7 +142,10 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--transport", choices=["stdio", "http"], default="stdio")
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8765)
-    serve.add_argument("--token", default=None, help="bearer token (prefer HPCBRIDGE_HTTP_TOKEN)")
+    serve.add_argument("--token", default=None, help=argparse.SUPPRESS)  # refused: visible in ps
+    serve.add_argument("--token-file", default=None,
+                       help="file holding the bearer token (else HPCBRIDGE_HTTP_TOKEN, the config, or one "
+                            "generated into the state directory)")
     call = sub.add_parser("call", help="run one tool and print its result")
     call.add_argument("tool")
     call.add_argument("arguments", nargs="*", help="key=value (values parsed as JSON when they are)")

@@ -80,6 +80,8 @@ class ClusterConfig(BaseModel):
     work_dir: str | None = Field(None, description="default working directory for jobs")
     default: bool = Field(False, description="true on the cluster used when a tool gets no cluster")
     allow_shell: bool = Field(False, description="enable run_shell_command")
+    read_only: bool = Field(False, description="true: no tool may change anything on this cluster (submit, "
+                                               "cancel, sessions, writes, deletes are refused or absent)")
     shell_allowlist: list[str] = Field(default_factory=list, description="programs run_shell_command may run (empty = any)")
     cache_ttl: float = Field(2.0, description="seconds a queue listing is reused across callers")
     user_root: str | None = Field(None, description="base of the directories below (default: login home)")
@@ -133,6 +135,7 @@ class SlurmEnv(BaseSettings):
     cpu_partitions: Annotated[list[str] | None, NoDecode] = None
     account: str | None = None
     allow_shell: bool | None = None
+    read_only: bool | None = None
     shell_allowlist: Annotated[list[str] | None, NoDecode] = None
     user_root: str | None = None
     dir_datasets: str | None = None
@@ -164,7 +167,8 @@ class SlurmEnv(BaseSettings):
             "interactive_session_timeout": self.interactive_session_timeout,
             "command_timeout": self.command_timeout, "work_dir": self.work_dir,
             "gpu_partitions": self.gpu_partitions, "cpu_partitions": self.cpu_partitions,
-            "account": self.account, "allow_shell": self.allow_shell, "shell_allowlist": self.shell_allowlist,
+            "account": self.account, "allow_shell": self.allow_shell, "read_only": self.read_only,
+            "shell_allowlist": self.shell_allowlist,
             "user_root": self.user_root, "dir_datasets": self.dir_datasets, "dir_results": self.dir_results,
             "dir_models": self.dir_models, "dir_logs": self.dir_logs, "dir_projects": self.dir_projects,
             "dir_scratch": self.dir_scratch, "dir_home": self.dir_home,
@@ -202,6 +206,9 @@ class ServerEnv(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="HPCBRIDGE_", extra="ignore")
     config: str | None = None
     http_token: SecretStr | None = None
+    http_token_file: str | None = None
+    http_allowed_hosts: Annotated[list[str] | None, NoDecode] = None
+    http_allowed_origins: Annotated[list[str] | None, NoDecode] = None
     log_level: str = "INFO"
     state_dir: str | None = None  # read by store.default_path(); declared here so it is documented and checked
     tool_aliases: Annotated[list[str] | None, NoDecode] = None
@@ -211,11 +218,43 @@ class ServerEnv(BaseSettings):
     def _aliases(cls, value: object) -> object:
         return _split_csv(value)
 
+    @field_validator("http_allowed_hosts", "http_allowed_origins", mode="before")
+    @classmethod
+    def _comma_list(cls, value: object) -> object:
+        return [v.strip() for v in value.split(",") if v.strip()] if isinstance(value, str) else value
+
+
+class HttpToken(BaseModel):
+    """A named token (`[[http.tokens]]`): the name is the principal that owns sessions and profiles and that
+    the audit log records."""
+
+    model_config = ConfigDict(extra="forbid")
+    name: str = Field(pattern=r"^[A-Za-z0-9_.-]{1,64}$", description="the principal")
+    token_file: str = Field(description="file holding the token (at least 32 characters)")
+
+
+class HttpConfig(BaseModel):
+    """`[http]` in the TOML file: who may connect to `serve --transport http`, and from where."""
+
+    model_config = ConfigDict(extra="forbid")
+    token_file: str | None = Field(None, description="file holding the single token (principal 'default')")
+    tokens: list[HttpToken] = Field(default_factory=list, description="named tokens, one per client")
+    allowed_hosts: list[str] = Field(default_factory=list,
+                                     description="extra Host header names accepted (reverse proxies)")
+    allowed_origins: list[str] = Field(default_factory=list,
+                                       description="extra browser Origins accepted, e.g. https://hpc.example.org")
+
+    @field_validator("allowed_hosts", "allowed_origins", mode="before")
+    @classmethod
+    def _list(cls, value: object) -> object:
+        return [v.strip() for v in value.split(",") if v.strip()] if isinstance(value, str) else value
+
 
 class Settings(BaseModel):
     clusters: dict[str, ClusterConfig]
     default_cluster: str
     http_token: SecretStr | None = None
+    http: HttpConfig = Field(default_factory=lambda: HttpConfig.model_validate({}))
     log_level: str = "INFO"
     tool_aliases: list[Literal["pbs"]] = Field(default_factory=list)
     source: str = ""
@@ -288,12 +327,28 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
     aliases = cast(list[Any], server.tool_aliases if server.tool_aliases is not None
                    else _split_csv(data.get("tool_aliases") or []))
     try:
-        settings = Settings(clusters=clusters, default_cluster=default, http_token=token,
+        http = HttpConfig.model_validate(_http_table(data, server))
+    except ValidationError as exc:
+        raise ConfigError(f"[http]: {_first_error(exc)}") from exc
+    try:
+        settings = Settings(clusters=clusters, default_cluster=default, http_token=token, http=http,
                             log_level=str(data.get("log_level", server.log_level)), tool_aliases=aliases,
                             source=str(path) if path.exists() else "environment")
     except ValidationError as exc:
         raise ConfigError(f"tool_aliases: {_first_error(exc)} (the only alias set is 'pbs')") from exc
     return settings
+
+
+def _http_table(data: dict[str, object], server: ServerEnv) -> dict[str, Any]:
+    """[http] from the file, with HPCBRIDGE_HTTP_* from the environment taking precedence."""
+    table: dict[str, Any] = dict(cast(dict[str, Any], data.get("http") or {}))
+    if server.http_token_file:
+        table["token_file"] = server.http_token_file
+    if server.http_allowed_hosts is not None:
+        table["allowed_hosts"] = server.http_allowed_hosts
+    if server.http_allowed_origins is not None:
+        table["allowed_origins"] = server.http_allowed_origins
+    return table
 
 
 def _server_from(env: dict[str, str]) -> ServerEnv:

@@ -1,5 +1,5 @@
-"""SQLite (WAL) in the user's data directory: interactive sessions, their commands, saved profiles, and the
-hpcbridge instances that made allocations (so a restarted server can reap what a dead one left)."""
+"""SQLite (WAL) in the user's data directory: interactive sessions, their commands, saved profiles (each per
+principal), and the hpcbridge instances that made allocations (so a restarted server can reap what a dead one left)."""
 
 from __future__ import annotations
 
@@ -18,11 +18,22 @@ SCHEMA = """
 CREATE TABLE IF NOT EXISTS instances (tag TEXT PRIMARY KEY, host TEXT, pid INTEGER, started REAL, ended REAL);
 CREATE TABLE IF NOT EXISTS sessions (
     id TEXT PRIMARY KEY, cluster TEXT, instance TEXT, name TEXT, job_id TEXT, status TEXT, spec TEXT,
-    created REAL, last_used REAL, ended REAL, note TEXT);
+    created REAL, last_used REAL, ended REAL, note TEXT, principal TEXT NOT NULL DEFAULT 'local');
 CREATE TABLE IF NOT EXISTS commands (
     session_id TEXT, at REAL, command TEXT, exit_status INTEGER, seconds REAL);
-CREATE TABLE IF NOT EXISTS profiles (name TEXT PRIMARY KEY, spec TEXT, saved REAL);
+CREATE TABLE IF NOT EXISTS principal_profiles (
+    principal TEXT, name TEXT, spec TEXT, saved REAL, PRIMARY KEY (principal, name));
 """
+
+
+def _migrate(db: sqlite3.Connection) -> None:
+    """Stores written before principals existed: their sessions and profiles belong to 'local'."""
+    columns = [row[1] for row in db.execute("PRAGMA table_info(sessions)")]
+    if "principal" not in columns:
+        db.execute("ALTER TABLE sessions ADD COLUMN principal TEXT NOT NULL DEFAULT 'local'")
+    if db.execute("SELECT name FROM sqlite_master WHERE type='table' AND name='profiles'").fetchone():
+        db.execute("INSERT OR IGNORE INTO principal_profiles SELECT 'local', name, spec, saved FROM profiles")
+        db.execute("DROP TABLE profiles")
 
 
 @dataclass(frozen=True)
@@ -38,6 +49,7 @@ class SessionRow:
     last_used: float
     ended: float | None
     note: str
+    principal: str = "local"
 
 
 def default_path() -> Path:
@@ -52,6 +64,7 @@ class Store:
         self._db = sqlite3.connect(self.path, timeout=30, isolation_level=None, check_same_thread=False)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.executescript(SCHEMA)
+        _migrate(self._db)
 
     def close(self) -> None:
         self._db.close()
@@ -71,10 +84,20 @@ class Store:
         return [tag for tag, pid in rows if not _alive(pid)]
 
     # --- sessions ---------------------------------------------------------------------------------
-    def add_session(self, row: SessionRow) -> None:
-        self._db.execute("INSERT INTO sessions VALUES (?,?,?,?,?,?,?,?,?,?,?)",
-                         (row.id, row.cluster, row.instance, row.name, row.job_id, row.status,
-                          json.dumps(row.spec), row.created, row.last_used, row.ended, row.note))
+    def add_session(self, row: SessionRow, *, max_live: int | None = None) -> bool:
+        """Insert the session unless its instance already holds max_live live sessions or one of that name:
+        the check and the insert are one statement, so parallel starts cannot all pass the check."""
+        values = (row.id, row.cluster, row.instance, row.name, row.job_id, row.status, json.dumps(row.spec),
+                  row.created, row.last_used, row.ended, row.note, row.principal)
+        if max_live is None:
+            self._db.execute(f"INSERT INTO sessions ({_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)", values)
+            return True
+        cursor = self._db.execute(
+            f"INSERT INTO sessions ({_COLUMNS}) SELECT ?,?,?,?,?,?,?,?,?,?,?,? WHERE "
+            "(SELECT COUNT(*) FROM sessions WHERE instance = ? AND status != 'ended') < ? AND NOT EXISTS "
+            "(SELECT 1 FROM sessions WHERE instance = ? AND status != 'ended' AND name = ?)",
+            (*values, row.instance, max_live, row.instance, row.name))
+        return cursor.rowcount == 1
 
     def update_session(self, session_id: str, **fields: Any) -> None:
         if "spec" in fields:
@@ -83,9 +106,11 @@ class Store:
         self._db.execute(f"UPDATE sessions SET {sets} WHERE id = ?", (*fields.values(), session_id))
 
     def sessions(self, *, cluster: str | None = None, instance: str | None = None,
-                 live_only: bool = False) -> list[SessionRow]:
-        query = "SELECT * FROM sessions WHERE 1=1"
+                 live_only: bool = False, principal: str | None = None) -> list[SessionRow]:
+        query = f"SELECT {_COLUMNS} FROM sessions WHERE 1=1"
         args: list[str] = []
+        if principal:
+            query, args = query + " AND principal = ?", [*args, principal]
         if cluster:
             query, args = query + " AND cluster = ?", [*args, cluster]
         if instance:
@@ -95,7 +120,7 @@ class Store:
         return [_session(r) for r in self._db.execute(query + " ORDER BY created", args).fetchall()]
 
     def session(self, session_id: str) -> SessionRow | None:
-        row = self._db.execute("SELECT * FROM sessions WHERE id = ? OR name = ? ORDER BY created DESC",
+        row = self._db.execute(f"SELECT {_COLUMNS} FROM sessions WHERE id = ? OR name = ? ORDER BY created DESC",
                                (session_id, session_id)).fetchone()
         return _session(row) if row else None
 
@@ -109,14 +134,18 @@ class Store:
         return [{"at": _iso(at), "command": c, "exit_status": e, "seconds": round(s, 2)} for at, c, e, s in rows]
 
     # --- profiles ---------------------------------------------------------------------------------
-    def save_profile(self, name: str, spec: dict[str, Any]) -> None:
-        self._db.execute("INSERT OR REPLACE INTO profiles VALUES (?, ?, ?)", (name, json.dumps(spec), time.time()))
+    def save_profile(self, principal: str, name: str, spec: dict[str, Any]) -> None:
+        self._db.execute("INSERT OR REPLACE INTO principal_profiles VALUES (?, ?, ?, ?)",
+                         (principal, name, json.dumps(spec), time.time()))
 
-    def profiles(self) -> dict[str, dict[str, Any]]:
-        return {n: json.loads(s) for n, s in self._db.execute("SELECT name, spec FROM profiles ORDER BY name")}
+    def profiles(self, principal: str) -> dict[str, dict[str, Any]]:
+        rows = self._db.execute("SELECT name, spec FROM principal_profiles WHERE principal = ? ORDER BY name",
+                                (principal,))
+        return {n: json.loads(s) for n, s in rows}
 
-    def delete_profile(self, name: str) -> bool:
-        return self._db.execute("DELETE FROM profiles WHERE name = ?", (name,)).rowcount > 0
+    def delete_profile(self, principal: str, name: str) -> bool:
+        return self._db.execute("DELETE FROM principal_profiles WHERE principal = ? AND name = ?",
+                                (principal, name)).rowcount > 0
 
 
 def _alive(pid: int) -> bool:
@@ -133,6 +162,9 @@ def _iso(epoch: float) -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(epoch))
 
 
+_COLUMNS = "id, cluster, instance, name, job_id, status, spec, created, last_used, ended, note, principal"
+
+
 def _session(r: tuple[Any, ...]) -> SessionRow:
     return SessionRow(r[0], r[1], r[2], r[3], r[4] or "", r[5], json.loads(r[6] or "{}"), r[7], r[8], r[9],
-                      r[10] or "")
+                      r[10] or "", r[11] or "local")

@@ -20,7 +20,7 @@ from fastmcp.client.transports import StdioTransport, StreamableHttpTransport
 
 from ..conftest import cluster_env
 
-HTTP_TOKEN = "e2e-" + os.urandom(8).hex()
+HTTP_TOKEN = "e2e-" + os.urandom(16).hex()  # tokens under 32 characters are refused
 
 
 def hpcbridge_executable() -> str:

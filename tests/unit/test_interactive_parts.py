@@ -39,10 +39,37 @@ def test_store_sessions_commands_profiles_and_dead_instances(tmp_path: Path) -> 
     assert store.session("dev").job_id == "77" and store.session("id1").status == "active"
     store.add_command("id1", "echo hi", 0, 0.1)
     assert store.recent_commands("id1")[0]["command"] == "echo hi"
-    store.save_profile("p", {"partition": "gpu"})
-    assert store.profiles() == {"p": {"partition": "gpu"}} and store.delete_profile("p") and not store.delete_profile("p")
+    store.save_profile("ana", "p", {"partition": "gpu"})
+    assert store.profiles("bob") == {}  # profiles are per principal
+    assert store.profiles("ana") == {"p": {"partition": "gpu"}}
+    assert not store.delete_profile("bob", "p") and store.delete_profile("ana", "p") and not store.delete_profile("ana", "p")
     assert store.dead_instances() == []  # this process is alive
     store._db.execute("UPDATE instances SET pid = ? WHERE tag = 'alive1'", (2**22 + 12345,))
     assert store.dead_instances() == ["alive1"] and os.getpid()
     store.end_instance("alive1")
     assert store.dead_instances() == []
+
+
+def test_the_session_cap_and_the_insert_are_one_step(tmp_path: Path) -> None:
+    store = Store(tmp_path / "s.sqlite3")
+    rows = [SessionRow(f"id{i}", "c", "inst", f"n{i}", "", "starting", {}, 0.0, 0.0, None, "", "ana")
+            for i in range(10)]
+    assert [store.add_session(r, max_live=4) for r in rows].count(True) == 4
+    twin = SessionRow("idx", "c", "inst", "n0", "", "starting", {}, 0.0, 0.0, None, "", "ana")
+    store.update_session("id1", status="ended")
+    assert not store.add_session(twin, max_live=4)  # a live session of that name exists
+
+
+def test_a_store_from_before_principals_is_migrated(tmp_path: Path) -> None:
+    import sqlite3
+
+    db = sqlite3.connect(tmp_path / "old.sqlite3")
+    db.executescript("CREATE TABLE sessions (id TEXT PRIMARY KEY, cluster TEXT, instance TEXT, name TEXT, job_id TEXT,"
+                     " status TEXT, spec TEXT, created REAL, last_used REAL, ended REAL, note TEXT);"
+                     "INSERT INTO sessions VALUES ('a','c','i','n','1','active','{}',0,0,NULL,'');"
+                     "CREATE TABLE profiles (name TEXT PRIMARY KEY, spec TEXT, saved REAL);"
+                     "INSERT INTO profiles VALUES ('p', '{}', 0);")
+    db.commit()
+    db.close()
+    store = Store(tmp_path / "old.sqlite3")
+    assert store.session("a").principal == "local" and store.profiles("local") == {"p": {}}

@@ -6,7 +6,7 @@ import re
 
 from fastmcp import Client
 
-from hpcbridge.config import ClusterConfig, PbsEnv, Policy, ServerEnv, SlurmEnv, load_settings
+from hpcbridge.config import ClusterConfig, HttpConfig, PbsEnv, Policy, ServerEnv, SlurmEnv, load_settings
 from hpcbridge.server.app import create_app
 
 from ..conftest import ROOT
@@ -43,6 +43,8 @@ def test_every_toml_key_is_documented() -> None:
     assert keys <= documented, f"undocumented cluster keys: {keys - documented}"
     for key in Policy.model_fields:
         assert f"`{key}`" in table
+    for key in HttpConfig.model_fields:
+        assert key in table, f"[http] key {key} is not documented"
 
 
 def test_readme_opens_with_the_two_commands_ci_runs() -> None:

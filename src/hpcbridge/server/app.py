@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import inspect
 import logging
 import secrets
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -14,14 +15,15 @@ from typing import Any
 from fastmcp import FastMCP
 from fastmcp.exceptions import ToolError
 from fastmcp.server.auth import AuthProvider
+from fastmcp.server.dependencies import get_access_token
 from fastmcp.tools.base import ToolResult
 from fastmcp.tools.function_tool import FunctionTool
 from mcp.types import ToolAnnotations
 from pydantic import TypeAdapter
 
-from .. import __version__
+from .. import __version__, principal
 from ..config import Settings
-from ..errors import HpcBridgeError
+from ..errors import HpcBridgeError, PolicyError
 from ..services.interactive import Sessions
 from ..services.registry import Registry
 from ..store import Store
@@ -57,7 +59,9 @@ class ToolKit:
         schema = TypeAdapter(output).json_schema() if output is not None else None
 
         def decorate(fn: Callable[..., Awaitable[ToolResult]]) -> Callable[..., Awaitable[ToolResult]]:
-            wrapped = boundary(fn)
+            if not read_only and all(c.read_only for c in self.registry.settings.clusters.values()):
+                return fn  # every cluster is read-only: a tool that changes things is not offered at all
+            wrapped = boundary(fn if read_only else self._refusing_read_only(fn))
             tool = FunctionTool.from_function(wrapped, annotations=annotations, output_schema=schema)
             self.tools[tool.name] = tool
             self.mcp.add_tool(tool)
@@ -66,11 +70,28 @@ class ToolKit:
         return decorate
 
 
+    def _refusing_read_only(self, fn: Callable[..., Awaitable[ToolResult]]) -> Callable[..., Awaitable[ToolResult]]:
+        settings = self.registry.settings
+
+        @functools.wraps(fn)
+        async def run(*args: Any, **kwargs: Any) -> ToolResult:
+            if "cluster" in kwargs or "cluster" in inspect.signature(fn).parameters:
+                config = settings.cluster(kwargs.get("cluster"))
+                if config.read_only:
+                    raise PolicyError(f"cluster '{config.name}' is read-only (read_only = true): {fn.__name__} "
+                                      "changes things and is refused there; the looking tools all work")
+            return await fn(*args, **kwargs)
+
+        return run
+
+
 def boundary(fn: Callable[..., Awaitable[ToolResult]]) -> Callable[..., Awaitable[ToolResult]]:
     """The only place HpcBridgeError becomes ToolError; anything unexpected is logged, not leaked."""
 
     @functools.wraps(fn)
     async def run(*args: Any, **kwargs: Any) -> ToolResult:
+        token = get_access_token()
+        owner = principal.current.set(token.client_id if token and token.client_id else principal.LOCAL)
         try:
             return await fn(*args, **kwargs)
         except ToolError:
@@ -81,6 +102,8 @@ def boundary(fn: Callable[..., Awaitable[ToolResult]]) -> Callable[..., Awaitabl
         except Exception as exc:
             log.exception("tool %s failed", fn.__name__)
             raise ToolError(f"internal error in {fn.__name__}: {type(exc).__name__}: {exc}") from exc
+        finally:
+            principal.current.reset(owner)
 
     return run
 

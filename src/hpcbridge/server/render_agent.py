@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from ..diagnosis import Diagnosis
-    from ..services.recommend import Need, Option
+    from ..services.recommend import Need, Option, Unreachable
     from ..services.waiting import WaitResult
 
 
@@ -23,11 +23,12 @@ def need(n: Need) -> str:
     return ", ".join(parts)
 
 
-def recommendation(need_text: str, options: list[Option]) -> str:
+def recommendation(need_text: str, options: list[Option], unreachable: list[Unreachable]) -> str:
     lines = [f"where to run {need_text}:"]
     for o in options:
         mark = ("now" if o.starts_now else "later") if o.feasible else "no"
         lines.append(f"  {o.rank}. {o.cluster}/{o.partition} [{mark}] {o.why}")
+    lines += [f"  unreachable: {u.cluster} ({u.why})" for u in unreachable]
     return "\n".join(lines)
 
 

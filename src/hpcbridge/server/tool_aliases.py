@@ -22,6 +22,8 @@ PBS_ALIASES: dict[str, tuple[str, dict[str, str]]] = {
 
 def register(kit: ToolKit) -> None:
     for alias, (target, renames) in PBS_ALIASES.items():
+        if target not in kit.tools:
+            continue  # not offered (every cluster read-only)
         tool = kit.tools[target]
         kit.mcp.add_tool(Tool.from_tool(
             tool, name=alias, description=f"(PBS plan name of {target}) {tool.description or ''}",

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Annotated, Literal
 
 from fastmcp import Context
@@ -10,10 +10,11 @@ from fastmcp.tools.base import ToolResult
 from pydantic import Field
 
 from .. import validate
+from ..errors import TransportError
 from ..diagnosis import Diagnosis
 from ..models import JobState
 from ..services.diagnose import diagnose_job as run_diagnosis
-from ..services.recommend import Need, Option, recommend
+from ..services.recommend import Need, Option, Unreachable, recommend
 from ..services.waiting import Transition, WaitResult
 from ..services.waiting import wait_for_job as wait
 from . import render_agent as render
@@ -27,6 +28,7 @@ class Recommendation:
     need: str
     options: list[Option]
     best: Option | None
+    unreachable: list[Unreachable] = field(default_factory=list)  # clusters that did not answer, and why
 
 
 @dataclass(frozen=True)
@@ -68,10 +70,12 @@ def register(kit: ToolKit) -> None:
         need = Need(gpus=gpus, gpu_type=validate.optional_name("gpu_type", gpu_type), nodes=nodes,
                     time_limit=time_limit, memory=f"{validate.memory_mb('memory', memory)}M" if memory else None,
                     cpus_per_task=cpus_per_task)
-        options = await recommend(clusters, need)
+        options, unreachable = await recommend(clusters, need)
+        if not options and unreachable:
+            raise TransportError("no cluster answered: " + "; ".join(f"{u.cluster}: {u.why}" for u in unreachable))
         best = next((o for o in options if o.feasible), None)
-        result = Recommendation(render.need(need), options, best)
-        return reply(result, render.recommendation(result.need, options))
+        result = Recommendation(render.need(need), options, best, unreachable)
+        return reply(result, render.recommendation(result.need, options, unreachable))
 
     @kit.tool(read_only=True, output=WaitAnswer)
     async def wait_for_job(

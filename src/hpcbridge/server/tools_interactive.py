@@ -9,7 +9,7 @@ from fastmcp import Context
 from fastmcp.tools.base import ToolResult
 from pydantic import Field
 
-from .. import validate
+from .. import principal, validate
 from ..errors import InvalidParameter, NotFound
 from ..schedulers.slurm_build import AllocationSpec
 from ..services import containers
@@ -96,7 +96,7 @@ def register(kit: ToolKit, sessions: Sessions) -> None:
         info = await sessions.start(c, spec, name, float(wait), on_timeout, progress)
         return reply(info, render.session(info))
 
-    @kit.tool(read_only=False, destructive=False, idempotent=False, output=CommandOutput)
+    @kit.tool(read_only=False, destructive=True, idempotent=False, output=CommandOutput)  # runs any code
     async def run_interactive_command(
         command: Command, partition: Partition = None, account: Account = None, nodes: Nodes = 1,
         gpus_per_node: Gpus = None, gpu_type: GpuType = None, time_limit: TimeLimit = None,
@@ -131,7 +131,7 @@ def register(kit: ToolKit, sessions: Sessions) -> None:
                                 container_image, container_mounts, no_container_mount_home)
         return await _start(c, spec, session_name, wait_timeout, on_timeout, ctx)
 
-    @kit.tool(read_only=False, destructive=False, idempotent=False, output=CommandOutput)
+    @kit.tool(read_only=False, destructive=True, idempotent=False, output=CommandOutput)  # runs any code
     async def exec_in_session(session_id: SessionId, command: Command, working_directory: WorkDir = None,
                               timeout: Timeout = 600) -> ToolResult:
         """Run a command in a session's allocation (srun --jobid --overlap), with its container if it has one."""
@@ -172,13 +172,13 @@ def register(kit: ToolKit, sessions: Sessions) -> None:
                     "gpus_per_node": gpus_per_node, "gpu_type": validate.optional_name("gpu_type", gpu_type),
                     "time_limit": time_limit, "container_image": container_image,
                     "container_mounts": container_mounts, "no_container_mount_home": no_container_mount_home}
-        sessions.store.save_profile(name, settings)
+        sessions.store.save_profile(principal.name(), name, settings)
         profile = Profile(name, False, settings)
         return reply(profile, f"profile '{name}' saved: " + render.profile_line(profile))
 
     def _profiles(cluster: str | None) -> dict[str, Profile]:
         found = {n: Profile(n, True, s) for n, s in built_in_profiles(registry.get(cluster)).items()}
-        found.update({n: Profile(n, False, s) for n, s in sessions.store.profiles().items()})
+        found.update({n: Profile(n, False, s) for n, s in sessions.store.profiles(principal.name()).items()})
         return found
 
     def _profile(name: str, cluster: str | None) -> Profile:
@@ -202,7 +202,7 @@ def register(kit: ToolKit, sessions: Sessions) -> None:
     @kit.tool(read_only=False, destructive=True, idempotent=True)
     async def delete_interactive_profile(profile_name: str) -> ToolResult:
         """Delete a saved profile (a built-in one cannot be deleted; a saved override of it can)."""
-        if not sessions.store.delete_profile(validate.name("profile_name", profile_name)):
+        if not sessions.store.delete_profile(principal.name(), validate.name("profile_name", profile_name)):
             raise NotFound(f"no saved profile '{profile_name}' (built-in profiles cannot be deleted)")
         return ToolResult(content=f"profile '{profile_name}' deleted", structured_content={"deleted": profile_name})
 

@@ -116,7 +116,8 @@ def register(kit: ToolKit) -> None:
         details = await c.job_details(c.job_id(job_id))
         return reply(details, render.job_details(details))
 
-    @kit.tool(read_only=False, destructive=False, idempotent=False, output=SubmitResult)
+    # runs arbitrary code as the user: destructive, so clients ask before calling it
+    @kit.tool(read_only=False, destructive=True, idempotent=False, output=SubmitResult)
     async def submit_job(
         script_content: Annotated[str, Field(description="A full batch script (#!/bin/bash ...) or just the "
                                                          "commands to run")],

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from dataclasses import dataclass, field, replace
 
-from .. import validate
+from .. import principal, validate
 from ..config import ClusterConfig
-from ..errors import InfeasibleRequest, NotFound, PolicyError
+from ..errors import CommandTimeout, InfeasibleRequest, NotFound, PolicyError
 from ..models import CommandResult, Job, JobDetails, JobRecord, Node, Partition
 from ..quoting import shell_join
 from ..schedulers import gres
@@ -57,18 +58,24 @@ class Cluster:
         started = time.monotonic()
         self.commands_run += 1
         status = "error"
+        seconds = timeout or self.config.command_timeout
         try:
-            result = await self.transport.run(
-                argv, timeout=timeout or self.config.command_timeout, stdin=stdin, idempotent=idempotent
-            )
+            # The transport keeps to the timeout; this guard holds even where it cannot (a connect to a peer
+            # that accepts TCP and never speaks): no call waits much past its timeout.
+            result = await asyncio.wait_for(
+                self.transport.run(argv, timeout=seconds, stdin=stdin, idempotent=idempotent), seconds + 0.5)
             status = str(result.exit_status)
             return result
+        except TimeoutError as exc:
+            status = "timeout"
+            raise CommandTimeout(f"'{argv[0]}' did not finish within {seconds:g}s on {self.name} "
+                                 f"({self.transport.description})") from exc
         finally:
-            audit.info("cluster=%s exit=%s %.3fs %s", self.name, status, time.monotonic() - started,
-                       shell_join(argv))
+            audit.info("cluster=%s principal=%s exit=%s %.3fs %s", self.name, principal.name(), status,
+                       time.monotonic() - started, shell_join(argv))
 
     async def write_file(self, path: str, data: bytes) -> None:
-        audit.info("cluster=%s write %s (%d bytes)", self.name, path, len(data))
+        audit.info("cluster=%s principal=%s write %s (%d bytes)", self.name, principal.name(), path, len(data))
         await self.transport.write_file(path, data, timeout=self.config.command_timeout)
 
     @property

@@ -17,7 +17,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from .. import validate
+from .. import principal, validate
 from ..errors import (
     CommandTimeout,
     HpcBridgeError,
@@ -133,18 +133,18 @@ class Sessions:
                     on_timeout: str, progress: Progress) -> SessionInfo:
         if on_timeout not in ("cancel", "keep_waiting"):
             raise InvalidParameter("on_timeout", f"{on_timeout!r}", "'cancel' or 'keep_waiting'")
-        live = self.store.sessions(instance=self.instance, live_only=True)
-        if len(live) >= cluster.config.max_sessions:
-            raise PolicyError(f"{len(live)} sessions are open (max_sessions = {cluster.config.max_sessions}); "
-                              f"end one first: {', '.join(s.name for s in live)}")
         name = validate.name("session_name", name) if name else f"s{secrets.token_hex(3)}"
-        if any(s.name == name for s in live):
-            raise InvalidParameter("session_name", f"{name!r} is already open", "a new name")
         await self.check(cluster, spec)
         now = time.time()
         row = SessionRow(secrets.token_hex(4), cluster.name, self.instance, name, "", "starting",
-                         spec_to_dict(spec), now, now, None, "")
-        self.store.add_session(row)
+                         spec_to_dict(spec), now, now, None, "", principal.name())
+        if not self.store.add_session(row, max_live=cluster.config.max_sessions):
+            live = self.store.sessions(instance=self.instance, live_only=True)
+            if any(s.name == name for s in live):
+                raise InvalidParameter("session_name", f"{name!r} is already open", "a new name")
+            mine = [s.name for s in live if s.principal == principal.name()]
+            raise PolicyError(f"{len(live)} sessions are open (max_sessions = {cluster.config.max_sessions}); "
+                              f"end one first" + (f": {', '.join(mine)}" if mine else ""))
         salloc = asyncio.create_task(cluster.run(build.salloc_argv(spec, self.job_name(name)),
                                                  timeout=SALLOC_MAX_WAIT, idempotent=False))
         return await self._await_grant(cluster, row, salloc, wait_limit, on_timeout, progress)
@@ -206,9 +206,10 @@ class Sessions:
 
     def row(self, session_id: str) -> SessionRow:
         row = self.store.session(session_id)
-        if row is None or row.instance != self.instance:
-            names = ", ".join(f"{s.id} ({s.name})" for s in self.store.sessions(instance=self.instance,
-                                                                                  live_only=True))
+        if row is None or row.instance != self.instance or row.principal != principal.name():
+            # another principal's session is "not found": its existence is not ours to tell
+            names = ", ".join(f"{s.id} ({s.name})" for s in self.store.sessions(
+                instance=self.instance, live_only=True, principal=principal.name()))
             raise NotFound(f"no session {session_id!r} in this server; open sessions: {names or 'none'}")
         return row
 
@@ -276,7 +277,7 @@ class Sessions:
             idle_seconds=int(time.time() - row.last_used), recent_commands=self.store.recent_commands(row.id))
 
     async def overview(self) -> list[SessionInfo]:
-        rows = self.store.sessions(instance=self.instance)
+        rows = self.store.sessions(instance=self.instance, principal=principal.name())
         recent = [r for r in rows if r.status != "ended" or (r.ended or 0) > time.time() - 3600]
         return [await self.info(r.id) for r in recent]
 
@@ -295,7 +296,11 @@ class Sessions:
         for row in self.store.sessions(instance=self.instance, live_only=True):
             limit = self.registry.get(row.cluster).config.interactive_session_timeout
             if row.status == "active" and time.time() - row.last_used > limit:
-                await self.end(row.id, f"idle for more than {limit}s")
+                token = principal.current.set(row.principal)  # ended on its owner's behalf
+                try:
+                    await self.end(row.id, f"idle for more than {limit}s")
+                finally:
+                    principal.current.reset(token)
                 ended.append(row.name)
         return ended
 

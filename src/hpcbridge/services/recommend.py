@@ -87,15 +87,37 @@ async def _option(cluster: Cluster, partition: str, need: Need, now: datetime) -
     return Option(0, cluster.name, partition, True, starts_now, start, free, best, "; ".join(parts))
 
 
-async def recommend(clusters: list[Cluster], need: Need) -> list[Option]:
-    tasks: list[Coroutine[Any, Any, Option]] = []
-    for cluster in clusters:
-        now = await _cluster_clock(cluster)
-        tasks.extend(_option(cluster, part.name, need, now) for part in await cluster.partitions())
-    options = list(await asyncio.gather(*tasks))
+@dataclass(frozen=True)
+class Unreachable:
+    cluster: str
+    why: str
+
+
+async def _cluster_options(cluster: Cluster, need: Need) -> list[Option]:
+    now = await _cluster_clock(cluster)
+    tasks: list[Coroutine[Any, Any, Option]] = [_option(cluster, p.name, need, now) for p in await cluster.partitions()]
+    return list(await asyncio.gather(*tasks))
+
+
+async def _answer_or_why(cluster: Cluster, need: Need) -> list[Option] | Unreachable:
+    """One cluster's options, or why it did not answer: a cluster that is down never fails the others."""
+    limit = cluster.config.connect_timeout + cluster.config.command_timeout
+    try:
+        return await asyncio.wait_for(_cluster_options(cluster, need), limit)
+    except TimeoutError:
+        return Unreachable(cluster.name, f"no answer within {limit:g}s")
+    except HpcBridgeError as exc:
+        return Unreachable(cluster.name, exc.message)
+
+
+async def recommend(clusters: list[Cluster], need: Need) -> tuple[list[Option], list[Unreachable]]:
+    """Every cluster is asked at once; those that do not answer are named with why, not waited for in turn."""
+    answers = await asyncio.gather(*(_answer_or_why(c, need) for c in clusters))
+    unreachable = [a for a in answers if isinstance(a, Unreachable)]
+    options = [o for a in answers if not isinstance(a, Unreachable) for o in a]
     configured = {(c.name, p) for c in clusters for p in c.config.gpu_partitions}
     interactive = {(c.name, c.config.interactive_partition) for c in clusters}
     options.sort(key=lambda o: o.estimated_start or "~")  # earliest estimate first among equals
     options.sort(key=lambda o: (o.feasible, o.starts_now, (o.cluster, o.partition) in configured,
                                 (o.cluster, o.partition) not in interactive, o.free_gpus), reverse=True)
-    return [replace(o, rank=i + 1) for i, o in enumerate(options)]
+    return [replace(o, rank=i + 1) for i, o in enumerate(options)], unreachable

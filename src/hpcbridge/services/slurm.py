@@ -22,7 +22,16 @@ def command_error(what: str, result: CommandResult) -> SchedulerError:
     detail = message[-1] if message else f"exit status {result.exit_status}"
     if result.exit_status == 127 or "command not found" in detail:
         return SchedulerError(f"{what}: '{_program(result)}' is not installed or not on PATH on the cluster")
+    text = result.stderr + result.stdout
+    if _CONTROLLER_DOWN.search(text):
+        return SchedulerError(f"{what}: the Slurm controller (slurmctld) does not answer ({detail}); the cluster's "
+                              "scheduler is down or unreachable from the login node", transient=True)
     return SchedulerError(f"{what} failed: {detail}")
+
+
+# squeue/sbatch/scontrol when slurmctld is stopped: "Unable to contact slurm controller (connect failure)"
+_CONTROLLER_DOWN = re.compile(r"Unable to contact slurm controller|Slurm backup controller in standby mode|"
+                              r"Socket timed out on send/recv operation|Connection refused.*slurmctld", re.I)
 
 
 def _program(result: CommandResult) -> str:

@@ -120,11 +120,15 @@ class SshTransport:
     async def run(
         self, argv: list[str], *, timeout: float, stdin: bytes | None = None, idempotent: bool = True
     ) -> CommandResult:
+        deadline = time.monotonic() + timeout
         if stdin is None and idempotent and self.options.shell_workers:
             result = await self._run_in_worker(argv, timeout)
             if result is not None:
                 return result
-        return await self._run_in_channel(argv, timeout=timeout, stdin=stdin, idempotent=idempotent)
+        remaining = deadline - time.monotonic()  # a worker that could not start spent part of the time
+        if remaining <= 0:
+            raise CommandTimeout(f"'{argv[0]}' did not finish within {timeout:g}s on {self.description}")
+        return await self._run_in_channel(argv, timeout=remaining, stdin=stdin, idempotent=idempotent)
 
     async def _run_in_worker(self, argv: list[str], timeout: float) -> CommandResult | None:
         """Run on an idle worker shell; None means 'use a channel' (none free, or the worker broke)."""
@@ -162,7 +166,7 @@ class SshTransport:
         self._starting += 1
         await self._channels.acquire()
         try:
-            worker = await ShellWorker.start(conn, self.env, min(timeout, 15.0))
+            worker = await asyncio.wait_for(ShellWorker.start(conn, self.env, min(timeout, 15.0)), min(timeout, 15.0))
         except (TimeoutError, asyncssh.Error, OSError, asyncio.IncompleteReadError) as exc:
             self._channels.release()
             log.info("no worker shell on %s (%s); using a channel per command", self.description, exc)
@@ -182,12 +186,19 @@ class SshTransport:
         self, argv: list[str], *, timeout: float, stdin: bytes | None, idempotent: bool
     ) -> CommandResult:
         command = shell_join(self.env.argv_prefix() + argv)
+        deadline = time.monotonic() + timeout
         for attempt in range(1, 6):
             conn = await self.connection()
             started = time.monotonic()
             async with self._channels:
                 try:
-                    process = await conn.create_process(command, encoding=None)
+                    # a peer that stopped answering (sshd stopped, network gone) must not hold the call past
+                    # its timeout: opening the channel counts against it too
+                    process = await asyncio.wait_for(conn.create_process(command, encoding=None),
+                                                     max(0.1, deadline - time.monotonic()))
+                except TimeoutError as exc:
+                    raise CommandTimeout(f"'{argv[0]}': {self.description} did not open a channel within "
+                                         f"{timeout:g}s") from exc
                 except (asyncssh.ChannelOpenError, asyncssh.ConnectionLost, OSError) as exc:
                     # Nothing started on the far side, so sending again is safe. A refused channel on a
                     # live connection (sshd's MaxSessions) only needs a moment; a dead one a reconnect.
@@ -198,9 +209,10 @@ class SshTransport:
                     await asyncio.sleep(0.05 * attempt)
                     continue
                 try:
-                    out, err = await asyncio.wait_for(process.communicate(stdin), timeout)
+                    out, err = await asyncio.wait_for(process.communicate(stdin),
+                                                      max(0.1, deadline - time.monotonic()))
                 except TimeoutError as exc:
-                    process.close()
+                    _kill(process)
                     raise CommandTimeout(
                         f"'{argv[0]}' did not finish within {timeout:g}s on {self.description}"
                     ) from exc
@@ -251,3 +263,13 @@ class SshTransport:
             except (TimeoutError, OSError):
                 pass
             self._conn = None
+
+
+def _kill(process: asyncssh.SSHClientProcess[bytes]) -> None:
+    """Ask sshd to SIGKILL the command (OpenSSH >= 7.9 honours signal requests), then close the channel:
+    closing alone leaves a command without a terminal running on the cluster."""
+    try:
+        process.send_signal("KILL")
+    except (asyncssh.Error, OSError):
+        pass
+    process.close()

@@ -1,0 +1,16 @@
+"""Who is calling: the name of the HTTP token that authenticated the request, or "local" (stdio, CLI).
+
+The server layer sets it at the tool boundary; sessions, profiles and the audit log read it, so one server
+shared by several named tokens keeps each principal's sessions and profiles apart.
+"""
+
+from __future__ import annotations
+
+from contextvars import ContextVar
+
+LOCAL = "local"
+current: ContextVar[str] = ContextVar("hpcbridge_principal", default=LOCAL)
+
+
+def name() -> str:
+    return current.get()
