@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import json
 import shutil
-import subprocess
 import urllib.error
 import urllib.request
 import uuid
@@ -16,7 +15,7 @@ import pytest
 from fastmcp import Client
 from fastmcp.exceptions import ToolError
 
-from .conftest import call, hpcbridge_executable, server_env, wait_final
+from .conftest import call, wait_final
 
 pytestmark = pytest.mark.cluster
 
@@ -38,10 +37,18 @@ NOT_UNDER_TEST = {("submit_job", "script_content"), ("run_shell_command", "comma
                   ("run_interactive_command", "command"), ("exec_in_session", "command")}
 
 
+_SHAPES = ("x'; {c}; '", "$({c})", "`{c}`", "; {c}", "a\n{c}", "--wrap={c}", '" ; {c}; "', "| {c}", "&& {c}",
+           "a b $({c})", "{c} &", "x${{IFS}}$({c})", "'$({c})'", '"$({c})"', "x\r\n{c}", "#SBATCH --wrap={c}",
+           "\n#SBATCH --wrap={c}", "x\n#PBS -v A=`{c}`", "../../$({c})", "-o /dev/null; {c}", "$(echo;{c})",
+           "<({c})", ">({c})", "a;{c};b", "x' || {c} #", 'x" || {c} #', "*; {c}", "~/$({c})", "gpu,cpu;{c}",
+           "x\t$({c})")
+_COMMANDS = ("touch {m}", "touch${{IFS}}{m}", "/usr/bin/touch {m}", "sh -c 'touch {m}'", 'bash -c "touch {m}"',
+             "echo x > {m}", "python3 -c 'open(\"{m}\", \"w\")'")
+
+
 def payloads(marker: str) -> list[str]:
-    return [f"x'; touch {marker}; '", f"$(touch {marker})", f"`touch {marker}`", f"; touch {marker}",
-            f"a\ntouch {marker}", f"--wrap=touch {marker}", f'" ; touch {marker}; "', f"| touch {marker}",
-            f"&& touch {marker}", f"a b $(touch {marker})"]
+    """30 injection shapes x 7 ways to create the marker file: 210 hostile strings."""
+    return [shape.format(c=command.format(m=marker)) for shape in _SHAPES for command in _COMMANDS]
 
 
 def _string_params(schema: dict[str, Any]) -> list[str]:
@@ -66,8 +73,9 @@ def _remove_literal_names(tag: str, user_root: str) -> None:
 
 
 async def hostile_sweep(client: Client, tag: str) -> tuple[int, int]:
-    """Every payload through every string parameter of every tool the server lists: (calls, refused)."""
-    calls = refused = 0
+    """Every payload through every string parameter of every tool the server lists: (calls, refused).
+    Sixteen calls are in flight at once, as several agents on one server would send them."""
+    calls: list[tuple[str, dict[str, Any]]] = []
     for tool in await client.list_tools():
         for param in _string_params(tool.input_schema):
             if (tool.name, param) in NOT_UNDER_TEST:
@@ -76,12 +84,19 @@ async def hostile_sweep(client: Client, tag: str) -> tuple[int, int]:
                 args = {**BASE_ARGS.get(tool.name, {}), param: value}
                 for required in tool.input_schema.get("required", []):
                     args.setdefault(required, "1")
-                calls += 1
-                try:
-                    await client.call_tool(tool.name, args)
-                except ToolError:
-                    refused += 1
-    return calls, refused
+                calls.append((tool.name, args))
+    gate = asyncio.Semaphore(16)
+
+    async def one(name: str, args: dict[str, Any]) -> bool:
+        async with gate:
+            try:
+                await client.call_tool(name, args)
+            except ToolError:
+                return True
+            return False
+
+    refused = await asyncio.gather(*(one(name, args) for name, args in calls))
+    return len(calls), sum(refused)
 
 
 async def test_hostile_values_in_every_string_parameter_run_nothing(mcp: Client, tc_env: dict[str, str]) -> None:
@@ -91,7 +106,7 @@ async def test_hostile_values_in_every_string_parameter_run_nothing(mcp: Client,
     for session in (await call(mcp, "list_interactive_sessions"))["sessions"]:  # any a payload did not stop
         if session["status"] != "ended":
             await call(mcp, "end_interactive_session", session_id=session["session_id"])
-    assert calls > 200, calls
+    assert calls > 200 * 100, calls  # 210 strings through each of the 100+ string parameters
     assert _markers(tag) == [], f"a hostile value ran a command ({calls} calls, {refused} refused)"
     _remove_literal_names(tag, tc_env["SLURM_USER_ROOT"])
 
@@ -152,12 +167,6 @@ def _post_status(url: str, headers: dict[str, str]) -> int:
 def test_http_requires_the_bearer_token(http_server: str) -> None:
     assert _post_status(http_server, {}) == 401
     assert _post_status(http_server, {"Authorization": "Bearer nope"}) == 401
-
-
-def test_non_loopback_bind_without_token_is_refused(tc_env: dict[str, str]) -> None:
-    result = subprocess.run([hpcbridge_executable(), "serve", "--transport", "http", "--host", "0.0.0.0",
-                             "--port", "0"], env=server_env(tc_env), capture_output=True, text=True, timeout=30)
-    assert result.returncode == 2 and "without a bearer token" in result.stderr
 
 
 async def test_every_tool_is_annotated(mcp: Client) -> None:

@@ -212,7 +212,10 @@ class SshTransport:
                     out, err = await asyncio.wait_for(process.communicate(stdin),
                                                       max(0.1, deadline - time.monotonic()))
                 except TimeoutError as exc:
-                    _kill(process)
+                    if idempotent:
+                        _kill(process)  # a read (find, du, squeue) can simply die
+                    else:
+                        process.close()  # srun/sbatch must not be SIGKILLed: the caller cleans up by name
                     raise CommandTimeout(
                         f"'{argv[0]}' did not finish within {timeout:g}s on {self.description}"
                     ) from exc
