@@ -29,13 +29,15 @@ TOML
 "$VENV/bin/hpcbridge" call get_gpu_availability
 "$VENV/bin/hpcbridge" call get_partition_info cluster=pbs
 [ "${1:-}" = "--no-serve" ] && exit 0
-TOKEN=${HPCBRIDGE_HTTP_TOKEN:-$(head -c 16 /dev/urandom | od -An -tx1 | tr -d ' \n')}
+# The server generates its bearer token into its state directory (mode 0600) and logs only where it is.
+export HPCBRIDGE_STATE_DIR=${HPCBRIDGE_STATE_DIR:-${HPCB_TC_DIR:-/var/lib/hpcbridge-testcluster}/hpcbridge-state}
+TOKEN_FILE=$HPCBRIDGE_STATE_DIR/http-token
 cat <<MSG
 
 hpcbridge is connected to the test cluster. Connect an MCP client:
   stdio (Claude Code):  claude mcp add hpcbridge -- env HPCBRIDGE_CONFIG=$HPCBRIDGE_CONFIG $(tr '\n' ' ' < "${HPCB_TC_DIR:-/var/lib/hpcbridge-testcluster}/connection.env")$VENV/bin/hpcbridge serve
-  HTTP (starting now):  http://127.0.0.1:8765/mcp  with  Authorization: Bearer $TOKEN
+  HTTP (starting now):  http://127.0.0.1:8765/mcp  with  Authorization: Bearer \$(cat $TOKEN_FILE)
   one tool from a shell: $VENV/bin/hpcbridge call list_jobs user=me
   the PBS view:          $VENV/bin/hpcbridge call list_jobs user=me cluster=pbs
 MSG
-HPCBRIDGE_HTTP_TOKEN=$TOKEN exec "$VENV/bin/hpcbridge" serve --transport http --host 127.0.0.1 --port 8765
+exec "$VENV/bin/hpcbridge" serve --transport http --host 127.0.0.1 --port 8765

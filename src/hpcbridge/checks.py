@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import sys
 from dataclasses import dataclass
 
@@ -77,6 +78,13 @@ def _history_note(pbs: bool, available: bool) -> str:
             "sacct failed: get_job_history and finished-job details will not work")
 
 
+async def _checked(registry: Registry, name: str) -> list[Check]:
+    try:
+        return await check_cluster(registry, name)
+    except HpcBridgeError as exc:
+        return [Check(f"{name}: check", False, str(exc))]
+
+
 async def run_checks(settings: Settings, only: str | None) -> int:
     _say(Check("config", True, f"{len(settings.clusters)} cluster(s) from {settings.source}; default "
                                f"'{settings.default_cluster}'"))
@@ -84,13 +92,12 @@ async def run_checks(settings: Settings, only: str | None) -> int:
     names = [only] if only else list(settings.clusters)
     failed = False
     try:
-        for name in names:
-            for check in await check_cluster(registry, name):
+        # every cluster at once: one that does not answer costs its connect timeout, not everyone's
+        results = await asyncio.gather(*(_checked(registry, name) for name in names))
+        for checks in results:
+            for check in checks:
                 _say(check)
                 failed |= not check.ok and check.fatal
-    except HpcBridgeError as exc:
-        _say(Check("check", False, str(exc)))
-        failed = True
     finally:
         await registry.close()
     return 1 if failed else 0

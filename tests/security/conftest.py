@@ -22,14 +22,16 @@ def tc_env() -> dict[str, str]:
 
 @asynccontextmanager
 async def client_with(tc_env: dict[str, str], toml: str | None = None, tmp: Path | None = None,
-                      **env: str) -> AsyncIterator[Client]:
-    """A stdio server over the test cluster, with an optional TOML file and extra environment."""
+                      log_file: Path | None = None, **env: str) -> AsyncIterator[Client]:
+    """A stdio server over the test cluster, with an optional TOML file, extra environment, and its stderr
+    (logs, audit) written to log_file."""
     extra = dict(env)
     if toml is not None:
         assert tmp is not None
         path = tmp / "hpcbridge.toml"
         path.write_text(toml)
         extra["HPCBRIDGE_CONFIG"] = str(path)
-    transport = StdioTransport(command=hpcbridge_executable(), args=["serve"], env=server_env(tc_env, **extra))
+    transport = StdioTransport(command=hpcbridge_executable(), args=["serve"], env=server_env(tc_env, **extra),
+                               log_file=log_file)
     async with Client(transport, timeout=120) as client:
         yield client

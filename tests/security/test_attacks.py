@@ -267,15 +267,18 @@ async def test_one_cluster_down_does_not_fail_a_cross_cluster_answer(tc_env: dic
     port = silent.getsockname()[1]
     toml = (f'[clusters.dead]\nhost = "127.0.0.1"\nport = {port}\nuser = "alice"\nconnect_timeout = 3\n'
             f'known_hosts = "{tc_env["SLURM_SSH_KNOWN_HOSTS"]}"\n')
+    log = tmp_path / "server.log"
     try:
-        async with client_with(tc_env, toml, tmp_path) as mcp:
+        async with client_with(tc_env, toml, tmp_path, log_file=log) as mcp:
             started = time.monotonic()
             answer = await call(mcp, "recommend_submission", gpus=1)
             assert time.monotonic() - started < 30
             assert answer["best"] and answer["best"]["cluster"] == "default"
             assert [u["cluster"] for u in answer["unreachable"]] == ["dead"]
+            assert "127.0.0.1" in answer["unreachable"][0]["why"] or "no answer" in answer["unreachable"][0]["why"]
     finally:
         silent.close()
+    assert "never awaited" not in log.read_text()
 
 
 async def test_a_stopped_controller_is_named_and_calls_work_again(tc_env: dict[str, str]) -> None:
@@ -291,3 +294,51 @@ async def test_a_stopped_controller_is_named_and_calls_work_again(tc_env: dict[s
             subprocess.run(["bash", str(root / "testcluster" / "cluster.sh"), "up"], check=True, timeout=180,
                            capture_output=True)
         assert (await call(mcp, "get_partition_info"))["partitions"]
+
+
+async def test_parallel_session_starts_cannot_pass_max_sessions(tc_env: dict[str, str], tmp_path: Path) -> None:
+    """Ten parallel start_interactive_session calls with max_sessions = 2: the check and the insert are one step."""
+    import asyncio
+
+    async with client_with(tc_env, "[clusters.default]\nmax_sessions = 2\n", tmp_path) as mcp:
+        async def start(i: int) -> str:
+            try:
+                await call(mcp, "start_interactive_session", session_name=f"par{i}", partition="cpu",
+                           time_limit="0:05:00", wait_timeout=60)
+                return "started"
+            except ToolError as exc:
+                return str(exc)
+
+        outcomes = await asyncio.gather(*(start(i) for i in range(10)))
+        try:
+            assert outcomes.count("started") == 2, outcomes
+            assert all("max_sessions = 2" in o for o in outcomes if o != "started")
+        finally:
+            for s in (await call(mcp, "list_interactive_sessions"))["sessions"]:
+                if s["status"] != "ended":
+                    await call(mcp, "end_interactive_session", session_id=s["session_id"])
+
+
+@pytest.mark.parametrize("args", [
+    {"partition": "cpu --gres=gpu:4"}, {"partition": "cpu,gpu"}, {"gpu_type": "a100 --partition=gpu"},
+    {"account": "x -M other"}, {"container_mounts": "/:/host --container-image=/tmp/x.sqsh",
+                                "container_image": "default"},
+    {"time_limit": "0:05:00 --time=20:00:00"}, {"gpus_per_node": 4},
+])
+async def test_interactive_options_cannot_be_smuggled_past_policy(tc_env: dict[str, str], tmp_path: Path,
+                                                                  args: dict[str, object]) -> None:
+    async with client_with(tc_env, POLICY, tmp_path) as mcp:
+        with pytest.raises(ToolError, match="invalid|policy|not allowed"):
+            await call(mcp, "run_interactive_command", command="true", **{"partition": "cpu", **args})
+
+
+async def test_listings_are_cut_on_the_cluster(tc_env: dict[str, str]) -> None:
+    """20,001 entries at most cross the connection; the answer says it stopped."""
+    tag = uuid.uuid4().hex[:8]
+    as_cluster_user(tc_env, 'mkdir -p "$1/big$2" && cd "$1/big$2" && seq 1 20500 | xargs touch', RESULTS, tag)
+    try:
+        async with client_with(tc_env) as mcp:
+            found = await call(mcp, "find_files", pattern="*", directory_type="results", path=f"big{tag}", limit=5)
+            assert found["total"] == 20_000 and "stopped at 20000" in found["note"]
+    finally:
+        as_cluster_user(tc_env, 'rm -rf "$1/big$2"', RESULTS, tag)
