@@ -47,7 +47,7 @@ async def check_cluster(registry: Registry, name: str) -> list[Check]:
         out.append(Check(f"{name}: scheduler", False, str(exc)))
         return out
     accounting = await cluster.backend.accounting_available()
-    out.append(Check(f"{name}: accounting", accounting, _history_note(cluster.is_pbs, accounting), fatal=False))
+    out.append(Check(f"{name}: accounting", accounting, cluster.backend.history_note(accounting), fatal=False))
     out.append(Check(f"{name}: privileges", True, f"{who}: {await cluster.backend.privileges(who)}", fatal=False))
     try:
         parts = await cluster.partitions()
@@ -68,14 +68,6 @@ async def check_cluster(registry: Registry, name: str) -> list[Check]:
                          " (any command)") if cfg.allow_shell else "disabled"
     out.append(Check(f"{name}: run_shell_command", True, shell, fatal=False))
     return out
-
-
-def _history_note(pbs: bool, available: bool) -> str:
-    if pbs:
-        return ("qstat -x works (job history available)" if available else
-                "Torque keeps finished jobs only briefly (keep_completed): history shows what qstat -f still has")
-    return ("sacct works (job history available)" if available else
-            "sacct failed: get_job_history and finished-job details will not work")
 
 
 async def _checked(registry: Registry, name: str) -> list[Check]:

@@ -260,3 +260,82 @@ class Page(Generic[T]):
             counts=counts,
             next_offset=end if end < len(everything) else None,
         )
+
+
+# --- requests (scheduler-neutral; each backend renders them in its own words) ---------------------------
+@dataclass(frozen=True)
+class ContainerSpec:
+    """Pyxis options (https://github.com/NVIDIA/pyxis, `srun --help` with Pyxis installed)."""
+
+    image: str
+    mounts: str | None = None
+    workdir: str | None = None
+    env_names: tuple[str, ...] = ()
+    name: str | None = None
+    mount_home: bool | None = None  # None: Pyxis's default
+    remap_root: bool | None = None
+
+    def options(self) -> list[tuple[str, str | None]]:
+        """(flag, value) pairs; the same list renders #SBATCH directives and srun arguments."""
+        opts: list[tuple[str, str | None]] = [("--container-image", self.image)]
+        if self.mounts:
+            opts.append(("--container-mounts", self.mounts))
+        if self.workdir:
+            opts.append(("--container-workdir", self.workdir))
+        if self.env_names:
+            opts.append(("--container-env", ",".join(self.env_names)))
+        if self.name:
+            opts.append(("--container-name", self.name))
+        if self.mount_home is not None:
+            opts.append(("--container-mount-home" if self.mount_home else "--no-container-mount-home", None))
+        if self.remap_root is not None:
+            opts.append(("--container-remap-root" if self.remap_root else "--no-container-remap-root", None))
+        return opts
+
+    def argv(self) -> list[str]:
+        return [flag if value is None else f"{flag}={value}" for flag, value in self.options()]
+
+
+@dataclass(frozen=True)
+class JobRequest:
+    """A batch job as hpcbridge renders it. Values are validated by the service before rendering."""
+
+    script_content: str
+    job_name: str | None = None
+    partition: str | None = None
+    account: str | None = None
+    nodes: int | None = None
+    ntasks: int | None = None
+    cpus_per_task: int | None = None
+    memory: str | None = None
+    time_limit: str | None = None
+    output_file: str | None = None
+    error_file: str | None = None
+    working_directory: str | None = None
+    gpus: int | None = None
+    gpus_per_task: int | None = None
+    gpu_type: str | None = None
+    gpus_total: int | None = None  # sbatch --gpus: GPUs for the whole job (from a script's directive)
+    array: str | None = None
+    dependency: str | None = None
+    constraint: str | None = None
+    qos: str | None = None
+    exclusive: bool = False
+    hold: bool = False
+    env: dict[str, str] = field(default_factory=dict)
+    container: ContainerSpec | None = None
+
+
+@dataclass(frozen=True)
+class AllocationSpec:
+    """Resources of an interactive allocation or one-shot srun (the Slurm plan's interactive tools)."""
+
+    partition: str
+    nodes: int = 1
+    gpus_per_node: int | None = None
+    gpu_type: str | None = None
+    time_limit: str = "1:00:00"
+    account: str | None = None
+    cpus_per_task: int | None = None
+    memory: str | None = None
+    container: ContainerSpec | None = None

@@ -116,3 +116,15 @@ async def test_hold_release_cancel_and_history_over_http(mcp_http: Client) -> No
         await call(mcp_http, "cancel_job", job_id="99999999")
     status = await call(mcp_http, "get_cluster_status")
     assert status["gpus_total"] == 8
+
+
+async def test_job_ids_sent_as_json_numbers_work(mcp: Client) -> None:
+    """Agents often send "job_id": 1234 (a number); every job-id parameter accepts it."""
+    job = await call(mcp, "submit_job", script_content="sleep 30", hold=True, time_limit="5", job_name="numeric-id")
+    number = int(job["job_id"])
+    try:
+        assert (await call(mcp, "get_job_details", job_id=number))["job"]["job_id"] == job["job_id"]
+        await call(mcp, "release_job", job_id=number)
+        await call(mcp, "hold_job", job_id=number)
+    finally:
+        await call(mcp, "cancel_job", job_id=number)

@@ -14,9 +14,9 @@ from typing import Literal
 
 from .. import validate
 from ..errors import InvalidParameter
-from ..models import EnvSpec
+from ..models import EnvSpec, JobRequest
 from ..quoting import directive, shell_join
-from .slurm_build import COMMAND_ENV, JobRequest, split_script
+from .slurm_build import COMMAND_ENV, split_script
 
 Flavor = Literal["pbspro", "torque"]
 Option = tuple[str, str | None]

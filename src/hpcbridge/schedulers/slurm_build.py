@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
 
 from .. import validate
 from ..errors import InvalidParameter
-from ..models import EnvSpec
+from ..models import AllocationSpec, ContainerSpec, EnvSpec, JobRequest
 from ..quoting import directive, shell_join
 from .directives import head_end
 from .slurm_text import SACCT_FIELDS, SEP, SQUEUE_FIELDS
@@ -128,39 +127,6 @@ def sbatch_argv(test_only: bool = False) -> list[str]:
     return ["sbatch", "--parsable", "--ignore-pbs", *(["--test-only"] if test_only else [])]
 
 
-@dataclass(frozen=True)
-class ContainerSpec:
-    """Pyxis options (https://github.com/NVIDIA/pyxis, `srun --help` with Pyxis installed)."""
-
-    image: str
-    mounts: str | None = None
-    workdir: str | None = None
-    env_names: tuple[str, ...] = ()
-    name: str | None = None
-    mount_home: bool | None = None  # None: Pyxis's default
-    remap_root: bool | None = None
-
-    def options(self) -> list[tuple[str, str | None]]:
-        """(flag, value) pairs; the same list renders #SBATCH directives and srun arguments."""
-        opts: list[tuple[str, str | None]] = [("--container-image", self.image)]
-        if self.mounts:
-            opts.append(("--container-mounts", self.mounts))
-        if self.workdir:
-            opts.append(("--container-workdir", self.workdir))
-        if self.env_names:
-            opts.append(("--container-env", ",".join(self.env_names)))
-        if self.name:
-            opts.append(("--container-name", self.name))
-        if self.mount_home is not None:
-            opts.append(("--container-mount-home" if self.mount_home else "--no-container-mount-home", None))
-        if self.remap_root is not None:
-            opts.append(("--container-remap-root" if self.remap_root else "--no-container-remap-root", None))
-        return opts
-
-    def argv(self) -> list[str]:
-        return [flag if value is None else f"{flag}={value}" for flag, value in self.options()]
-
-
 _MOUNT = re.compile(r"^[A-Za-z0-9_./+@%~-]+(?::[A-Za-z0-9_./+@%~-]+)?(?::[a-z+]+)?$")
 
 
@@ -185,36 +151,6 @@ def parse_container_env(value: str | None) -> tuple[tuple[str, ...], dict[str, s
         if sep:
             values[name] = val
     return tuple(names), values
-
-
-@dataclass(frozen=True)
-class JobRequest:
-    """A batch job as hpcbridge renders it. Values are validated by the service before rendering."""
-
-    script_content: str
-    job_name: str | None = None
-    partition: str | None = None
-    account: str | None = None
-    nodes: int | None = None
-    ntasks: int | None = None
-    cpus_per_task: int | None = None
-    memory: str | None = None
-    time_limit: str | None = None
-    output_file: str | None = None
-    error_file: str | None = None
-    working_directory: str | None = None
-    gpus: int | None = None
-    gpus_per_task: int | None = None
-    gpu_type: str | None = None
-    gpus_total: int | None = None  # sbatch --gpus: GPUs for the whole job (from a script's directive)
-    array: str | None = None
-    dependency: str | None = None
-    constraint: str | None = None
-    qos: str | None = None
-    exclusive: bool = False
-    hold: bool = False
-    env: dict[str, str] = field(default_factory=dict)
-    container: ContainerSpec | None = None
 
 
 def gres_value(gpus: int, gpu_type: str | None) -> str:
@@ -275,43 +211,30 @@ def _directives(req: JobRequest) -> list[str]:
     return d
 
 
-@dataclass(frozen=True)
-class AllocationSpec:
-    """Resources of an interactive allocation or one-shot srun (the Slurm plan's interactive tools)."""
-
-    partition: str
-    nodes: int = 1
-    gpus_per_node: int | None = None
-    gpu_type: str | None = None
-    time_limit: str = "1:00:00"
-    account: str | None = None
-    cpus_per_task: int | None = None
-    memory: str | None = None
-    container: ContainerSpec | None = None
-
-    def resource_args(self) -> list[str]:
-        argv = ["--partition", self.partition, "--nodes", str(self.nodes), "--time", self.time_limit]
-        if self.account:
-            argv += ["--account", self.account]
-        if self.gpus_per_node:
-            argv += ["--gres", gres_value(self.gpus_per_node, self.gpu_type)]
-        if self.cpus_per_task:
-            argv += ["--cpus-per-task", str(self.cpus_per_task)]
-        if self.memory:
-            argv += ["--mem", self.memory]
-        return argv
+def allocation_args(spec: AllocationSpec) -> list[str]:
+    """salloc/srun resource options of an allocation."""
+    argv = ["--partition", spec.partition, "--nodes", str(spec.nodes), "--time", spec.time_limit]
+    if spec.account:
+        argv += ["--account", spec.account]
+    if spec.gpus_per_node:
+        argv += ["--gres", gres_value(spec.gpus_per_node, spec.gpu_type)]
+    if spec.cpus_per_task:
+        argv += ["--cpus-per-task", str(spec.cpus_per_task)]
+    if spec.memory:
+        argv += ["--mem", spec.memory]
+    return argv
 
 
 def salloc_argv(spec: AllocationSpec, job_name: str) -> list[str]:
     """salloc(1) --no-shell: returns once the allocation is granted and leaves it in place."""
-    return ["salloc", "--no-shell", "--job-name", job_name, *spec.resource_args()]
+    return ["salloc", "--no-shell", "--job-name", job_name, *allocation_args(spec)]
 
 
 def srun_argv(spec: AllocationSpec, command: str, job_name: str, working_directory: str | None = None) -> list[str]:
     """One-shot: srun allocates, runs `bash -c command` once, and releases."""
     chdir = ["--chdir", working_directory] if working_directory else []
     container = spec.container.argv() if spec.container else []
-    return ["srun", "--job-name", job_name, *spec.resource_args(), "--ntasks", "1", *chdir, *container,
+    return ["srun", "--job-name", job_name, *allocation_args(spec), "--ntasks", "1", *chdir, *container,
             "bash", "-c", command]
 
 

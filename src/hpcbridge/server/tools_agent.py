@@ -10,8 +10,8 @@ from fastmcp.tools.base import ToolResult
 from pydantic import Field
 
 from .. import validate
-from ..errors import TransportError
 from ..diagnosis import Diagnosis
+from ..errors import TransportError
 from ..models import JobState
 from ..services.diagnose import diagnose_job as run_diagnosis
 from ..services.recommend import Need, Option, Unreachable, recommend

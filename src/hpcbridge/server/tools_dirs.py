@@ -128,7 +128,7 @@ def register(kit: ToolKit) -> None:
 
     @kit.tool(read_only=True, output=Listing)
     async def list_job_logs(
-        job_id: Annotated[str | None, Field(description="Logs of this job (its id in the file name, and the "
+        job_id: Annotated[str | int | None, Field(description="Logs of this job (its id in the file name, and the "
                                                         "job's own stdout/stderr paths)")] = None,
         job_name: Annotated[str | None, Field(description="File name pattern, e.g. 'train*'")] = None,
         recent: Annotated[int | None, Field(description="Only the N newest", ge=1, le=1000)] = None,

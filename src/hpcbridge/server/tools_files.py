@@ -43,7 +43,7 @@ def register(kit: ToolKit) -> None:
     @kit.tool(read_only=True, output=FileContent)
     async def read_job_output(
         file_path: Annotated[str | None, Field(description="Output file on the cluster")] = None,
-        job_id: Annotated[str | None, Field(description="Or: the job whose output to read")] = None,
+        job_id: Annotated[str | int | None, Field(description="Or: the job whose output to read")] = None,
         stream: Annotated[Literal["stdout", "stderr"], Field(description="With job_id: which stream")] = "stdout",
         tail_lines: Annotated[int | None, Field(description="Only the last N lines", ge=1)] = None,
         head_lines: Annotated[int | None, Field(description="Only the first N lines", ge=1)] = None,

@@ -11,7 +11,7 @@ from pydantic import Field
 
 from .. import principal, validate
 from ..errors import InvalidParameter, NotFound
-from ..schedulers.slurm_build import AllocationSpec
+from ..models import AllocationSpec
 from ..services import containers
 from ..services.cluster import Cluster
 from ..services.interactive import CommandOutput, SessionInfo, Sessions

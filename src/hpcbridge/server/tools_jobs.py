@@ -19,7 +19,7 @@ from . import render
 from .app import ToolKit, reply
 from .tools_cluster import ClusterArg, Limit, Offset
 
-JobId = Annotated[str, Field(description="Job id, e.g. '1234', '1234_7' (Slurm array task) or '1234.server' "
+JobId = Annotated[str | int, Field(description="Job id, e.g. '1234', '1234_7' (Slurm array task) or '1234.server' "
                                         "(PBS)")]
 UserArg = Annotated[str | None, Field(description="A user name, 'me' for the SSH user, or omit for everyone")]
 
@@ -207,7 +207,7 @@ def register(kit: ToolKit) -> None:
 
     @kit.tool(read_only=True, output=Page[JobRecord])
     async def get_job_history(
-        job_id: Annotated[str | None, Field(description="One job (with its steps)")] = None,
+        job_id: Annotated[str | int | None, Field(description="One job (with its steps)")] = None,
         user: UserArg = "me",
         start_time: Annotated[str | None, Field(description="From, e.g. 2024-01-01, now-7days (default: "
                                                             "now-7days)")] = None,

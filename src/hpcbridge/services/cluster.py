@@ -10,15 +10,13 @@ from dataclasses import dataclass, field, replace
 from .. import principal, validate
 from ..config import ClusterConfig
 from ..errors import CommandTimeout, InfeasibleRequest, NotFound, PolicyError
-from ..models import CommandResult, Job, JobDetails, JobRecord, Node, Partition
+from ..models import CommandResult, Job, JobDetails, JobRecord, JobRequest, Node, Partition
 from ..quoting import shell_join
 from ..schedulers import gres
-from ..schedulers.slurm_build import JobRequest
 from ..transport.base import Transport
+from .backend import SchedulerBackend, make_backend
 from .cache import SingleFlightCache
-from .pbs import PbsBackend
 from .resources import gpu_types_in
-from .slurm import SlurmBackend
 
 audit = logging.getLogger("hpcbridge.audit")
 
@@ -40,9 +38,7 @@ class Cluster:
     def __init__(self, config: ClusterConfig, transport: Transport) -> None:
         self.config = config
         self.transport = transport
-        self.backend: SlurmBackend | PbsBackend = (
-            PbsBackend(self.run, self.write_file, config.pbs_flavor) if config.scheduler == "pbs"
-            else SlurmBackend(self.run))
+        self.backend: SchedulerBackend = make_backend(config, self.run, self.write_file)
         self.cache = SingleFlightCache()
         self.commands_run = 0
 
@@ -78,13 +74,9 @@ class Cluster:
         audit.info("cluster=%s principal=%s write %s (%d bytes)", self.name, principal.name(), path, len(data))
         await self.transport.write_file(path, data, timeout=self.config.command_timeout)
 
-    @property
-    def is_pbs(self) -> bool:
-        return self.config.scheduler == "pbs"
-
     def job_id(self, value: str | int, parameter: str = "job_id") -> str:
         """A job id in this scheduler's form (PBS: 1234.server, arrays 1234[]; Slurm: 1234_7, 1234.0)."""
-        return validate.job_id(value, parameter, pbs=self.is_pbs)
+        return self.backend.job_id(value, parameter)
 
     async def close(self) -> None:
         await self.transport.close()

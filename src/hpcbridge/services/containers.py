@@ -7,7 +7,9 @@ from dataclasses import dataclass
 from .. import validate
 from ..directories import DirectoryRoot, glob_pattern, is_inside, mount_string
 from ..errors import InvalidParameter, NotFound, PolicyError, SchedulerError, Unsupported
-from ..schedulers.slurm_build import ContainerSpec, container_mounts, parse_container_env
+from ..models import ContainerSpec
+from ..schedulers.slurm_build import container_mounts, parse_container_env
+from .backend import refuse
 from .cluster import Cluster
 from .listing import iso_time
 from .sandbox import Sandbox
@@ -109,9 +111,9 @@ async def prepare(
 ) -> tuple[ContainerSpec, dict[str, str]]:
     """A checked ContainerSpec, plus the NAME=value pairs of `env` that the script must export (Pyxis's
     --container-env takes variable names; their values come from the job's environment)."""
-    if cluster.is_pbs:
-        raise Unsupported(f"container_image: Pyxis containers are a Slurm feature and '{cluster.name}' runs PBS; "
-                          "start the container inside the script instead (e.g. apptainer exec IMAGE ...)")
+    if not cluster.backend.capabilities.containers:
+        raise refuse(cluster.backend, f"container_image (Pyxis containers) on '{cluster.name}'",
+                     "start the container inside the script instead (e.g. apptainer exec IMAGE ...)")
     await require_container_support(cluster)
     if image == "default":
         if not cluster.config.default_image:

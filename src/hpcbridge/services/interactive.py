@@ -27,10 +27,11 @@ from ..errors import (
     SchedulerError,
     Unsupported,
 )
+from ..models import AllocationSpec, ContainerSpec
 from ..schedulers import slurm_build as build
-from ..schedulers.slurm_build import AllocationSpec, ContainerSpec
 from ..schedulers.slurm_text import SEP
 from ..store import SessionRow, Store
+from .backend import refuse
 from .cluster import Cluster
 from .registry import Registry
 
@@ -99,9 +100,9 @@ class Sessions:
 
     async def check(self, cluster: Cluster, spec: AllocationSpec) -> None:
         """The same refusals as submit_job, plus the session time cap."""
-        if cluster.is_pbs:
-            raise Unsupported(f"interactive work uses salloc/srun and needs a Slurm cluster; '{cluster.name}' "
-                              "runs PBS (qsub -I is not supported): submit a batch job with submit_job instead")
+        if not cluster.backend.capabilities.interactive:
+            raise refuse(cluster.backend, f"interactive work on '{cluster.name}' (it needs a Slurm cluster: "
+                         "salloc/srun; qsub -I is not offered)", "submit a batch job with submit_job instead")
         cap = validate.walltime_minutes("max_session_time", cluster.config.max_session_time)
         if validate.walltime_minutes("time_limit", spec.time_limit) > cap:
             raise PolicyError(f"time_limit {spec.time_limit} exceeds the session limit of "
@@ -311,9 +312,9 @@ class Sessions:
         for tag in instances or [self.instance]:
             rows = self.store.sessions(instance=tag)
             for cluster_name in {r.cluster for r in rows} | ({*self.registry.names} if tag != self.instance else set()):
-                if self.registry.settings.clusters[cluster_name].scheduler != "slurm":
-                    continue  # sessions exist only on Slurm clusters
-                cluster = self.registry.get(cluster_name)
+                cluster = self.registry.get(cluster_name)  # built lazily: no connection yet
+                if not cluster.backend.capabilities.interactive:
+                    continue  # no allocations can exist there
                 try:
                     user = await cluster.user()
                     listing = await cluster.run(["squeue", "--noheader", "--user", user, "--format", "%i %j"])

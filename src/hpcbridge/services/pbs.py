@@ -12,16 +12,21 @@ import re
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
+from .. import validate
 from ..errors import InvalidParameter, NotFound, PrivilegeError, SchedulerError, Unsupported
-from ..models import CommandResult, Job, JobDetails, JobRecord, Node, Partition
+from ..models import CommandResult, EnvSpec, Job, JobDetails, JobRecord, JobRequest, Node, Partition
 from ..schedulers import directives, merge
 from ..schedulers import pbs as parse
 from ..schedulers import pbs_build as build
 from ..schedulers.directives import ScriptDirectives
 from ..schedulers.merge import FromScript
-from ..schedulers.slurm_build import JobRequest
+from .backend import Capabilities
 from .slurm import command_error
+
+if TYPE_CHECKING:
+    from ..config import ClusterConfig
 
 Runner = Callable[..., Awaitable[CommandResult]]
 Writer = Callable[[str, bytes], Awaitable[None]]
@@ -69,6 +74,21 @@ def since(parameter: str, value: str | None, now: datetime | None = None) -> str
 
 class PbsBackend:
     name = "pbs"
+    capabilities = Capabilities(interactive=False, containers=False, gpu_types=False, start_estimate=False,
+                                arrays=True, forced_delete=True, history="qstat -x (PBS Pro); what qstat -f keeps (Torque)")
+
+    @staticmethod
+    def command_env(config: ClusterConfig) -> EnvSpec:
+        return build.command_env(config.pbs_server)
+
+    @staticmethod
+    def job_id(value: str | int, parameter: str = "job_id") -> str:
+        return validate.job_id(value, parameter, pbs=True)
+
+    @staticmethod
+    def history_note(available: bool) -> str:
+        return ("qstat -x works (job history available)" if available else
+                "Torque keeps finished jobs only briefly (keep_completed): history shows what qstat -f still has")
 
     def __init__(self, run: Runner, write: Writer, flavor: str = "auto") -> None:
         self._run = run
@@ -172,8 +192,8 @@ class PbsBackend:
         return parse.to_iso(details.raw.get("estimated.start_time", "")) if details else ""
 
     async def history(self, job_ids: list[str] | None = None, user: str | None = None,
-                      all_users: bool = False, start_time: str | None = None, end_time: str | None = None,
-                      **_: object) -> list[JobRecord]:
+                      all_users: bool = False, start_time: str | None = None,
+                      end_time: str | None = None) -> list[JobRecord]:
         """PBS Pro: `qstat -x -f` (finished jobs for the server's job_history_duration). Torque keeps
         finished jobs only for keep_completed seconds, so its history is what `qstat -f` still shows."""
         if job_ids:

@@ -11,7 +11,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from ..errors import HpcBridgeError
-from ..schedulers.slurm_build import JobRequest
+from ..models import JobRequest
 from .cluster import Cluster
 from .resources import gpu_pools
 
@@ -77,13 +77,13 @@ async def _option(cluster: Cluster, partition: str, need: Need, now: datetime) -
     try:
         soon = datetime.strptime(start, "%Y-%m-%dT%H:%M:%S") <= now + timedelta(seconds=60)
     except ValueError:
-        soon = cluster.is_pbs  # PBS has no test submission: judged by what is free now
+        soon = not cluster.backend.capabilities.start_estimate  # no test submission: judged by what is free
     starts_now = soon and (not need.gpus or best >= (req.gpus or 0))
     parts = [f"{free} free {need.gpu_type or 'GPU'}s now, up to {best} on one node"] if need.gpus else ["fits"]
     if start:
         parts.append(f"scheduler estimate: start {start}")
-    elif cluster.is_pbs:
-        parts.append("PBS gives no start estimate")
+    elif not cluster.backend.capabilities.start_estimate:
+        parts.append(f"{cluster.backend.name.upper()} gives no start estimate")
     return Option(0, cluster.name, partition, True, starts_now, start, free, best, "; ".join(parts))
 
 

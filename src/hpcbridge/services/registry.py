@@ -6,16 +6,15 @@ import asyncio
 
 from ..config import ClusterConfig, Settings
 from ..errors import NotFound
-from ..schedulers.pbs_build import command_env
-from ..schedulers.slurm_build import COMMAND_ENV
 from ..transport.base import Transport
 from ..transport.local import LocalTransport
 from ..transport.ssh import SshOptions, SshTransport
+from .backend import command_env
 from .cluster import Cluster
 
 
 def make_transport(config: ClusterConfig) -> Transport:
-    env = command_env(config.pbs_server) if config.scheduler == "pbs" else COMMAND_ENV
+    env = command_env(config)
     if config.transport == "local":
         return LocalTransport(env)
     return SshTransport(

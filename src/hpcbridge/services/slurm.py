@@ -4,15 +4,21 @@ from __future__ import annotations
 
 import re
 from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING
 
+from .. import validate
 from ..errors import InvalidParameter, NotFound, PrivilegeError, SchedulerError
-from ..models import CommandResult, Job, JobDetails, JobRecord, Node, Partition
+from ..models import CommandResult, EnvSpec, Job, JobDetails, JobRecord, Node, Partition
 from ..schedulers import directives, merge
 from ..schedulers import slurm_build as build
 from ..schedulers import slurm_text as parse
 from ..schedulers.directives import ScriptDirectives
 from ..schedulers.merge import FromScript
 from ..schedulers.slurm_states import explain_reason
+from .backend import Capabilities
+
+if TYPE_CHECKING:
+    from ..config import ClusterConfig
 
 Runner = Callable[..., Awaitable[CommandResult]]
 
@@ -44,6 +50,21 @@ def _program(result: CommandResult) -> str:
 
 class SlurmBackend:
     name = "slurm"
+    capabilities = Capabilities(interactive=True, containers=True, gpu_types=True, start_estimate=True,
+                                arrays=True, forced_delete=False, history="sacct")
+
+    @staticmethod
+    def command_env(config: ClusterConfig) -> EnvSpec:
+        return build.COMMAND_ENV
+
+    @staticmethod
+    def job_id(value: str | int, parameter: str = "job_id") -> str:
+        return validate.job_id(value, parameter)
+
+    @staticmethod
+    def history_note(available: bool) -> str:
+        return ("sacct works (job history available)" if available else
+                "sacct failed: get_job_history and finished-job details will not work")
 
     def __init__(self, run: Runner) -> None:
         self._run = run
@@ -89,8 +110,10 @@ class SlurmBackend:
                 return d
         return details[0] if details else None
 
-    async def history(self, **filters: object) -> list[JobRecord]:
-        result = await self._run(build.sacct_argv(**filters))  # type: ignore[arg-type]
+    async def history(self, job_ids: list[str] | None = None, user: str | None = None, all_users: bool = False,
+                      start_time: str | None = None, end_time: str | None = None) -> list[JobRecord]:
+        result = await self._run(build.sacct_argv(job_ids=job_ids, user=user, all_users=all_users,
+                                                  start_time=start_time, end_time=end_time))
         if not result.ok:
             text = (result.stderr or result.stdout).strip()
             if "accounting_storage/none" in text or "not running a supported accounting" in text:

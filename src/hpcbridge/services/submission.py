@@ -9,8 +9,8 @@ from typing import Any
 
 from .. import validate
 from ..errors import InvalidParameter
+from ..models import JobRequest
 from ..schedulers.merge import merge, provenance
-from ..schedulers.slurm_build import JobRequest
 from . import containers
 from .cluster import Cluster
 

@@ -1,0 +1,63 @@
+"""The backend contract: every backend implements the protocol, the registry covers every scheduler the
+config accepts, and no code outside the backends asks which scheduler it is talking to."""
+
+from __future__ import annotations
+
+import inspect
+import re
+import typing
+
+import pytest
+
+from hpcbridge.config import ClusterConfig
+from hpcbridge.errors import Unsupported
+from hpcbridge.services.backend import BACKENDS, Capabilities, SchedulerBackend, make_backend, refuse
+
+from ..conftest import ROOT
+
+SRC = ROOT / "src" / "hpcbridge"
+# Where a scheduler may be named: its own modules, the registry of backends, and the pure scheduler modules.
+ALLOWED = {"services/slurm.py", "services/pbs.py", "services/backend.py"}
+BRANCH = re.compile(r"is_pbs|scheduler\s*[!=]=\s*[\"']|SlurmBackend|PbsBackend|flavor\s*==")
+
+
+def test_no_scheduler_branch_outside_the_backends() -> None:
+    found = []
+    for path in SRC.rglob("*.py"):
+        rel = path.relative_to(SRC).as_posix()
+        if rel in ALLOWED or rel.startswith("schedulers/"):
+            continue
+        for number, line in enumerate(path.read_text().splitlines(), 1):
+            if BRANCH.search(line):
+                found.append(f"{rel}:{number}: {line.strip()}")
+    assert found == [], "scheduler branches outside the backends:\n" + "\n".join(found)
+
+
+def test_the_registry_covers_every_scheduler_the_config_accepts() -> None:
+    accepted = set(typing.get_args(ClusterConfig.model_fields["scheduler"].annotation))
+    assert set(BACKENDS) == accepted
+
+
+@pytest.mark.parametrize("scheduler", sorted(BACKENDS))
+def test_every_backend_implements_the_protocol(scheduler: str) -> None:
+    async def run(*_: object, **__: object) -> None: ...
+    async def write(*_: object) -> None: ...
+
+    config = ClusterConfig(name="c", scheduler=scheduler, transport="local")
+    backend = make_backend(config, run, write)  # type: ignore[arg-type]
+    assert isinstance(backend.capabilities, Capabilities)
+    members = {n for n in dir(SchedulerBackend) if not n.startswith("_")} | {"name", "capabilities"}
+    for member in members:
+        assert hasattr(backend, member), f"{scheduler} backend lacks {member}"
+        if inspect.iscoroutinefunction(getattr(SchedulerBackend, member, None)):
+            assert inspect.iscoroutinefunction(getattr(backend, member)), f"{scheduler}.{member} must be async"
+    assert backend.job_id(1234) == "1234"  # agents send numbers
+
+
+def test_a_missing_capability_is_refused_naming_the_scheduler_and_the_alternative() -> None:
+    async def run(*_: object, **__: object) -> None: ...
+
+    pbs = make_backend(ClusterConfig(name="c", scheduler="pbs", transport="local"), run, run)  # type: ignore[arg-type]
+    assert not pbs.capabilities.interactive and not pbs.capabilities.containers
+    err = refuse(pbs, "interactive work", "submit a batch job instead")
+    assert isinstance(err, Unsupported) and str(err) == "interactive work is not supported on pbs: submit a batch job instead"
