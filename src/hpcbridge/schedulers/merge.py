@@ -128,9 +128,8 @@ def pbs_values(sd: ScriptDirectives) -> FromScript:
             _add(out, "cpus_per_task", _int(d), d)
         elif d.option == "-l:ngpus":
             _add(out, "gpus", _int(d), d)
-        elif d.option == "-l:place":
-            if "excl" in (d.value or ""):
-                _add(out, "exclusive", True, d)
+        elif d.option == "-l:place" and "excl" in (d.value or ""):
+            _add(out, "exclusive", True, d)
     return out
 
 

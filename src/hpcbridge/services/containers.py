@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from .. import validate
 from ..directories import DirectoryRoot, glob_pattern, is_inside, mount_string
-from ..errors import InvalidParameter, NotFound, PolicyError, SchedulerError, Unsupported
+from ..errors import InvalidParameter, NotFound, PolicyError, SchedulerError
 from ..models import ContainerSpec
 from ..schedulers.slurm_build import container_mounts, parse_container_env
 from .backend import refuse

@@ -25,7 +25,6 @@ from ..errors import (
     NotFound,
     PolicyError,
     SchedulerError,
-    Unsupported,
 )
 from ..models import AllocationSpec, ContainerSpec
 from ..schedulers import slurm_build as build

@@ -37,7 +37,7 @@ def command_error(what: str, result: CommandResult) -> SchedulerError:
 
 # squeue/sbatch/scontrol when slurmctld is stopped: "Unable to contact slurm controller (connect failure)"
 _CONTROLLER_DOWN = re.compile(r"Unable to contact slurm controller|Slurm backup controller in standby mode|"
-                              r"Socket timed out on send/recv operation|Connection refused.*slurmctld", re.I)
+                              r"Socket timed out on send/recv operation|Connection refused.*slurmctld", re.IGNORECASE)
 
 
 def _program(result: CommandResult) -> str:
