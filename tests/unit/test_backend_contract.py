@@ -61,3 +61,23 @@ def test_a_missing_capability_is_refused_naming_the_scheduler_and_the_alternativ
     assert not pbs.capabilities.interactive and not pbs.capabilities.containers
     err = refuse(pbs, "interactive work", "submit a batch job instead")
     assert isinstance(err, Unsupported) and str(err) == "interactive work is not supported on pbs: submit a batch job instead"
+
+
+@pytest.mark.parametrize("scheduler", sorted(BACKENDS))
+@pytest.mark.parametrize("value", ["now-2weeks", "now-7days", "2024-01-31", "2024-01-31T12:00", "now", "today"])
+def test_history_times_mean_the_same_on_every_backend(scheduler: str, value: str) -> None:
+    async def run(*_: object, **__: object) -> None: ...
+
+    backend = make_backend(ClusterConfig(name="c", scheduler=scheduler, transport="local"), run, run)  # type: ignore[arg-type]
+    assert backend.history_time("start_time", value) == value
+
+
+@pytest.mark.parametrize("scheduler", sorted(BACKENDS))
+def test_a_bad_history_time_names_the_parameter_on_every_backend(scheduler: str) -> None:
+    from hpcbridge.errors import InvalidParameter
+
+    async def run(*_: object, **__: object) -> None: ...
+
+    backend = make_backend(ClusterConfig(name="c", scheduler=scheduler, transport="local"), run, run)  # type: ignore[arg-type]
+    with pytest.raises(InvalidParameter, match="start_time"):
+        backend.history_time("start_time", "yesterday; rm -rf")

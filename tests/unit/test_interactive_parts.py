@@ -73,3 +73,15 @@ def test_a_store_from_before_principals_is_migrated(tmp_path: Path) -> None:
     db.close()
     store = Store(tmp_path / "old.sqlite3")
     assert store.session("a").principal == "local" and store.profiles("local") == {"p": {}}
+
+
+def test_session_listings_are_read_with_the_unit_separator() -> None:
+    sep = "\x1f"
+    text = f"41{sep}hpcb-abc-dev session\n42{sep}other job\n43{sep}hpcb-abc-x\n"  # names may hold blanks
+    assert b.user_job_names_argv("alice")[-1] == f"%i{sep}%j"
+    assert b.ids_named(text, "hpcb-abc-") == ["41", "43"]
+    assert b.step_ids_named(f"41.0{sep}hpcb-exec-1\n41.1{sep}hpcb-exec-12\n", "hpcb-exec-1") == ["41.0"]
+    assert b.parse_queue_state(f"7{sep}PENDING{sep}Resources{sep}4:00:00{sep}\n") == \
+        ("7", "PENDING", "Resources", "4:00:00", "")
+    assert b.parse_queue_state("") is None
+    assert b.scancel_by_name_argv("hpcb-abc-dev") == ["scancel", "--name", "hpcb-abc-dev"]

@@ -258,3 +258,38 @@ def steps_argv(job_id: str) -> list[str]:
 
 def squeue_by_name_argv(job_name: str) -> list[str]:
     return ["squeue", "--noheader", "--name", job_name, "--format", f"%i{SEP}%T{SEP}%r{SEP}%L{SEP}%N"]
+
+
+def scancel_by_name_argv(job_name: str) -> list[str]:
+    """Cancel by name: an allocation whose id was never seen (salloc still pending) goes too."""
+    return ["scancel", "--name", job_name]
+
+
+def scancel_ids_argv(job_ids: list[str]) -> list[str]:
+    return ["scancel", *job_ids]
+
+
+def user_job_names_argv(user: str) -> list[str]:
+    return ["squeue", "--noheader", "--user", user, "--format", f"%i{SEP}%j"]
+
+
+def ids_named(text: str, prefix: str) -> list[str]:
+    """Job ids from user_job_names_argv's answer whose name starts with prefix (0x1f-separated: a job name
+    may hold blanks)."""
+    rows = (line.split(SEP, 1) for line in text.splitlines())
+    return [row[0] for row in rows if len(row) == 2 and row[1].startswith(prefix)]
+
+
+def step_ids_named(text: str, step_name: str) -> list[str]:
+    """Step ids from steps_argv's answer whose name is step_name."""
+    rows = (line.split(SEP, 1) for line in text.splitlines())
+    return [row[0] for row in rows if len(row) == 2 and row[1] == step_name]
+
+
+def parse_queue_state(text: str) -> tuple[str, str, str, str, str] | None:
+    """squeue_by_name_argv's first row: (job id, state, reason, time left, node list)."""
+    for line in text.splitlines():
+        parts = line.split(SEP)
+        if len(parts) == 5:
+            return parts[0], parts[1], parts[2], parts[3], parts[4]
+    return None

@@ -12,7 +12,6 @@ from pydantic import Field
 from .. import validate
 from ..errors import InvalidParameter
 from ..models import Job, JobDetails, JobRecord, JobState, Page
-from ..schedulers.slurm_build import sacct_time
 from ..services import submission
 from ..services.cluster import SubmitResult
 from . import render
@@ -225,8 +224,8 @@ def register(kit: ToolKit) -> None:
             job_ids=[jid] if jid else None,
             user=None if jid else await c.resolve_user(user),
             all_users=not jid and user in (None, "", "all", "*"),
-            start_time=sacct_time("start_time", start_time) if start_time else None,
-            end_time=sacct_time("end_time", end_time) if end_time else None,
+            start_time=c.backend.history_time("start_time", start_time) if start_time else None,
+            end_time=c.backend.history_time("end_time", end_time) if end_time else None,
         )
         counts = dict(Counter(r.state.value for r in records))
         wanted = _states(state)

@@ -28,7 +28,6 @@ from ..errors import (
 )
 from ..models import AllocationSpec, ContainerSpec
 from ..schedulers import slurm_build as build
-from ..schedulers.slurm_text import SEP
 from ..store import SessionRow, Store
 from .backend import refuse
 from .cluster import Cluster
@@ -121,7 +120,7 @@ class Sessions:
         try:
             result = await cluster.run(argv, timeout=timeout, idempotent=False)
         except CommandTimeout:
-            await cluster.run(["scancel", "--name", name])  # the step and its allocation go with it
+            await cluster.run(build.scancel_by_name_argv(name))  # the step and its allocation go with it
             raise CommandTimeout(f"the command did not finish within {timeout:g}s; its allocation was "
                                  "cancelled") from None
         out, cut_out = _cap(result.stdout)
@@ -167,7 +166,7 @@ class Sessions:
         state = await self._queue_state(cluster, row.name)
         reason = state[2] if state else "unknown"
         if on_timeout == "cancel":
-            await cluster.run(["scancel", "--name", self.job_name(row.name)])
+            await cluster.run(build.scancel_by_name_argv(self.job_name(row.name)))
             salloc.cancel()
             self._mark_ended(row.id, f"cancelled after waiting {wait_limit:g}s (pending: {reason})")
             raise SchedulerError(f"the allocation was still pending after {wait_limit:g}s ({reason}: "
@@ -195,11 +194,7 @@ class Sessions:
 
     async def _queue_state(self, cluster: Cluster, name: str) -> tuple[str, str, str, str, str] | None:
         result = await cluster.run(build.squeue_by_name_argv(self.job_name(name)))
-        for line in result.stdout.splitlines():
-            parts = line.split(SEP)
-            if len(parts) == 5:
-                return parts[0], parts[1], parts[2], parts[3], parts[4]
-        return None
+        return build.parse_queue_state(result.stdout)
 
     def _mark_ended(self, session_id: str, note: str) -> None:
         self.store.update_session(session_id, status="ended", ended=time.time(), note=note)
@@ -248,9 +243,9 @@ class Sessions:
     @staticmethod
     async def _cancel_step(cluster: Cluster, job_id: str, step_name: str) -> None:
         steps = await cluster.run(build.steps_argv(job_id))
-        ids = [line.split(SEP)[0] for line in steps.stdout.splitlines() if line.endswith(f"{SEP}{step_name}")]
+        ids = build.step_ids_named(steps.stdout, step_name)
         if ids:
-            await cluster.run(["scancel", *ids])
+            await cluster.run(build.scancel_ids_argv(ids))
 
     async def info(self, session_id: str) -> SessionInfo:
         row = self.row(session_id)
@@ -284,7 +279,7 @@ class Sessions:
     async def end(self, session_id: str, note: str = "ended by request") -> SessionInfo:
         row = self.row(session_id)
         cluster = self.registry.get(row.cluster)
-        await cluster.run(["scancel", "--name", self.job_name(row.name)])
+        await cluster.run(build.scancel_by_name_argv(self.job_name(row.name)))
         if row.id in self._waiters:
             self._waiters.pop(row.id).cancel()
         self._mark_ended(row.id, note)
@@ -316,11 +311,10 @@ class Sessions:
                     continue  # no allocations can exist there
                 try:
                     user = await cluster.user()
-                    listing = await cluster.run(["squeue", "--noheader", "--user", user, "--format", "%i %j"])
-                    ids = [line.split()[0] for line in listing.stdout.splitlines()
-                           if len(line.split()) == 2 and line.split()[1].startswith(f"hpcb-{tag}-")]
+                    listing = await cluster.run(build.user_job_names_argv(user))
+                    ids = build.ids_named(listing.stdout, f"hpcb-{tag}-")
                     if ids:
-                        await cluster.run(["scancel", *ids])
+                        await cluster.run(build.scancel_ids_argv(ids))
                         count += len(ids)
                 except HpcBridgeError as exc:
                     log.warning("could not clean up allocations of %s on %s: %s", tag, cluster_name, exc)

@@ -64,11 +64,12 @@ def since(parameter: str, value: str | None, now: datetime | None = None) -> str
         return value
     if value in ("today", "midnight"):
         return now.strftime("%Y-%m-%dT00:00:00")
-    m = re.match(r"^now(?:-(\d+)(days|hours|minutes))?$", value)
+    m = re.match(r"^now(?:-(\d+)(seconds|minutes|hours|days|weeks)?)?$", value)
     if not m:
         raise InvalidParameter(parameter, f"{value!r} is not a time this PBS cluster's history understands",
-                               "YYYY-MM-DD[THH:MM[:SS]], now, today, now-7days, now-12hours")
-    delta = timedelta(**{m.group(2): int(m.group(1))}) if m.group(1) else timedelta()
+                               "YYYY-MM-DD[THH:MM[:SS]], now, today, midnight, now-N{seconds,minutes,hours,days,"
+                               "weeks} (e.g. now-7days)")
+    delta = timedelta(**{m.group(2) or "seconds": int(m.group(1))}) if m.group(1) else timedelta()
     return (now - delta).strftime("%Y-%m-%dT%H:%M:%S")
 
 
@@ -84,6 +85,12 @@ class PbsBackend:
     @staticmethod
     def job_id(value: str | int, parameter: str = "job_id") -> str:
         return validate.job_id(value, parameter, pbs=True)
+
+    @staticmethod
+    def history_time(parameter: str, value: str) -> str:
+        """A history bound in this backend's grammar (sacct's words, made absolute for qstat's times)."""
+        since(parameter, value)
+        return value
 
     @staticmethod
     def history_note(available: bool) -> str:

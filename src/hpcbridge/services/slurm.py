@@ -62,6 +62,10 @@ class SlurmBackend:
         return validate.job_id(value, parameter)
 
     @staticmethod
+    def history_time(parameter: str, value: str) -> str:
+        return build.sacct_time(parameter, value)
+
+    @staticmethod
     def history_note(available: bool) -> str:
         return ("sacct works (job history available)" if available else
                 "sacct failed: get_job_history and finished-job details will not work")
