@@ -81,3 +81,32 @@ def test_a_bad_history_time_names_the_parameter_on_every_backend(scheduler: str)
     backend = make_backend(ClusterConfig(name="c", scheduler=scheduler, transport="local"), run, run)  # type: ignore[arg-type]
     with pytest.raises(InvalidParameter, match="start_time"):
         backend.history_time("start_time", "yesterday; rm -rf")
+
+
+def test_server_has_no_import_cycle() -> None:
+    """Tool modules import toolkit/params/outputs, never app.py or each other (TYPE_CHECKING imports count)."""
+    server = SRC / "server"
+    graph: dict[str, set[str]] = {}
+    for path in server.glob("*.py"):
+        targets: set[str] = set()
+        for line in path.read_text().splitlines():
+            m = re.match(r"\s*from \.(\w*) import (.+)", line)
+            if not m:
+                continue
+            if m.group(1):
+                targets.add(m.group(1))
+            else:  # from . import a, b
+                targets |= {n.strip(" ()") for n in m.group(2).split(",") if n.strip(" ()")}
+        graph[path.stem] = {t for t in targets if (server / f"{t}.py").exists()}
+
+    def cycle_from(node: str, stack: list[str]) -> list[str] | None:
+        if node in stack:
+            return [*stack[stack.index(node):], node]
+        for nxt in sorted(graph.get(node, ())):
+            found = cycle_from(nxt, [*stack, node])
+            if found:
+                return found
+        return None
+
+    for start in sorted(graph):
+        assert cycle_from(start, []) is None, f"import cycle in server/: {' -> '.join(cycle_from(start, []) or [])}"

@@ -6,7 +6,7 @@ from typing import Annotated
 
 from pydantic import Field
 
-from .app import ToolKit
+from .toolkit import ToolKit
 
 
 def register(kit: ToolKit) -> None:

@@ -11,9 +11,7 @@ if TYPE_CHECKING:
     from ..services.cluster import SubmitResult
     from ..services.files import FileContent
     from ..services.resources import GpuPool
-    from .tools_cluster import ClusterStatus
-    from .tools_files import ShellResult
-    from .tools_jobs import JobSummary, JobSummaryRow
+    from .outputs import ClusterStatus, JobSummary, JobSummaryRow, ShellResult
 
 
 def _counts(counts: dict[str, int]) -> str:

@@ -8,7 +8,7 @@ if TYPE_CHECKING:
     from ..services.containers import ContainerImage, ImageCheck
     from ..services.files import FileInfo
     from ..services.listing import DiskUsage, Entry, Listing
-    from .tools_dirs import ClusterDirectories
+    from .outputs import ClusterDirectories
 
 
 def human(size: int | None) -> str:

@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from ..services.interactive import CommandOutput, SessionInfo
-    from .tools_interactive import Profile
+    from .outputs import Profile
 
 
 def output(o: CommandOutput) -> str:

@@ -15,7 +15,7 @@ from .. import validate
 from ..errors import HpcBridgeError
 from ..services.cluster import Cluster
 from ..services.resources import partition_status
-from .app import ToolKit
+from .toolkit import ToolKit
 
 _ANY: TypeAdapter[Any] = TypeAdapter(Any)
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from fastmcp.tools.tool_transform import ArgTransform, Tool
 
-from .app import ToolKit
+from .toolkit import ToolKit
 
 # alias -> (hpcbridge tool, {hpcbridge parameter: the PBS plan's name})
 PBS_ALIASES: dict[str, tuple[str, dict[str, str]]] = {

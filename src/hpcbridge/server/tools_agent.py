@@ -18,9 +18,8 @@ from ..services.recommend import Need, Option, Unreachable, recommend
 from ..services.waiting import Transition, WaitResult
 from ..services.waiting import wait_for_job as wait
 from . import render_agent as render
-from .app import ToolKit, reply
-from .tools_cluster import ClusterArg
-from .tools_jobs import JobId
+from .params import ClusterArg, JobId
+from .toolkit import ToolKit, reply
 
 
 @dataclass(frozen=True)

@@ -12,24 +12,11 @@ from pydantic import Field
 from .. import validate
 from ..models import Node, Page, Partition
 from ..services.cluster import Cluster
-from ..services.resources import GpuPool, PartitionStatus, gpu_pools, partition_status
+from ..services.resources import GpuPool, gpu_pools, partition_status
 from . import render
-from .app import ToolKit, reply
-
-ClusterArg = Annotated[str | None, Field(description="Cluster name (default: the configured default cluster)")]
-Limit = Annotated[int, Field(description="Page size", ge=1, le=500)]
-Offset = Annotated[int, Field(description="Items to skip (from next_offset of the previous page)", ge=0)]
-
-
-@dataclass(frozen=True)
-class ClusterStatus:
-    cluster: str
-    scheduler_version: str
-    partitions: list[PartitionStatus]
-    nodes_by_state: dict[str, int]
-    jobs_by_state: dict[str, int]
-    gpus_total: int
-    gpus_allocated: int
+from .outputs import ClusterStatus
+from .params import ClusterArg, Limit, Offset
+from .toolkit import ToolKit, reply
 
 
 @dataclass(frozen=True)

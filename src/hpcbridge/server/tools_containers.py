@@ -11,8 +11,8 @@ from pydantic import Field
 from ..services import containers
 from ..services.containers import ContainerImage, ImageCheck
 from . import render_files as render
-from .app import ToolKit, reply
-from .tools_cluster import ClusterArg
+from .params import ClusterArg
+from .toolkit import ToolKit, reply
 
 
 @dataclass(frozen=True)

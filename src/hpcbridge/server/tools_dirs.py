@@ -20,30 +20,9 @@ from ..services.cluster import Cluster
 from ..services.listing import DiskUsage, Entry, Listing
 from ..services.sandbox import Sandbox
 from . import render_files as render
-from .app import ToolKit, reply
-from .tools_cluster import ClusterArg, Offset
-
-DirType = Annotated[str | None, Field(description="datasets, results, models, logs, projects, scratch, home, "
-                                                  "container_root or gpfs; relative paths start there")]
-Pattern = Annotated[str | None, Field(description="Name pattern, e.g. '*.pt' or 'checkpoint-*'")]
-PageLimit = Annotated[int, Field(description="Page size", ge=1, le=1000)]
-
-
-@dataclass(frozen=True)
-class DirectoryState:
-    kind: str
-    path: str
-    mount: str | None
-    exists: bool
-
-
-@dataclass(frozen=True)
-class ClusterDirectories:
-    cluster: str
-    user_root: str
-    directories: list[DirectoryState]
-    image_dirs: list[str]
-    container_mounts: str
+from .outputs import ClusterDirectories, DirectoryState
+from .params import ClusterArg, DirType, Offset, PageLimit, Pattern
+from .toolkit import ToolKit, reply
 
 
 @dataclass(frozen=True)

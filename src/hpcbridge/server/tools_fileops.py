@@ -11,9 +11,8 @@ from ..errors import PolicyError
 from ..services import files
 from ..services.files import DEFAULT_MAX_BYTES, FileContent, FileInfo
 from . import render, render_files
-from .app import ToolKit, reply
-from .tools_cluster import ClusterArg
-from .tools_dirs import DirType
+from .params import ClusterArg, DirType
+from .toolkit import ToolKit, reply
 
 PathArg = Annotated[str, Field(description="File path (absolute, or relative to directory_type)")]
 

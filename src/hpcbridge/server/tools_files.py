@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import shlex
-from dataclasses import dataclass
 from typing import Annotated, Literal
 
 from fastmcp.tools.base import ToolResult
@@ -13,21 +12,15 @@ from ..errors import InvalidParameter, NotFound, PolicyError
 from ..services import files
 from ..services.files import DEFAULT_MAX_BYTES, FileContent
 from . import render
-from .app import ToolKit, reply
-from .tools_cluster import ClusterArg
+from .outputs import ShellResult
+from .params import ClusterArg
+from .toolkit import ToolKit, reply
 
 SHELL_OUTPUT_CAP = 32 * 1024
 # Runs argv in a directory without interpreting either: "$1" is the directory, the rest is argv.
 _IN_DIR = 'cd -- "$1" && shift && exec "$@"'
 
 
-@dataclass(frozen=True)
-class ShellResult:
-    command: str
-    exit_status: int
-    stdout: str
-    stderr: str
-    truncated: bool
 
 
 def _cap(text: str) -> tuple[str, bool]:

@@ -16,8 +16,9 @@ from ..services import containers
 from ..services.cluster import Cluster
 from ..services.interactive import CommandOutput, SessionInfo, Sessions
 from . import render_sessions as render
-from .app import ToolKit, reply
-from .tools_cluster import ClusterArg
+from .outputs import Profile
+from .params import ClusterArg
+from .toolkit import ToolKit, reply
 
 Partition = Annotated[str | None, Field(description="Partition (default: the interactive partition)")]
 Account = Annotated[str | None, Field(description="Account to charge")]
@@ -41,11 +42,6 @@ class SessionList:
     sessions: list[SessionInfo]
 
 
-@dataclass(frozen=True)
-class Profile:
-    name: str
-    built_in: bool
-    settings: dict[str, Any]
 
 
 @dataclass(frozen=True)

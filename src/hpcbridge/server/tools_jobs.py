@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from typing import Annotated
 
 from fastmcp.tools.base import ToolResult
@@ -15,39 +15,9 @@ from ..models import Job, JobDetails, JobRecord, JobState, Page
 from ..services import submission
 from ..services.cluster import SubmitResult
 from . import render
-from .app import ToolKit, reply
-from .tools_cluster import ClusterArg, Limit, Offset
-
-JobId = Annotated[str | int, Field(description="Job id, e.g. '1234', '1234_7' (Slurm array task) or '1234.server' "
-                                        "(PBS)")]
-UserArg = Annotated[str | None, Field(description="A user name, 'me' for the SSH user, or omit for everyone")]
-
-
-@dataclass(frozen=True)
-class JobSummaryRow:
-    """A job in a list: only what an agent needs to choose what to look at next."""
-
-    job_id: str
-    name: str
-    user: str
-    state: str
-    partition: str
-    nodes: int
-    gpus: str
-    time_used: str
-    time_limit: str
-    where_or_why: str  # node list when running, reason when pending
-
-
-@dataclass(frozen=True)
-class JobSummary:
-    cluster: str
-    total: int
-    by_state: dict[str, int]
-    by_partition: dict[str, dict[str, int]]
-    by_user: dict[str, dict[str, int]]
-    users_shown: int
-    users_total: int
+from .outputs import JobSummary, JobSummaryRow
+from .params import ClusterArg, JobId, Limit, Offset, UserArg
+from .toolkit import ToolKit, reply
 
 
 def _row(job: Job) -> JobSummaryRow:

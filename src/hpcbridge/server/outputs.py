@@ -1,0 +1,79 @@
+"""Structured results of tools that the text renderings also read (kept apart so server/ has no import cycle)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from ..services.resources import PartitionStatus
+
+
+@dataclass(frozen=True)
+class ClusterStatus:
+    cluster: str
+    scheduler_version: str
+    partitions: list[PartitionStatus]
+    nodes_by_state: dict[str, int]
+    jobs_by_state: dict[str, int]
+    gpus_total: int
+    gpus_allocated: int
+
+
+@dataclass(frozen=True)
+class ShellResult:
+    command: str
+    exit_status: int
+    stdout: str
+    stderr: str
+    truncated: bool
+
+
+@dataclass(frozen=True)
+class JobSummaryRow:
+    """A job in a list: only what an agent needs to choose what to look at next."""
+
+    job_id: str
+    name: str
+    user: str
+    state: str
+    partition: str
+    nodes: int
+    gpus: str
+    time_used: str
+    time_limit: str
+    where_or_why: str  # node list when running, reason when pending
+
+
+@dataclass(frozen=True)
+class JobSummary:
+    cluster: str
+    total: int
+    by_state: dict[str, int]
+    by_partition: dict[str, dict[str, int]]
+    by_user: dict[str, dict[str, int]]
+    users_shown: int
+    users_total: int
+
+
+@dataclass(frozen=True)
+class DirectoryState:
+    kind: str
+    path: str
+    mount: str | None
+    exists: bool
+
+
+@dataclass(frozen=True)
+class ClusterDirectories:
+    cluster: str
+    user_root: str
+    directories: list[DirectoryState]
+    image_dirs: list[str]
+    container_mounts: str
+
+
+@dataclass(frozen=True)
+class Profile:
+    name: str
+    built_in: bool
+    settings: dict[str, Any]

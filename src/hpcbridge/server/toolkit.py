@@ -1,0 +1,112 @@
+"""What tool modules need: the registration helper (annotations, read-only refusal, the error boundary) and
+`reply`. Tool modules import this, never app.py, so server/ has no import cycle."""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from fastmcp import FastMCP
+from fastmcp.exceptions import ToolError
+from fastmcp.server.dependencies import get_access_token
+from fastmcp.tools.base import ToolResult
+from fastmcp.tools.function_tool import FunctionTool
+from mcp.types import ToolAnnotations
+from pydantic import TypeAdapter
+
+from .. import principal
+from ..errors import HpcBridgeError, PolicyError
+from ..services.registry import Registry
+
+log = logging.getLogger("hpcbridge.server")
+
+
+@dataclass
+class ToolKit:
+    """What tool modules need: the app, the clusters, and the registration helper."""
+
+    mcp: FastMCP
+    registry: Registry
+    tools: dict[str, FunctionTool] = field(default_factory=dict)
+
+    def tool(
+        self, *, read_only: bool, destructive: bool = False, idempotent: bool = True,
+        output: Any = None, title: str | None = None,
+    ) -> Callable[[Callable[..., Awaitable[ToolResult]]], Callable[..., Awaitable[ToolResult]]]:
+        annotations = ToolAnnotations(
+            title=title,
+            read_only_hint=read_only,
+            destructive_hint=destructive,
+            idempotent_hint=idempotent,
+            open_world_hint=True,
+        )
+        schema = TypeAdapter(output).json_schema() if output is not None else None
+
+        def decorate(fn: Callable[..., Awaitable[ToolResult]]) -> Callable[..., Awaitable[ToolResult]]:
+            if not read_only and all(c.read_only for c in self.registry.settings.clusters.values()):
+                return fn  # every cluster is read-only: a tool that changes things is not offered at all
+            wrapped = boundary(fn if read_only else self._refusing_read_only(fn))
+            tool = FunctionTool.from_function(wrapped, annotations=annotations, output_schema=schema)
+            self.tools[tool.name] = tool
+            self.mcp.add_tool(tool)
+            return wrapped
+
+        return decorate
+
+
+    def _refusing_read_only(self, fn: Callable[..., Awaitable[ToolResult]]) -> Callable[..., Awaitable[ToolResult]]:
+        settings = self.registry.settings
+
+        @functools.wraps(fn)
+        async def run(*args: Any, **kwargs: Any) -> ToolResult:
+            if "cluster" in kwargs or "cluster" in inspect.signature(fn).parameters:
+                config = settings.cluster(kwargs.get("cluster"))
+                if config.read_only:
+                    raise PolicyError(f"cluster '{config.name}' is read-only (read_only = true): {fn.__name__} "
+                                      "changes things and is refused there; the looking tools all work")
+            return await fn(*args, **kwargs)
+
+        return run
+
+
+def boundary(fn: Callable[..., Awaitable[ToolResult]]) -> Callable[..., Awaitable[ToolResult]]:
+    """The only place HpcBridgeError becomes ToolError; anything unexpected is logged, not leaked."""
+
+    @functools.wraps(fn)
+    async def run(*args: Any, **kwargs: Any) -> ToolResult:
+        token = get_access_token()
+        owner = principal.current.set(token.client_id if token and token.client_id else principal.LOCAL)
+        try:
+            return await fn(*args, **kwargs)
+        except ToolError:
+            raise
+        except HpcBridgeError as exc:
+            hint = " (temporary: retrying may help)" if exc.transient else ""
+            raise ToolError(f"{exc.message}{hint}") from exc
+        except Exception as exc:
+            log.exception("tool %s failed", fn.__name__)
+            raise ToolError(f"internal error in {fn.__name__}: {type(exc).__name__}: {exc}") from exc
+        finally:
+            principal.current.reset(owner)
+
+    return run
+
+
+_ADAPTERS: dict[type, TypeAdapter[Any]] = {}
+
+
+def _adapter(kind: type) -> TypeAdapter[Any]:
+    """Building a TypeAdapter costs about 1 ms, so each result type gets one, once."""
+    if kind not in _ADAPTERS:
+        _ADAPTERS[kind] = TypeAdapter(kind)
+    return _ADAPTERS[kind]
+
+
+def reply(data: Any, text: str) -> ToolResult:
+    """Structured content for programs, a compact text rendering for the model's context."""
+    structured = _adapter(type(data)).dump_python(data, mode="json")
+    return ToolResult(content=text, structured_content=structured)
