@@ -110,3 +110,14 @@ def test_server_has_no_import_cycle() -> None:
 
     for start in sorted(graph):
         assert cycle_from(start, []) is None, f"import cycle in server/: {' -> '.join(cycle_from(start, []) or [])}"
+
+
+def test_state_codes_belong_to_their_scheduler() -> None:
+    """`F` is FAILED to squeue and 'finished, however it ended' to qstat: each backend brings its own words."""
+    from hpcbridge.models import JobState
+    from hpcbridge.schedulers import pbs, slurm_states
+
+    assert slurm_states.STATE_WORDS["F"] == {JobState.FAILED}
+    assert JobState.COMPLETED in pbs.STATE_WORDS["F"] and JobState.FAILED in pbs.STATE_WORDS["F"]
+    assert "Q" not in slurm_states.STATE_WORDS and "PD" not in pbs.STATE_WORDS
+    assert pbs.NODE_WORDS["FREE"] == ("IDLE",) and slurm_states.NODE_WORDS == {}

@@ -297,3 +297,16 @@ def parse_listing(text: str) -> list[Job]:
 def short_id(job_id: str) -> str:
     """'1004.pbs' -> '1004' (Torque wrappers print short ids; PBS Pro the full one)."""
     return job_id.split(".", 1)[0]
+
+
+_FINAL_STATES = frozenset(s for s in JobState if s.final)
+# qstat(1B) job state letters as list filters; F/X/C are finished jobs, whatever their end
+STATE_WORDS: dict[str, frozenset[JobState]] = {
+    "Q": frozenset({JobState.PENDING}), "W": frozenset({JobState.PENDING}), "T": frozenset({JobState.PENDING}),
+    "M": frozenset({JobState.PENDING}), "H": frozenset({JobState.HELD}), "R": frozenset({JobState.RUNNING}),
+    "B": frozenset({JobState.RUNNING}), "E": frozenset({JobState.COMPLETING}), "S": frozenset({JobState.SUSPENDED}),
+    "U": frozenset({JobState.SUSPENDED}), "F": _FINAL_STATES, "X": _FINAL_STATES, "C": _FINAL_STATES,
+}
+# pbsnodes(8B) node words in hpcbridge's node vocabulary (Slurm's)
+NODE_WORDS: dict[str, tuple[str, ...]] = {"FREE": ("IDLE",), "BUSY": ("ALLOCATED", "MIXED"),
+                                          "JOB-EXCLUSIVE": ("ALLOCATED",), "OFFLINE": ("DRAIN",)}

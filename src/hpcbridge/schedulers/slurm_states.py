@@ -158,3 +158,15 @@ def node_state(native: str | list[str] | None) -> tuple[str, tuple[str, ...]]:
         flags.append("DRAIN")
     flags.extend(p.strip().upper().rstrip("*") for p in parts[1:] if p.strip())
     return base or "UNKNOWN", tuple(dict.fromkeys(flags))
+
+
+# squeue(1) JOB STATE CODES as list filters (the long names are hpcbridge's own words already)
+STATE_WORDS: dict[str, frozenset[JobState]] = {
+    "PD": frozenset({JobState.PENDING}), "R": frozenset({JobState.RUNNING}), "CG": frozenset({JobState.COMPLETING}),
+    "CD": frozenset({JobState.COMPLETED}), "F": frozenset({JobState.FAILED}), "CA": frozenset({JobState.CANCELLED}),
+    "CANCELED": frozenset({JobState.CANCELLED}), "TO": frozenset({JobState.TIMEOUT}),
+    "OOM": frozenset({JobState.OUT_OF_MEMORY}), "NF": frozenset({JobState.NODE_FAIL}),
+    "PR": frozenset({JobState.PREEMPTED}), "S": frozenset({JobState.SUSPENDED}), "BF": frozenset({JobState.BOOT_FAIL}),
+    "DL": frozenset({JobState.DEADLINE}), "RQ": frozenset({JobState.REQUEUED}), "CF": frozenset({JobState.CONFIGURING}),
+}
+NODE_WORDS: dict[str, tuple[str, ...]] = {}  # Slurm's node states are hpcbridge's node vocabulary

@@ -42,9 +42,6 @@ class GpuAvailability:
     min_gpus: int | None
 
 
-# PBS node words (pbsnodes(8B)) in hpcbridge's vocabulary, which is Slurm's
-_NODE_STATE_WORDS = {"FREE": ("IDLE",), "BUSY": ("ALLOCATED", "MIXED"), "JOB-EXCLUSIVE": ("ALLOCATED",),
-                     "OFFLINE": ("DRAIN",)}
 
 
 def register(kit: ToolKit) -> None:
@@ -114,7 +111,7 @@ def register(kit: ToolKit) -> None:
             part = await c.partition(validate.name("partition", partition))
             nodes = [n for n in nodes if n.name in part.nodes]
         if state and state.lower() != "all":
-            words = _NODE_STATE_WORDS.get(validate.name("state", state).upper(), (state.upper(),))
+            words = c.backend.node_words.get(validate.name("state", state).upper(), (state.upper(),))
             nodes = [n for n in nodes if any(n.state.startswith(w) or w in n.flags for w in words)]
         page = Page.of(nodes, offset, limit, dict(Counter(n.state for n in nodes)))
         return reply(page, render.nodes_page(page))

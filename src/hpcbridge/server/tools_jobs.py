@@ -26,18 +26,9 @@ def _row(job: Job) -> JobSummaryRow:
                          ",".join(str(g) for g in job.gpus), job.time_used, job.time_limit, where)
 
 
-# Slurm's short codes and PBS's state letters (qstat(1B)), so either vocabulary filters the same lists.
-_STATE_WORDS: dict[str, set[JobState]] = {
-    "PD": {JobState.PENDING}, "R": {JobState.RUNNING}, "CANCELED": {JobState.CANCELLED},
-    "OOM": {JobState.OUT_OF_MEMORY}, "CG": {JobState.COMPLETING}, "Q": {JobState.PENDING},
-    "W": {JobState.PENDING}, "T": {JobState.PENDING}, "M": {JobState.PENDING}, "H": {JobState.HELD},
-    "E": {JobState.COMPLETING}, "S": {JobState.SUSPENDED}, "U": {JobState.SUSPENDED}, "B": {JobState.RUNNING},
-    "F": {s for s in JobState if s.final}, "X": {s for s in JobState if s.final},
-    "C": {s for s in JobState if s.final},
-}
-
-
-def _states(state: str | None) -> set[JobState] | None:
+def _states(state: str | None, words: dict[str, frozenset[JobState]], scheduler: str) -> set[JobState] | None:
+    """The JobStates a filter names: hpcbridge's words, 'all', or the cluster's own (Slurm's PD/CG/F,
+    PBS's Q/H/F: the same letter can mean different things, so each backend brings its own)."""
     if not state or state.strip().upper() == "ALL":
         return None
     wanted: set[JobState] = set()
@@ -45,11 +36,11 @@ def _states(state: str | None) -> set[JobState] | None:
         try:
             wanted.add(JobState(word))
         except ValueError:
-            if word not in _STATE_WORDS:
+            if word not in words:
                 raise InvalidParameter("state", f"{word!r} is not a job state",
                                        "all, or one or more of " + ", ".join(s.value for s in JobState)
-                                       + " (PBS letters Q, R, H, W, E, S, F also work)") from None
-            wanted |= _STATE_WORDS[word]
+                                       + f" ({scheduler} codes {', '.join(words)} also work)") from None
+            wanted |= words[word]
     return wanted
 
 
@@ -61,7 +52,7 @@ def register(kit: ToolKit) -> None:
         user: UserArg = None,
         partition: Annotated[str | None, Field(description="Only this partition")] = None,
         state: Annotated[str | None, Field(description="Only these states, comma separated: PENDING, "
-                                                       "RUNNING, HELD, ... (or PBS letters Q, R, H; 'all')")] = None,
+                                                       "RUNNING, HELD, ... (or the scheduler's codes: Slurm PD, CG, F; PBS Q, H, F; 'all')")] = None,
         limit: Limit = 20,
         offset: Offset = 0,
         cluster: ClusterArg = None,
@@ -71,7 +62,7 @@ def register(kit: ToolKit) -> None:
         part = validate.optional_name("partition", partition)
         jobs = await c.jobs(await c.resolve_user(user), part)
         counts = dict(Counter(j.state.value for j in jobs))
-        wanted = _states(state)
+        wanted = _states(state, c.backend.state_words, c.backend.name)
         if wanted:
             jobs = [j for j in jobs if j.state in wanted]
         page = Page.of([_row(j) for j in jobs], offset, limit, counts)
@@ -198,7 +189,7 @@ def register(kit: ToolKit) -> None:
             end_time=c.backend.history_time("end_time", end_time) if end_time else None,
         )
         counts = dict(Counter(r.state.value for r in records))
-        wanted = _states(state)
+        wanted = _states(state, c.backend.state_words, c.backend.name)
         if wanted:
             records = [r for r in records if r.state in wanted]
         records.reverse()

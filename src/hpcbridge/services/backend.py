@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
 from ..errors import Unsupported
-from ..models import CommandResult, EnvSpec, Job, JobDetails, JobRecord, JobRequest, Node, Partition
+from ..models import CommandResult, EnvSpec, Job, JobDetails, JobRecord, JobRequest, JobState, Node, Partition
 from ..schedulers.directives import ScriptDirectives
 from ..schedulers.merge import FromScript
 
@@ -42,6 +42,8 @@ class SchedulerBackend(Protocol):
 
     name: str
     capabilities: Capabilities
+    state_words: dict[str, frozenset[JobState]]  # the scheduler's own state codes as list filters
+    node_words: dict[str, tuple[str, ...]]  # the scheduler's node words in hpcbridge's node vocabulary
 
     @staticmethod
     def command_env(config: ClusterConfig) -> EnvSpec: ...

@@ -77,6 +77,8 @@ class PbsBackend:
     name = "pbs"
     capabilities = Capabilities(interactive=False, containers=False, gpu_types=False, start_estimate=False,
                                 arrays=True, forced_delete=True, history="qstat -x (PBS Pro); what qstat -f keeps (Torque)")
+    state_words = parse.STATE_WORDS
+    node_words = parse.NODE_WORDS
 
     @staticmethod
     def command_env(config: ClusterConfig) -> EnvSpec:

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 from .. import validate
 from ..errors import InvalidParameter, NotFound, PrivilegeError, SchedulerError
 from ..models import CommandResult, EnvSpec, Job, JobDetails, JobRecord, Node, Partition
-from ..schedulers import directives, merge
+from ..schedulers import directives, merge, slurm_states
 from ..schedulers import slurm_build as build
 from ..schedulers import slurm_text as parse
 from ..schedulers.directives import ScriptDirectives
@@ -52,6 +52,8 @@ class SlurmBackend:
     name = "slurm"
     capabilities = Capabilities(interactive=True, containers=True, gpu_types=True, start_estimate=True,
                                 arrays=True, forced_delete=False, history="sacct")
+    state_words = slurm_states.STATE_WORDS
+    node_words = slurm_states.NODE_WORDS
 
     @staticmethod
     def command_env(config: ClusterConfig) -> EnvSpec:
