@@ -52,7 +52,8 @@ def register(kit: ToolKit) -> None:
         user: UserArg = None,
         partition: Annotated[str | None, Field(description="Only this partition")] = None,
         state: Annotated[str | None, Field(description="Only these states, comma separated: PENDING, "
-                                                       "RUNNING, HELD, ... (or the scheduler's codes: Slurm PD, CG, F; PBS Q, H, F; 'all')")] = None,
+                                                       "RUNNING, HELD, ... (or the scheduler's codes: Slurm "
+                                                       "PD, CG, F; PBS Q, H, F; 'all')")] = None,
         limit: Limit = 20,
         offset: Offset = 0,
         cluster: ClusterArg = None,
