@@ -121,3 +121,18 @@ def test_state_codes_belong_to_their_scheduler() -> None:
     assert JobState.COMPLETED in pbs.STATE_WORDS["F"] and JobState.FAILED in pbs.STATE_WORDS["F"]
     assert "Q" not in slurm_states.STATE_WORDS and "PD" not in pbs.STATE_WORDS
     assert pbs.NODE_WORDS["FREE"] == ("IDLE",) and slurm_states.NODE_WORDS == {}
+
+
+def test_shell_policy_lives_in_services() -> None:
+    from hpcbridge.errors import InvalidParameter, PolicyError
+    from hpcbridge.services.shell import cap, shell_argv
+
+    assert shell_argv("ls -la", []) == ["bash", "-c", "ls -la"]
+    assert shell_argv("echo 'a b'", ["echo"]) == ["echo", "a b"]  # no shell with an allowlist
+    assert shell_argv("echo hi", ["echo"], "/w")[:5] == ["bash", "-c", 'cd -- "$1" && shift && exec "$@"',
+                                                          "hpcbridge", "/w"]
+    with pytest.raises(PolicyError, match="shell_allowlist"):
+        shell_argv("rm -rf /", ["echo"])
+    with pytest.raises(InvalidParameter, match="command"):
+        shell_argv("  ", [])
+    assert cap("x" * 10, 4) == ("xxxx", True) and cap("ab", 4) == ("ab", False)

@@ -20,15 +20,6 @@ class ClusterStatus:
 
 
 @dataclass(frozen=True)
-class ShellResult:
-    command: str
-    exit_status: int
-    stdout: str
-    stderr: str
-    truncated: bool
-
-
-@dataclass(frozen=True)
 class JobSummaryRow:
     """A job in a list: only what an agent needs to choose what to look at next."""
 

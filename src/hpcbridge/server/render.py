@@ -11,7 +11,8 @@ if TYPE_CHECKING:
     from ..services.cluster import SubmitResult
     from ..services.files import FileContent
     from ..services.resources import GpuPool
-    from .outputs import ClusterStatus, JobSummary, JobSummaryRow, ShellResult
+    from ..services.shell import ShellResult
+    from .outputs import ClusterStatus, JobSummary, JobSummaryRow
 
 
 def _counts(counts: dict[str, int]) -> str:

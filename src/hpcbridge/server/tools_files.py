@@ -2,32 +2,19 @@
 
 from __future__ import annotations
 
-import shlex
 from typing import Annotated, Literal
 
 from fastmcp.tools.base import ToolResult
 from pydantic import Field
 
-from ..errors import InvalidParameter, NotFound, PolicyError
+from ..errors import InvalidParameter, NotFound
 from ..services import files
 from ..services.files import DEFAULT_MAX_BYTES, FileContent
+from ..services.shell import ShellResult
+from ..services.shell import run_shell_command as run_shell
 from . import render
-from .outputs import ShellResult
 from .params import ClusterArg
 from .toolkit import ToolKit, reply
-
-SHELL_OUTPUT_CAP = 32 * 1024
-# Runs argv in a directory without interpreting either: "$1" is the directory, the rest is argv.
-_IN_DIR = 'cd -- "$1" && shift && exec "$@"'
-
-
-
-
-def _cap(text: str) -> tuple[str, bool]:
-    data = text.encode()
-    if len(data) <= SHELL_OUTPUT_CAP:
-        return text, False
-    return data[-SHELL_OUTPUT_CAP:].decode(errors="replace"), True
 
 
 def register(kit: ToolKit) -> None:
@@ -83,29 +70,6 @@ def register(kit: ToolKit) -> None:
         """Run a command on the login node. Off unless the cluster's config sets allow_shell; with a
         shell_allowlist only those programs run, and the line is split into arguments without a shell."""
         c = registry.get(cluster)
-        if not c.config.allow_shell:
-            raise PolicyError(f"run_shell_command is disabled for cluster '{c.name}' (set allow_shell = true, "
-                              "or SLURM_ALLOW_SHELL=true, to enable it)")
-        if not command.strip():
-            raise InvalidParameter("command", "it is empty", "a command line")
-        argv = _shell_argv(command, c.config.shell_allowlist)
-        if working_directory:
-            argv = ["bash", "-c", _IN_DIR, "hpcbridge", working_directory, *argv]
-        result = await c.run(argv, timeout=float(timeout) if timeout else None, idempotent=False)
-        out, cut_out = _cap(result.stdout)
-        err, cut_err = _cap(result.stderr)
-        shell = ShellResult(command, result.exit_status, out, err, cut_out or cut_err)
+        shell = await run_shell(c, command, working_directory, float(timeout) if timeout else None)
         return reply(shell, render.shell_result(shell))
 
-
-def _shell_argv(command: str, allowlist: list[str]) -> list[str]:
-    if not allowlist:
-        return ["bash", "-c", command]
-    try:
-        argv = shlex.split(command)
-    except ValueError as exc:
-        raise InvalidParameter("command", str(exc), "a command line with balanced quotes") from exc
-    program = argv[0].rsplit("/", 1)[-1]
-    if program not in allowlist:
-        raise PolicyError(f"'{program}' is not in this cluster's shell_allowlist: {', '.join(allowlist)}")
-    return argv
