@@ -12,8 +12,8 @@ from fastmcp.tools.base import ToolResult
 from pydantic import Field
 
 from .. import validate
-from ..directories import DirectoryRoot, mount_string
 from ..directories import directory_type as checked_type
+from ..directories import mount_string
 from ..errors import HpcBridgeError
 from ..services import listing
 from ..services.cluster import Cluster
@@ -31,12 +31,6 @@ class DiskUsageReport:
     usage: list[DiskUsage]
 
 
-async def _exists(c: Cluster, roots: list[DirectoryRoot]) -> list[bool]:
-    script = 'for d; do if [ -d "$d" ]; then echo 1; else echo 0; fi; done'
-    result = await c.run(["sh", "-c", script, "hpcbridge", *(r.path for r in roots)])
-    return [line == "1" for line in result.stdout.split()]
-
-
 def _mentions_job(name: str, job_id: str) -> bool:
     return re.search(rf"(^|[^0-9]){re.escape(job_id)}([^0-9]|$)", name) is not None
 
@@ -51,7 +45,7 @@ def register(kit: ToolKit) -> None:
         c = registry.get(cluster)
         roots = await Sandbox(c).roots()
         dirs = [r for r in roots if r.kind not in ("user_root", "images")]
-        exists = await _exists(c, dirs)
+        exists = await listing.dirs_exist(c, [r.path for r in dirs])
         result = ClusterDirectories(
             c.name, roots[0].path, [DirectoryState(r.kind, r.path, r.mount, e) for r, e in zip(dirs, exists)],
             [r.path for r in roots if r.kind == "images"], mount_string(roots))
@@ -155,19 +149,7 @@ def register(kit: ToolKit) -> None:
         """Space used per configured directory (du), free space of their file systems (df), and the user's
         quota where `lfs quota` or `quota` exist."""
         c = registry.get(cluster)
-        sandbox = Sandbox(c)
-        if path or directory_type:
-            real, root = await sandbox.resolve(path or ".", checked_type(directory_type))
-            targets = [(root.kind, real)]
-        else:
-            skip = {"user_root", "images", "gpfs", "home"}  # whole file systems: too big to walk
-            targets = [(r.kind, r.path) for r in await sandbox.roots() if r.kind not in skip]
-            exists = await _exists(c, [DirectoryRoot(k, p, None) for k, p in targets])
-            targets = [t for t, e in zip(targets, exists) if e]
-        rows = [await listing.disk_usage(c, real, kind) for kind, real in targets]
-        quota = await listing.quota_text(c, [r.mount for r in rows if r.mount])
-        rows = [DiskUsage(r.kind, r.path, r.used_bytes, r.filesystem_size_bytes, r.filesystem_avail_bytes,
-                          r.mount, quota, r.note) for r in rows]
+        rows = await listing.disk_report(c, path, checked_type(directory_type))
         report = DiskUsageReport(c.name, rows)
         return reply(report, render.disk_usage(rows))
 

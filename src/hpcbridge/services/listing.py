@@ -5,7 +5,7 @@ from __future__ import annotations
 import posixpath
 import re
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 
 from ..directories import age_minutes, glob_pattern, is_sensitive, size_bytes
@@ -183,6 +183,29 @@ async def disk_usage(cluster: Cluster, real: str, kind: str) -> DiskUsage:
     note = "" if du.ok else f"du: {du.stderr.strip().splitlines()[-1] if du.stderr.strip() else 'failed'}"
     return DiskUsage(kind, real, used, int(match.group(1)) if match else None,
                      int(match.group(3)) if match else None, match.group(4) if match else "", note=note)
+
+
+async def dirs_exist(cluster: Cluster, paths: list[str]) -> list[bool]:
+    script = 'for d; do if [ -d "$d" ]; then echo 1; else echo 0; fi; done'  # paths are arguments, not text
+    result = await cluster.run(["sh", "-c", script, "hpcbridge", *paths])
+    return [line == "1" for line in result.stdout.split()]
+
+
+async def disk_report(cluster: Cluster, path: str | None, kind: str | None) -> list[DiskUsage]:
+    """du and df for one path (or directory type), else for every configured directory that exists, with the
+    user's quota on each row."""
+    sandbox = Sandbox(cluster)
+    if path or kind:
+        real, root = await sandbox.resolve(path or ".", kind)
+        targets = [(root.kind, real)]
+    else:
+        skip = {"user_root", "images", "gpfs", "home"}  # whole file systems: too big to walk
+        targets = [(r.kind, r.path) for r in await sandbox.roots() if r.kind not in skip]
+        exists = await dirs_exist(cluster, [p for _, p in targets])
+        targets = [t for t, e in zip(targets, exists, strict=True) if e]
+    rows = [await disk_usage(cluster, real, k) for k, real in targets]
+    quota = await quota_text(cluster, [r.mount for r in rows if r.mount])
+    return [replace(r, quota=quota) for r in rows]
 
 
 async def quota_text(cluster: Cluster, mounts: list[str]) -> str:
