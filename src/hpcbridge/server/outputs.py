@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 from ..services.resources import PartitionStatus
 
@@ -61,10 +60,3 @@ class ClusterDirectories:
     directories: list[DirectoryState]
     image_dirs: list[str]
     container_mounts: str
-
-
-@dataclass(frozen=True)
-class Profile:
-    name: str
-    built_in: bool
-    settings: dict[str, Any]

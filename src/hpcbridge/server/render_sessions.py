@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from ..services.interactive import CommandOutput, SessionInfo
-    from .outputs import Profile
+    from ..services.profiles import Profile
 
 
 def output(o: CommandOutput) -> str:
