@@ -146,9 +146,3 @@ def directive_text(parameter: str, value: str) -> str:
             "letters, digits, spaces and . _ , : @ % = + / ~ - (no quotes, $, ;, `, newlines; not starting with -)",
         )
     return value
-
-
-def non_negative(parameter: str, value: int, maximum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 0 or value > maximum:
-        raise InvalidParameter(parameter, f"{value!r} is out of range", f"an integer from 0 to {maximum}")
-    return value

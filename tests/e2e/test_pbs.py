@@ -234,3 +234,20 @@ async def test_hostile_values_never_reach_a_shell(pbs: Client, tc_env: dict[str,
     assert calls > 200, calls
     assert _markers(tag) == [], f"a hostile value ran a command ({calls} calls, {accepted} real submissions)"
     _remove_literal_names(tag, tc_env["SLURM_USER_ROOT"])
+
+
+async def test_without_a_known_default_queue_the_server_chooses(tc_env: dict[str, str], tmp_path: Path) -> None:
+    """The wrappers report no default queue: submit without -q, as qsub does (the server picks its default)."""
+    config = tmp_path / "config.toml"
+    config.write_text(_toml(tc_env).replace('default_partition = "cpu"\n', ""))
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SLURM_", "HPCBRIDGE_", "PBS_"))}
+    env.update(HPCBRIDGE_CONFIG=str(config), HPCBRIDGE_STATE_DIR=os.environ["HPCBRIDGE_STATE_DIR"])
+    async with Client(StdioTransport(command=hpcbridge_executable(), args=["serve"], env=env), timeout=120) as c:
+        job = await call(c, "submit_job", script_content="sleep 30", hold=True, time_limit="5",
+                         job_name="server-queue")
+        try:
+            assert " -q " not in job["script"].splitlines()[1]  # the qsub line names no queue
+            details = await call(c, "get_job_details", job_id=job["job_id"])
+            assert details["job"]["partition"] == "cpu"  # the server's default
+        finally:
+            await call(c, "cancel_job", job_id=job["job_id"])

@@ -35,6 +35,7 @@ class Capabilities:
     arrays: bool  # job arrays
     forced_delete: bool  # deleting a job whose node does not answer
     history: str  # where finished jobs come from, said to users ("sacct", "qstat -x", ...)
+    server_chooses_queue: bool = False  # with no partition and no known default, submit and let the server pick
 
 
 class SchedulerBackend(Protocol):

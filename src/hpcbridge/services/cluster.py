@@ -159,7 +159,7 @@ class Cluster:
         if not partition:
             default = [p for p in await self.partitions() if p.is_default]
             partition = default[0].name if default else None
-        if not partition:
+        if not partition and not self.backend.capabilities.server_chooses_queue:
             raise InfeasibleRequest(f"no partition given and {self.name} has no default partition; "
                                     f"partitions: {', '.join(p.name for p in await self.partitions())}")
         return replace(
@@ -172,10 +172,31 @@ class Cluster:
     async def check_feasible(self, req: JobRequest) -> None:
         """Refuse, before sbatch, what can never run here or what policy forbids, saying what is possible."""
         policy = self.config.policy
-        part = await self.partition(req.partition or "")
+        if not req.partition:  # the server chooses (qsub without -q): only the policy can be checked here
+            if policy.allowed_partitions:
+                raise PolicyError(f"policy allows only the partitions {', '.join(policy.allowed_partitions)}; "
+                                  "name one (this cluster reports no default queue)")
+            self._check_policy(req)
+            return
+        part = await self.partition(req.partition)
         if policy.allowed_partitions and part.name not in policy.allowed_partitions:
             raise PolicyError(f"partition '{part.name}' is not allowed by policy; allowed: "
                               f"{', '.join(policy.allowed_partitions)}")
+        gpus_per_node, minutes = self._check_policy(req)
+        if minutes and part.max_time_minutes is not None and minutes > part.max_time_minutes:
+            raise InfeasibleRequest(
+                f"time_limit {req.time_limit} exceeds partition '{part.name}' limit of "
+                f"{validate.format_minutes(part.max_time_minutes)}; " + await self._partitions_allowing(minutes)
+            )
+        if req.nodes and part.total_nodes and req.nodes > part.total_nodes:
+            raise InfeasibleRequest(f"partition '{part.name}' has {part.total_nodes} nodes; {req.nodes} requested")
+        await self._check_node_size(part, req)
+        if gpus_per_node or req.gpu_type or req.gpus_per_task:
+            await self._check_gpus(part, req, gpus_per_node)
+
+    def _check_policy(self, req: JobRequest) -> tuple[int, int | None]:
+        """Accounts, GPUs, nodes and walltime against policy; (GPUs per node, minutes) for the other checks."""
+        policy = self.config.policy
         if policy.allowed_accounts and req.account not in policy.allowed_accounts:
             raise PolicyError(f"account '{req.account}' is not allowed by policy; allowed: "
                               f"{', '.join(policy.allowed_accounts)}")
@@ -189,16 +210,7 @@ class Cluster:
         minutes = validate.walltime_minutes("time_limit", req.time_limit) if req.time_limit else None
         if minutes and policy.max_time and minutes > validate.walltime_minutes("policy.max_time", policy.max_time):
             raise PolicyError(f"time_limit {req.time_limit} exceeds the policy limit of {policy.max_time}")
-        if minutes and part.max_time_minutes is not None and minutes > part.max_time_minutes:
-            raise InfeasibleRequest(
-                f"time_limit {req.time_limit} exceeds partition '{part.name}' limit of "
-                f"{validate.format_minutes(part.max_time_minutes)}; " + await self._partitions_allowing(minutes)
-            )
-        if req.nodes and part.total_nodes and req.nodes > part.total_nodes:
-            raise InfeasibleRequest(f"partition '{part.name}' has {part.total_nodes} nodes; {req.nodes} requested")
-        await self._check_node_size(part, req)
-        if gpus_per_node or req.gpu_type or req.gpus_per_task:
-            await self._check_gpus(part, req, gpus_per_node)
+        return gpus_per_node, minutes
 
     async def _check_node_size(self, part: Partition, req: JobRequest) -> None:
         members = [n for n in await self.nodes() if n.name in part.nodes]

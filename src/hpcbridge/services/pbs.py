@@ -76,7 +76,8 @@ def since(parameter: str, value: str | None, now: datetime | None = None) -> str
 class PbsBackend:
     name = "pbs"
     capabilities = Capabilities(interactive=False, containers=False, gpu_types=False, start_estimate=False,
-                                arrays=True, forced_delete=True, history="qstat -x (PBS Pro); what qstat -f keeps (Torque)")
+                                arrays=True, forced_delete=True, history="qstat -x (PBS Pro); what qstat -f keeps (Torque)",
+                                server_chooses_queue=True)
     state_words = parse.STATE_WORDS
     node_words = parse.NODE_WORDS
 
