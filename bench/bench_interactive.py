@@ -26,7 +26,7 @@ async def main() -> None:
     args = parser.parse_args()
     env = dict(line.split("=", 1) for line in (TC_DIR / "connection.env").read_text().split())
     server_env = {k: v for k, v in os.environ.items() if not k.startswith("SLURM_")}
-    server_env.update(env, HPCBRIDGE_CONFIG="", HPCBRIDGE_LOG_LEVEL="WARNING")
+    server_env.update(env, HPCBRIDGE_CONFIG="", HPCBRIDGE_LOG_LEVEL="WARNING", HPCBRIDGE_TOOLSETS="all")
     transport = StdioTransport(command=str(Path(sys.executable).parent / "hpcbridge"), args=["serve"],
                                env=server_env, keep_alive=False)
     one_shot: list[float] = []

@@ -45,7 +45,7 @@ def server_transport(env: dict[str, str], cache_ttl: float, workdir: str, schedu
     cfg = Path(workdir) / f"cache-{cache_ttl}.toml"
     cfg.write_text(f"[clusters.default]\ncache_ttl = {cache_ttl}\nscheduler = \"{scheduler}\"\n")
     server_env = {k: v for k, v in os.environ.items() if not k.startswith("SLURM_")}
-    server_env.update(env, HPCBRIDGE_CONFIG=str(cfg), HPCBRIDGE_LOG_LEVEL="WARNING")
+    server_env.update(env, HPCBRIDGE_CONFIG=str(cfg), HPCBRIDGE_LOG_LEVEL="WARNING", HPCBRIDGE_TOOLSETS="all")
     return StdioTransport(command=str(Path(sys.executable).parent / "hpcbridge"), args=["serve"], env=server_env)
 
 

@@ -11,7 +11,7 @@ import signal
 import sys
 from typing import Any
 
-from .config import Settings, load_settings
+from .config import DEFAULT_TOOLSETS, TOOLSETS, Settings, load_settings, toolset_list
 from .errors import ConfigError, HpcBridgeError
 from .services.interactive import Sessions
 from .services.registry import Registry
@@ -36,6 +36,8 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
                           "put it in a file and pass --token-file (or http.token_file in the config)")
     if args.token_file:
         settings.http.token_file = args.token_file
+    if args.toolsets:
+        settings.toolsets = toolset_list(args.toolsets)
     auth = None
     if args.transport == "http":
         tokens = http_tokens(settings, default_path().parent)
@@ -99,7 +101,9 @@ async def _call(settings: Settings, tool: str, pairs: list[str], as_json: bool) 
 
     from .server.app import create_app
 
-    async with Client(create_app(settings)) as client:
+    # a person at a shell is not an agent's context budget: every toolset is callable
+    everything = settings.model_copy(update={"toolsets": list(TOOLSETS)})
+    async with Client(create_app(everything)) as client:
         schemas = {t.name: t.input_schema.get("properties", {}) for t in await client.list_tools()}
         if tool not in schemas:
             print(f"unknown tool {tool!r}; tools: {', '.join(sorted(schemas))}", file=sys.stderr)  # noqa: hook - CLI message on stderr
@@ -124,11 +128,18 @@ async def _call(settings: Settings, tool: str, pairs: list[str], as_json: bool) 
     return 0
 
 
-async def _tools(settings: Settings) -> int:
+async def _tools(settings: Settings, sizes: bool) -> int:
     from fastmcp import Client
 
     from .server.app import create_app
 
+    if sizes:
+        from .server.surface import per_toolset
+
+        for s in await per_toolset(settings):
+            print(f"{','.join(s.toolsets):<45} {s.tools:>3} tools  {s.visible_bytes / 1024:5.1f} KB model-visible  "  # noqa: hook - CLI output
+                  f"{s.whole_bytes / 1024:5.1f} KB tools/list")
+        return 0
     async with Client(create_app(settings)) as client:
         for tool in await client.list_tools():
             print(f"{tool.name}: {(tool.description or '').splitlines()[0]}")  # noqa: hook - CLI output
@@ -142,6 +153,8 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--transport", choices=["stdio", "http"], default="stdio")
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8765)
+    serve.add_argument("--toolsets", default=None,
+                       help=f"comma-separated: {', '.join(TOOLSETS)}, or all (default: {', '.join(DEFAULT_TOOLSETS)})")
     serve.add_argument("--token", default=None, help=argparse.SUPPRESS)  # refused: visible in ps
     serve.add_argument("--token-file", default=None,
                        help="file holding the bearer token (else HPCBRIDGE_HTTP_TOKEN, the config, or one "
@@ -152,7 +165,8 @@ def build_parser() -> argparse.ArgumentParser:
     call.add_argument("--json", action="store_true", help="print the structured result")
     check = sub.add_parser("check", help="say what works and what does not")
     check.add_argument("--cluster", default=None)
-    sub.add_parser("tools", help="list the tools")
+    tools = sub.add_parser("tools", help="list the tools of the configured toolsets")
+    tools.add_argument("--sizes", action="store_true", help="what each toolset costs an agent's context")
     return parser
 
 
@@ -169,7 +183,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "call":
             return asyncio.run(_call(settings, args.tool, args.arguments, args.json))
         if args.command == "tools":
-            return asyncio.run(_tools(settings))
+            return asyncio.run(_tools(settings, args.sizes))
         from .checks import run_checks
 
         return asyncio.run(run_checks(settings, args.cluster))

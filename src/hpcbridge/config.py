@@ -212,6 +212,7 @@ class ServerEnv(BaseSettings):
     log_level: str = "INFO"
     state_dir: str | None = None  # read by store.default_path(); declared here so it is documented and checked
     tool_aliases: Annotated[list[str] | None, NoDecode] = None
+    toolsets: str | None = None
 
     @field_validator("tool_aliases", mode="before")
     @classmethod
@@ -250,6 +251,22 @@ class HttpConfig(BaseModel):
         return [v.strip() for v in value.split(",") if v.strip()] if isinstance(value, str) else value
 
 
+TOOLSETS = ("cluster", "jobs", "agent", "files", "containers", "interactive")
+DEFAULT_TOOLSETS = ("cluster", "jobs", "agent")
+
+
+def toolset_list(value: object) -> list[str]:
+    """'a,b' or ['a', 'b'] -> checked names; 'all' means every toolset."""
+    names: list[str] = cast(list[str], _split_csv(value)) if isinstance(value, str) else list(cast(list[str], value))
+    if "all" in names:
+        return list(TOOLSETS)
+    unknown = [n for n in names if n not in TOOLSETS]
+    if unknown or not names:
+        raise ConfigError(f"toolsets: {', '.join(unknown) or 'none given'} unknown; toolsets are "
+                          f"{', '.join(TOOLSETS)} or all (default: {', '.join(DEFAULT_TOOLSETS)})")
+    return [n for n in TOOLSETS if n in names]
+
+
 class Settings(BaseModel):
     clusters: dict[str, ClusterConfig]
     default_cluster: str
@@ -257,6 +274,7 @@ class Settings(BaseModel):
     http: HttpConfig = Field(default_factory=lambda: HttpConfig.model_validate({}))
     log_level: str = "INFO"
     tool_aliases: list[Literal["pbs"]] = Field(default_factory=list)
+    toolsets: list[str] = Field(default_factory=lambda: list(DEFAULT_TOOLSETS))
     source: str = ""
 
     def cluster(self, name: str | None) -> ClusterConfig:
@@ -333,6 +351,7 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
     try:
         settings = Settings(clusters=clusters, default_cluster=default, http_token=token, http=http,
                             log_level=str(data.get("log_level", server.log_level)), tool_aliases=aliases,
+                            toolsets=toolset_list(server.toolsets or data.get("toolsets") or list(DEFAULT_TOOLSETS)),
                             source=str(path) if path.exists() else "environment")
     except ValidationError as exc:
         raise ConfigError(f"tool_aliases: {_first_error(exc)} (the only alias set is 'pbs')") from exc

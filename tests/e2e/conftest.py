@@ -36,6 +36,7 @@ def server_env(tc_env: dict[str, str], **extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("SLURM_", "HPCBRIDGE_"))}
     env.update(tc_env)
     env["HPCBRIDGE_CONFIG"] = ""
+    env["HPCBRIDGE_TOOLSETS"] = "all"  # the suites exercise every tool; the default set is tested apart
     env["HPCBRIDGE_STATE_DIR"] = os.environ["HPCBRIDGE_STATE_DIR"]  # tests/conftest.py: apart from the user's
     env.update(extra)
     return env

@@ -45,7 +45,8 @@ async def pbs(tc_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory) 
     config = tmp_path_factory.mktemp("pbs") / "config.toml"
     config.write_text(_toml(tc_env))
     env = {k: v for k, v in os.environ.items() if not k.startswith(("SLURM_", "HPCBRIDGE_", "PBS_"))}
-    env.update(HPCBRIDGE_CONFIG=str(config), HPCBRIDGE_STATE_DIR=os.environ["HPCBRIDGE_STATE_DIR"])
+    env.update(HPCBRIDGE_CONFIG=str(config), HPCBRIDGE_STATE_DIR=os.environ["HPCBRIDGE_STATE_DIR"],
+               HPCBRIDGE_TOOLSETS="all")
     async with Client(StdioTransport(command=hpcbridge_executable(), args=["serve"], env=env), timeout=120) as c:
         yield c
 
@@ -192,7 +193,8 @@ def test_check_reports_scheduler_and_privileges(tc_env: dict[str, str], tmp_path
     config = tmp_path / "config.toml"
     config.write_text(_toml(tc_env))
     env = {k: v for k, v in os.environ.items() if not k.startswith(("SLURM_", "HPCBRIDGE_", "PBS_"))}
-    env.update(HPCBRIDGE_CONFIG=str(config), HPCBRIDGE_STATE_DIR=os.environ["HPCBRIDGE_STATE_DIR"])
+    env.update(HPCBRIDGE_CONFIG=str(config), HPCBRIDGE_STATE_DIR=os.environ["HPCBRIDGE_STATE_DIR"],
+               HPCBRIDGE_TOOLSETS="all")
     out = subprocess.run([hpcbridge_executable(), "check"], env=env, capture_output=True, text=True,
                          timeout=120, check=False)
     assert out.returncode == 0, out.stdout + out.stderr
@@ -241,7 +243,8 @@ async def test_without_a_known_default_queue_the_server_chooses(tc_env: dict[str
     config = tmp_path / "config.toml"
     config.write_text(_toml(tc_env).replace('default_partition = "cpu"\n', ""))
     env = {k: v for k, v in os.environ.items() if not k.startswith(("SLURM_", "HPCBRIDGE_", "PBS_"))}
-    env.update(HPCBRIDGE_CONFIG=str(config), HPCBRIDGE_STATE_DIR=os.environ["HPCBRIDGE_STATE_DIR"])
+    env.update(HPCBRIDGE_CONFIG=str(config), HPCBRIDGE_STATE_DIR=os.environ["HPCBRIDGE_STATE_DIR"],
+               HPCBRIDGE_TOOLSETS="all")
     async with Client(StdioTransport(command=hpcbridge_executable(), args=["serve"], env=env), timeout=120) as c:
         job = await call(c, "submit_job", script_content="sleep 30", hold=True, time_limit="5",
                          job_name="server-queue")

@@ -15,7 +15,7 @@ import pytest
 from fastmcp import Client
 from fastmcp.exceptions import ToolError
 
-from .conftest import call, wait_final
+from .conftest import call, hpcbridge_executable, server_env, wait_final
 
 pytestmark = pytest.mark.cluster
 
@@ -181,3 +181,17 @@ async def test_every_tool_is_annotated(mcp: Client) -> None:
     acknowledgements = {"cancel_job", "hold_job", "release_job", "upload_file", "write_file", "delete_file",
                         "delete_interactive_profile"}
     assert all(t.output_schema for n, t in tools.items() if n not in acknowledgements)
+
+
+async def test_the_default_toolsets_and_the_toolsets_flag(tc_env: dict[str, str]) -> None:
+    from fastmcp.client.transports import StdioTransport
+
+    env = server_env(tc_env, HPCBRIDGE_TOOLSETS="")  # nothing configured: the default set
+    async with Client(StdioTransport(command=hpcbridge_executable(), args=["serve"], env=env)) as client:
+        names = {t.name for t in await client.list_tools()}
+    assert len(names) == 19 and {"submit_job", "list_jobs", "get_gpu_availability", "wait_for_job"} <= names
+    assert "read_file" not in names and "start_interactive_session" not in names
+    args = ["serve", "--toolsets", "files,interactive"]
+    async with Client(StdioTransport(command=hpcbridge_executable(), args=args, env=env)) as client:
+        names = {t.name for t in await client.list_tools()}
+    assert {"read_file", "start_interactive_session"} <= names and "submit_job" not in names

@@ -21,10 +21,12 @@ def _section(title: str) -> str:
 
 
 async def test_tool_table_matches_the_server() -> None:
-    app = create_app(load_settings({"SLURM_SSH_HOST": "unused.invalid", "HPCBRIDGE_CONFIG": ""}))
+    app = create_app(load_settings({"SLURM_SSH_HOST": "unused.invalid", "HPCBRIDGE_CONFIG": "",
+                                    "HPCBRIDGE_TOOLSETS": "all"}))
     async with Client(app) as client:
         served = {t.name for t in await client.list_tools()}
-    documented = set(re.findall(r"^\| `([a-z_]+)` \|", _section("Tools"), re.MULTILINE))
+    table = _section("Tools").split("| tool | what it does |", 1)[1]
+    documented = set(re.findall(r"^\| `([a-z_]+)` \|", table, re.MULTILINE))
     assert documented == served, f"missing from README: {served - documented}; not served: {documented - served}"
 
 
@@ -60,3 +62,19 @@ def test_the_pbs_alias_table_matches_the_code() -> None:
     section = _section("PBS")
     documented = dict(re.findall(r"^\| `([a-z_]+)` \| `([a-z_]+)`", section, re.MULTILINE))
     assert documented == {alias: target for alias, (target, _) in PBS_ALIASES.items()}
+
+
+async def test_toolset_sizes_in_the_readme_are_true_and_the_default_fits_the_budget() -> None:
+    from hpcbridge.server.surface import per_toolset
+
+    settings = load_settings({"SLURM_SSH_HOST": "unused.invalid", "HPCBRIDGE_CONFIG": ""})
+    measured = await per_toolset(settings)
+    rows = re.findall(r"^\| (`[a-z]+`|default \(`[a-z,]+`\)|`all`) \|.*\| ([0-9.]+) KB \| ([0-9.]+) KB \|$",
+                      _section("Tools"), re.MULTILINE)
+    assert len(rows) == len(measured), rows
+    for (name, visible, whole), m in zip(rows, measured, strict=True):
+        assert abs(float(visible) - m.visible_bytes / 1024) <= 0.3, (name, visible, m)
+        assert abs(float(whole) - m.whole_bytes / 1024) <= 0.3, (name, whole, m)
+    default = measured[-2]
+    assert default.toolsets == ("cluster", "jobs", "agent")
+    assert default.visible_bytes <= 25 * 1024 and default.whole_bytes <= 50 * 1024

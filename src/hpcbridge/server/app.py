@@ -13,7 +13,7 @@ from fastmcp import FastMCP
 from fastmcp.server.auth import AuthProvider
 
 from .. import __version__
-from ..config import Settings
+from ..config import TOOLSETS, Settings
 from ..errors import HpcBridgeError
 from ..services.interactive import Sessions
 from ..services.registry import Registry
@@ -78,9 +78,6 @@ def create_app(settings: Settings, auth: AuthProvider | None = None, instance: s
 
     mcp = FastMCP("hpcbridge", instructions=INSTRUCTIONS, version=__version__, lifespan=lifespan, auth=auth)
     kit = ToolKit(mcp, registry)
-    from . import tools_interactive
-
-    tools_interactive.register(kit, sessions)
     from . import (
         prompts,
         resources,
@@ -90,12 +87,21 @@ def create_app(settings: Settings, auth: AuthProvider | None = None, instance: s
         tools_dirs,
         tools_fileops,
         tools_files,
+        tools_interactive,
         tools_jobs,
     )
 
-    for group in (tools_cluster, tools_jobs, tools_agent, tools_files, tools_containers, tools_dirs, tools_fileops,
-                  prompts, resources):
-        group.register(kit)
+    # Every client sends every tool's schema to the model on each turn: only the configured toolsets are offered.
+    modules = {"cluster": [tools_cluster], "jobs": [tools_jobs, tools_files], "agent": [tools_agent],
+               "files": [tools_dirs, tools_fileops], "containers": [tools_containers], "interactive": []}
+    assert set(modules) == set(TOOLSETS)
+    if "interactive" in settings.toolsets:
+        tools_interactive.register(kit, sessions)
+    for name in settings.toolsets:
+        for module in modules[name]:
+            module.register(kit)
+    prompts.register(kit)
+    resources.register(kit)
     if "pbs" in settings.tool_aliases:
         from . import tool_aliases
 

@@ -1,0 +1,38 @@
+"""What a tool list costs an agent: MCP clients send every tool's name, description and input schema to the
+model on each turn (the model-visible part), and receive the whole `tools/list` (output schemas too)."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+from fastmcp import Client
+
+from ..config import TOOLSETS, Settings
+from .app import create_app
+
+
+@dataclass(frozen=True)
+class Surface:
+    toolsets: tuple[str, ...]
+    tools: int
+    visible_bytes: int  # name + description + inputSchema, as JSON
+    whole_bytes: int  # the tools' entries of tools/list
+
+
+async def measure(settings: Settings, toolsets: list[str]) -> Surface:
+    app = create_app(settings.model_copy(update={"toolsets": toolsets}))
+    async with Client(app) as client:
+        tools = await client.list_tools()
+    visible = whole = 0
+    for tool in tools:
+        entry = tool.model_dump(by_alias=True, exclude_none=True, mode="json")
+        whole += len(json.dumps(entry))
+        visible += len(json.dumps({k: entry.get(k) for k in ("name", "description", "inputSchema")}))
+    return Surface(tuple(toolsets), len(tools), visible, whole)
+
+
+async def per_toolset(settings: Settings) -> list[Surface]:
+    """Each toolset alone, then the default set and all of them."""
+    alone = [await measure(settings, [name]) for name in TOOLSETS]
+    return [*alone, await measure(settings, list(settings.toolsets)), await measure(settings, list(TOOLSETS))]
