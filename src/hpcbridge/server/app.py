@@ -47,6 +47,16 @@ async def _end_idle_sessions(sessions: Sessions, settings: Settings) -> None:
             log.warning("idle-session check failed: %s", exc)
 
 
+# toolsets that need a capability some backend lacks: offered only when a configured cluster has it
+_NEEDS = {"interactive": "interactive", "containers": "containers"}
+
+
+def _supported(toolset: str, registry: Registry) -> bool:
+    """A cluster kind only offers the tools its backend supports (backends are built without connecting)."""
+    needed = _NEEDS.get(toolset)
+    return not needed or any(getattr(registry.get(n).backend.capabilities, needed) for n in registry.names)
+
+
 def create_app(settings: Settings, auth: AuthProvider | None = None, instance: str | None = None,
                store: Store | None = None) -> FastMCP:
     """The server. `instance` tags the allocations it makes; on exit it cancels them, and on start it
@@ -95,9 +105,10 @@ def create_app(settings: Settings, auth: AuthProvider | None = None, instance: s
     modules = {"cluster": [tools_cluster], "jobs": [tools_jobs, tools_files], "agent": [tools_agent],
                "files": [tools_dirs, tools_fileops], "containers": [tools_containers], "interactive": []}
     assert set(modules) == set(TOOLSETS)
-    if "interactive" in settings.toolsets:
+    offered = [name for name in settings.toolsets if _supported(name, registry)]
+    if "interactive" in offered:
         tools_interactive.register(kit, sessions)
-    for name in settings.toolsets:
+    for name in offered:
         for module in modules[name]:
             module.register(kit)
     prompts.register(kit)
