@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import shlex
 import shutil
@@ -10,6 +11,8 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.error
+import urllib.request
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
@@ -95,6 +98,19 @@ def http_server(tc_env: dict[str, str]) -> Iterator[str]:
 async def mcp_http(http_server: str) -> AsyncIterator[Client]:
     async with Client(StreamableHttpTransport(http_server, auth=HTTP_TOKEN), timeout=120) as client:
         yield client
+
+
+def post_status(url: str, headers: dict[str, str], method: str = "tools/list",
+                params: dict[str, Any] | None = None) -> int:
+    """The HTTP status of one raw JSON-RPC POST (for the front-door checks: tokens, Host, Origin)."""
+    body = json.dumps({"jsonrpc": "2.0", "id": 1, "method": method, "params": params or {}}).encode()
+    request = urllib.request.Request(url, data=body, method="POST", headers={
+        "Accept": "application/json, text/event-stream", "Content-Type": "application/json", **headers})
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return int(response.status)
+    except urllib.error.HTTPError as exc:
+        return exc.code
 
 
 async def call(client: Client, tool: str, **arguments: Any) -> dict[str, Any]:

@@ -5,8 +5,6 @@ from __future__ import annotations
 import asyncio
 import json
 import shutil
-import urllib.error
-import urllib.request
 import uuid
 from pathlib import Path
 from typing import Any
@@ -15,7 +13,7 @@ import pytest
 from fastmcp import Client
 from fastmcp.exceptions import ToolError
 
-from .conftest import call, hpcbridge_executable, server_env, wait_final
+from .conftest import call, hpcbridge_executable, post_status, server_env, wait_final
 
 pytestmark = pytest.mark.cluster
 
@@ -153,20 +151,9 @@ async def test_ten_thousand_array_tasks_small_default_answer_and_full_paging(mcp
         await call(mcp, "cancel_job", job_id=array_id)
 
 
-def _post_status(url: str, headers: dict[str, str]) -> int:
-    body = json.dumps({"jsonrpc": "2.0", "id": 1, "method": "tools/list", "params": {}}).encode()
-    request = urllib.request.Request(url, data=body, method="POST", headers={
-        "Accept": "application/json, text/event-stream", "Content-Type": "application/json", **headers})
-    try:
-        with urllib.request.urlopen(request, timeout=10) as response:
-            return int(response.status)
-    except urllib.error.HTTPError as exc:
-        return exc.code
-
-
 def test_http_requires_the_bearer_token(http_server: str) -> None:
-    assert _post_status(http_server, {}) == 401
-    assert _post_status(http_server, {"Authorization": "Bearer nope"}) == 401
+    assert post_status(http_server, {}) == 401
+    assert post_status(http_server, {"Authorization": "Bearer nope"}) == 401
 
 
 async def test_every_tool_is_annotated(mcp: Client) -> None:

@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import json
 import os
 import socket
 import stat
 import subprocess
 import time
-import urllib.error
-import urllib.request
 import uuid
 from pathlib import Path
 
@@ -18,7 +15,7 @@ from fastmcp import Client
 from fastmcp.client.transports import StreamableHttpTransport
 from fastmcp.exceptions import ToolError
 
-from ..e2e.conftest import as_cluster_user, call, server_env, start_http_server
+from ..e2e.conftest import as_cluster_user, call, post_status, server_env, start_http_server
 from .conftest import client_with
 
 pytestmark = pytest.mark.cluster
@@ -28,15 +25,8 @@ RESULTS = "/lustre/users/alice/results"
 
 # --- 2. HTTP transport ------------------------------------------------------------------------------------
 def _post(url: str, headers: dict[str, str]) -> int:
-    body = json.dumps({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
-        "protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "evil", "version": "1"}}}).encode()
-    request = urllib.request.Request(url, data=body, method="POST", headers={
-        "Accept": "application/json, text/event-stream", "Content-Type": "application/json", **headers})
-    try:
-        with urllib.request.urlopen(request, timeout=10) as response:
-            return int(response.status)
-    except urllib.error.HTTPError as exc:
-        return exc.code
+    return post_status(url, headers, "initialize", {"protocolVersion": "2025-06-18", "capabilities": {},
+                                                    "clientInfo": {"name": "evil", "version": "1"}})
 
 
 def test_dns_rebinding_is_refused_and_a_token_is_generated(tc_env: dict[str, str], tmp_path: Path) -> None:

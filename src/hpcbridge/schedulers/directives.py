@@ -16,6 +16,7 @@ inside sbatch, GPU forms hpcbridge does not model) are refused, naming the line.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from ..errors import InvalidParameter
@@ -183,28 +184,40 @@ def _render_kept(prefix: str, flag: str, value: str | None, sep: str) -> str:
     return directive(flag, value, prefix, sep)
 
 
-def read_sbatch(script: str) -> ScriptDirectives:
+LineReader = Callable[[int, str, str, list[str], list[Directive]], None]
+
+
+def _read_block(script: str, prefix: str, scheduler: str, read_line: LineReader) -> ScriptDirectives:
+    """The directive block (up to the first command): foreign directives refused, `prefix` lines handed to
+    read_line (which appends what it models to `found` and what stays to `kept`), other lines kept as they are."""
     lines = script.replace("\r\n", "\n").split("\n")
     end = head_end(lines)
     kept: list[str] = []
     found: list[Directive] = []
     for i, line in enumerate(lines[:end]):
-        _refuse_foreign(line, i + 1, "slurm")
-        if not line.startswith("#SBATCH"):
+        _refuse_foreign(line, i + 1, scheduler)
+        if line.startswith(prefix):
+            read_line(i + 1, line, line[len(prefix):], kept, found)
+        else:
             kept.append(line)
-            continue
-        rest = line[len("#SBATCH"):]
-        if rest and not rest[0].isspace():
-            raise _refuse(i + 1, line, "is not a directive sbatch accepts", "#SBATCH --option=value")
-        for name, value in _sbatch_options(words(rest), i + 1, line):
-            if name in SBATCH_FORBIDDEN:
-                raise _refuse(i + 1, line, f"uses --{name}, which {SBATCH_FORBIDDEN[name]}",
-                              "a script without it (see the tool's parameters)")
-            if name in SBATCH_MODELLED and not (name == "exclusive" and value):  # --exclusive=user stays
-                found.append(Directive(name, value, i + 1, line))
-            else:
-                kept.append(_render_kept("#SBATCH", f"--{name}", value, "="))
     return ScriptDirectives(tuple(found), "\n".join(kept + lines[end:]))
+
+
+def _sbatch_line(line_no: int, line: str, rest: str, kept: list[str], found: list[Directive]) -> None:
+    if rest and not rest[0].isspace():
+        raise _refuse(line_no, line, "is not a directive sbatch accepts", "#SBATCH --option=value")
+    for name, value in _sbatch_options(words(rest), line_no, line):
+        if name in SBATCH_FORBIDDEN:
+            raise _refuse(line_no, line, f"uses --{name}, which {SBATCH_FORBIDDEN[name]}",
+                          "a script without it (see the tool's parameters)")
+        if name in SBATCH_MODELLED and not (name == "exclusive" and value):  # --exclusive=user stays
+            found.append(Directive(name, value, line_no, line))
+        else:
+            kept.append(_render_kept("#SBATCH", f"--{name}", value, "="))
+
+
+def read_sbatch(script: str) -> ScriptDirectives:
+    return _read_block(script, "#SBATCH", "slurm", _sbatch_line)
 
 
 def _refuse_foreign(line: str, line_no: int, scheduler: str) -> None:
@@ -249,29 +262,23 @@ def _pbs_resources(value: str, line_no: int, text: str) -> list[tuple[str, str]]
     return items
 
 
+def _pbs_line(line_no: int, line: str, rest: str, kept: list[str], found: list[Directive]) -> None:
+    for flag, value in _pbs_options(words(rest), line_no, line):
+        if flag in _PBS_FORBIDDEN:
+            raise _refuse(line_no, line, f"uses {flag}, which {_PBS_FORBIDDEN[flag]}", "a batch script")
+        if flag == "-l":
+            for key, val in _pbs_resources(value or "", line_no, line):
+                if key in _PBS_RESOURCES:
+                    found.append(Directive(f"-l:{key}", val, line_no, line))
+                else:
+                    kept.append(_render_kept("#PBS", "-l", f"{key}={val}", " "))
+        elif flag == "-W" and not (value or "").startswith("depend="):
+            kept.append(_render_kept("#PBS", flag, value, " "))
+        elif flag in PBS_MODELLED:
+            found.append(Directive(flag, value, line_no, line))
+        else:
+            kept.append(_render_kept("#PBS", flag, value, " "))
+
+
 def read_pbs(script: str) -> ScriptDirectives:
-    lines = script.replace("\r\n", "\n").split("\n")
-    end = head_end(lines)
-    kept: list[str] = []
-    found: list[Directive] = []
-    for i, line in enumerate(lines[:end]):
-        _refuse_foreign(line, i + 1, "pbs")
-        if not line.startswith("#PBS"):
-            kept.append(line)
-            continue
-        for flag, value in _pbs_options(words(line[len("#PBS"):]), i + 1, line):
-            if flag in _PBS_FORBIDDEN:
-                raise _refuse(i + 1, line, f"uses {flag}, which {_PBS_FORBIDDEN[flag]}", "a batch script")
-            if flag == "-l":
-                for key, val in _pbs_resources(value or "", i + 1, line):
-                    if key in _PBS_RESOURCES:
-                        found.append(Directive(f"-l:{key}", val, i + 1, line))
-                    else:
-                        kept.append(_render_kept("#PBS", "-l", f"{key}={val}", " "))
-            elif flag == "-W" and not (value or "").startswith("depend="):
-                kept.append(_render_kept("#PBS", flag, value, " "))
-            elif flag in PBS_MODELLED:
-                found.append(Directive(flag, value, i + 1, line))
-            else:
-                kept.append(_render_kept("#PBS", flag, value, " "))
-    return ScriptDirectives(tuple(found), "\n".join(kept + lines[end:]))
+    return _read_block(script, "#PBS", "pbs", _pbs_line)

@@ -56,7 +56,7 @@ def _read_token_file(path: str, what: str) -> str:
 def _checked(name: str, token: str) -> str:
     if len(token) < MIN_TOKEN_LENGTH:
         raise ConfigError(f"HTTP token '{name}' has {len(token)} characters; at least {MIN_TOKEN_LENGTH} are needed "
-                          "(e.g. python -c 'import secrets; print(secrets.token_urlsafe(32))')")
+                          "(e.g. openssl rand -hex 32 > token-file)")
     return token
 
 
