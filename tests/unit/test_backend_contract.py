@@ -136,3 +136,14 @@ def test_shell_policy_lives_in_services() -> None:
     with pytest.raises(InvalidParameter, match="command"):
         shell_argv("  ", [])
     assert cap("x" * 10, 4) == ("xxxx", True) and cap("ab", 4) == ("ab", False)
+
+
+# services that call scheduler commands read their output through the pure modules in schedulers/
+SCHEDULER_SERVICES = ["slurm", "pbs", "interactive", "recommend", "diagnose", "cluster", "waiting", "containers",
+                      "submission", "registry", "backend"]
+
+
+@pytest.mark.parametrize("module", SCHEDULER_SERVICES)
+def test_scheduler_services_hold_no_parser(module: str) -> None:
+    text = (SRC / "services" / f"{module}.py").read_text()
+    assert "import re\n" not in text, f"services/{module}.py parses text itself: move it to schedulers/"

@@ -14,7 +14,8 @@ import pytest
 from hpcbridge.errors import InvalidParameter, NotFound, PrivilegeError, Unsupported
 from hpcbridge.models import CommandResult, JobState
 from hpcbridge.schedulers.slurm_build import JobRequest
-from hpcbridge.services.pbs import PbsBackend, since
+from hpcbridge.schedulers.pbs_messages import since
+from hpcbridge.services.pbs import PbsBackend
 
 from ..conftest import shared_fixtures
 

@@ -14,7 +14,7 @@ import re
 from datetime import datetime
 from typing import Any
 
-from ..models import GpuCount, Job, JobDetails, JobState, Node, Partition
+from ..models import GpuCount, Job, JobDetails, JobRecord, JobState, Node, Partition
 from .slurm_text import time_minutes
 
 # qstat(1B) job states. F/X/C need Exit_status to tell success from failure.
@@ -292,6 +292,18 @@ def parse_listing(text: str) -> list[Job]:
         jobs.append(Job(job_id=job_id, name=name, user=user, state=job_state(letter), native_state=letter,
                         partition=queue, time_used="" if used == "0" else used))
     return jobs
+
+
+def record_from_details(d: JobDetails) -> JobRecord:
+    j = d.job
+    return JobRecord(
+        job_id=j.job_id, name=j.name, user=j.user, state=j.state, native_state=j.native_state,
+        partition=j.partition, account=j.account, exit_code=d.exit_code, signal=d.signal,
+        submit_time=j.submit_time, start_time=j.start_time, end_time=d.end_time, elapsed=j.time_used,
+        time_limit=j.time_limit, num_nodes=j.num_nodes, node_list=j.node_list, alloc_tres=d.tres,
+        req_mem=d.memory, max_rss=d.raw.get("resources_used.mem", ""), reason=d.reason_explained,
+        work_dir=d.work_dir,
+    )
 
 
 def short_id(job_id: str) -> str:

@@ -108,6 +108,15 @@ def sacct_argv(
     return argv
 
 
+def admin_level_argv(user: str) -> list[str]:
+    return ["sacctmgr", "--noheader", "--parsable2", "show", "user", user, "format=AdminLevel"]
+
+
+def accounting_probe_argv() -> list[str]:
+    """A cheap sacct call that fails when accounting is off or slurmdbd does not answer."""
+    return ["sacct", "--noheader", "-X", "--starttime", "now-1hours", "-o", "JobID"]
+
+
 def scancel_argv(job_id: str, signal: str | None = None) -> list[str]:
     # scancel exits 0 even for unknown jobs (22.05); --verbose makes it say "error: ... Invalid job id"
     return ["scancel", "--verbose", *(["--signal", signal] if signal else []), job_id]

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import posixpath
-import re
 
 from ..diagnosis import Diagnosis, DiagnosisInput, diagnose
 from ..errors import HpcBridgeError
@@ -45,10 +44,10 @@ async def _record(cluster: Cluster, job_id: str) -> JobRecord | None:
 
 async def _name_canceller(cluster: Cluster, native_state: str) -> str:
     """'CANCELLED by 1001' -> 'CANCELLED by 1001 (alice)': accounting records the uid only."""
-    m = re.match(r"^CANCELLED by ([0-9]+)$", native_state.strip())
-    if not m:
+    uid = cluster.backend.cancelled_by_uid(native_state)
+    if not uid:
         return native_state
-    result = await cluster.run(["getent", "passwd", m.group(1)])
+    result = await cluster.run(["getent", "passwd", uid])
     name = result.stdout.split(":", 1)[0] if result.ok else ""
     return f"{native_state} ({name})" if name else native_state
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import logging
-import re
 import secrets
 import time
 from collections.abc import Awaitable, Callable
@@ -28,6 +27,7 @@ from ..errors import (
 )
 from ..models import AllocationSpec, ContainerSpec
 from ..schedulers import slurm_build as build
+from ..schedulers import slurm_messages as messages
 from ..store import SessionRow, Store
 from .backend import refuse
 from .cluster import Cluster
@@ -184,12 +184,12 @@ class Sessions:
     async def _granted(self, cluster: Cluster, row: SessionRow, salloc: asyncio.Task[Any]) -> SessionInfo:
         result = salloc.result()
         text = result.stderr + result.stdout
-        m = re.search(r"Granted job allocation ([0-9]+)", text)
-        if not result.ok or not m:
+        job_id = messages.granted_allocation(text)
+        if not result.ok or not job_id:
             last = text.strip().splitlines()[-1] if text.strip() else f"exit {result.exit_status}"
             self._mark_ended(row.id, f"salloc failed: {last}")
             raise SchedulerError(f"salloc failed: {last}")
-        self.store.update_session(row.id, job_id=m.group(1), status="active", last_used=time.time())
+        self.store.update_session(row.id, job_id=job_id, status="active", last_used=time.time())
         return await self.info(row.id)
 
     async def _queue_state(self, cluster: Cluster, name: str) -> tuple[str, str, str, str, str] | None:
@@ -229,8 +229,7 @@ class Sessions:
             raise CommandTimeout(f"the command did not finish within {timeout:g}s; its step was cancelled "
                                  "(the session stays open)") from None
         seconds = time.monotonic() - started
-        if result.exit_status != 0 and re.search(r"Invalid job id|has expired|Job/step already completing",
-                                                 result.stderr):
+        if result.exit_status != 0 and messages.allocation_gone(result.stderr):
             await self.info(row.id)  # the allocation is gone: info() records it as ended, with why
             ended = self.row(row.id)
             raise SchedulerError(f"session {row.name} is {ended.status}: {ended.note or result.stderr.strip()}")

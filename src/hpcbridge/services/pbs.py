@@ -8,10 +8,8 @@ command line. `pbs_flavor = "auto"` asks `qstat --version` once: PBS Pro prints 
 from __future__ import annotations
 
 import asyncio
-import re
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
-from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 from .. import validate
@@ -20,6 +18,7 @@ from ..models import CommandResult, EnvSpec, Job, JobDetails, JobRecord, JobRequ
 from ..schedulers import directives, merge
 from ..schedulers import pbs as parse
 from ..schedulers import pbs_build as build
+from ..schedulers import pbs_messages as messages
 from ..schedulers.directives import ScriptDirectives
 from ..schedulers.merge import FromScript
 from .backend import Capabilities
@@ -31,46 +30,8 @@ if TYPE_CHECKING:
 Runner = Callable[..., Awaitable[CommandResult]]
 Writer = Callable[[str, bytes], Awaitable[None]]
 
-_PRIVILEGE = re.compile(r"Unauthorized Request|Access/permission denied|Permission denied|Invalid user id|"
-                        r"not authorized|must be (?:a )?(?:manager|operator)", re.IGNORECASE)
-_UNKNOWN_JOB = re.compile(r"Unknown Job Id|Invalid job id|does not exist|Job ID .* not found", re.IGNORECASE)
-_FINISHED = re.compile(r"Job has finished|already completed|Request invalid for state of job", re.IGNORECASE)
-_BAD_OPTION = re.compile(r"Unknown option: ?(\S+)|invalid option -- '?(\w)'|illegal option", re.IGNORECASE)
-_JOB_ID_LINE = re.compile(r"^\s*([0-9]+(?:\[[0-9]*\])?(?:\.[A-Za-z0-9_.-]+)?)\s*$")
-
-
 def _text(result: CommandResult) -> str:
     return (result.stderr + "\n" + result.stdout).strip()
-
-
-def record_from_details(d: JobDetails) -> JobRecord:
-    j = d.job
-    return JobRecord(
-        job_id=j.job_id, name=j.name, user=j.user, state=j.state, native_state=j.native_state,
-        partition=j.partition, account=j.account, exit_code=d.exit_code, signal=d.signal,
-        submit_time=j.submit_time, start_time=j.start_time, end_time=d.end_time, elapsed=j.time_used,
-        time_limit=j.time_limit, num_nodes=j.num_nodes, node_list=j.node_list, alloc_tres=d.tres,
-        req_mem=d.memory, max_rss=d.raw.get("resources_used.mem", ""), reason=d.reason_explained,
-        work_dir=d.work_dir,
-    )
-
-
-def since(parameter: str, value: str | None, now: datetime | None = None) -> str | None:
-    """ISO dates pass; `now`, `today`, `midnight` and `now-N{days,hours,minutes}` (sacct's words) become ISO."""
-    if not value:
-        return None
-    now = now or datetime.now()
-    if re.match(r"^\d{4}-\d{2}-\d{2}", value):
-        return value
-    if value in ("today", "midnight"):
-        return now.strftime("%Y-%m-%dT00:00:00")
-    m = re.match(r"^now(?:-(\d+)(seconds|minutes|hours|days|weeks)?)?$", value)
-    if not m:
-        raise InvalidParameter(parameter, f"{value!r} is not a time this PBS cluster's history understands",
-                               "YYYY-MM-DD[THH:MM[:SS]], now, today, midnight, now-N{seconds,minutes,hours,days,"
-                               "weeks} (e.g. now-7days)")
-    delta = timedelta(**{m.group(2) or "seconds": int(m.group(1))}) if m.group(1) else timedelta()
-    return (now - delta).strftime("%Y-%m-%dT%H:%M:%S")
 
 
 class PbsBackend:
@@ -92,7 +53,7 @@ class PbsBackend:
     @staticmethod
     def history_time(parameter: str, value: str) -> str:
         """A history bound in this backend's grammar (sacct's words, made absolute for qstat's times)."""
-        since(parameter, value)
+        messages.since(parameter, value)
         return value
 
     @staticmethod
@@ -117,14 +78,8 @@ class PbsBackend:
     async def flavor(self) -> build.Flavor:
         async with self._lock:
             if self._flavor is None or not self._version:
-                result = await self._run(build.version_argv())
-                text = _text(result)
-                found = re.search(r"pbs_version\s*=\s*(\S+)", text)
-                torque = re.search(r"^Version:\s*(\S+)", text, re.MULTILINE)
-                if self._flavor is None:
-                    self._flavor = "pbspro" if found else "torque"
-                self._version = (f"PBS Pro/OpenPBS {found.group(1)}" if found else f"Torque {torque.group(1)}"
-                                 if torque else "Torque-style qstat (no --version)")
+                flavor, self._version = messages.parse_version(_text(await self._run(build.version_argv())))
+                self._flavor = self._flavor or flavor  # type: ignore[assignment]
             return self._flavor
 
     @property
@@ -157,9 +112,7 @@ class PbsBackend:
 
     async def _default_queue(self) -> str:
         result = await self._run(build.server_argv(self.json))
-        server = result.ok and re.search(r'^Server:|"Server"\s*:', result.stdout, re.MULTILINE)
-        match = re.search(r'"?default_queue"?\s*[=:]\s*"?([\w.-]+)', result.stdout) if server else None
-        return match.group(1) if match else ""
+        return messages.default_queue(result.stdout) if result.ok else ""
 
     async def nodes(self) -> list[Node]:
         await self.flavor()
@@ -172,8 +125,7 @@ class PbsBackend:
         result = await self._run(argv)
         if not result.ok:
             # qstat exits 153 (Torque, its wrappers: silently) for an unknown id; PBS Pro says Unknown Job Id
-            if job_id and (result.exit_status == 153 or _UNKNOWN_JOB.search(_text(result))
-                           or _FINISHED.search(_text(result))):
+            if job_id and (result.exit_status == 153 or messages.job_is_gone(_text(result))):
                 return []
             if not job_id and not _text(result):
                 return []  # some qstat versions exit non-zero when there is no job at all
@@ -208,10 +160,11 @@ class PbsBackend:
         finished jobs only for keep_completed seconds, so its history is what `qstat -f` still shows."""
         if job_ids:
             found = [await self.job(j) for j in job_ids]
-            return [record_from_details(d) for d in found if d is not None]
+            return [parse.record_from_details(d) for d in found if d is not None]
         await self.flavor()
-        begin, until = since("start_time", start_time or "now-7days"), since("end_time", end_time)
-        records = [record_from_details(d) for d in await self._details(history=True)]
+        begin = messages.since("start_time", start_time or "now-7days")
+        until = messages.since("end_time", end_time)
+        records = [parse.record_from_details(d) for d in await self._details(history=True)]
         return [r for r in records if (not user or r.user == user)
                 and (not begin or not r.submit_time or r.submit_time >= begin)
                 and (not until or not r.submit_time or r.submit_time <= until)]
@@ -244,10 +197,10 @@ class PbsBackend:
             result = await self._run(build.qsub_argv(), stdin=script.encode(), idempotent=False)
         else:
             result = await self._submit_file(script, build.qsub_options(req or JobRequest(script), "torque"))
-        lines = [m.group(1) for m in map(_JOB_ID_LINE.match, result.stdout.splitlines()) if m]
-        if not result.ok or not lines:
+        job_id = messages.parse_submit(result.stdout)
+        if not result.ok or not job_id:
             raise SchedulerError(f"qsub failed: {_text(result)[-500:] or f'exit status {result.exit_status}'}")
-        return lines[-1]
+        return job_id
 
     async def _submit_file(self, script: str, options: list[build.Option]) -> CommandResult:
         argv = build.qsub_argv(options)  # refuses unsafe values before anything is written
@@ -277,20 +230,18 @@ class PbsBackend:
         result = await self._run(argv, idempotent=False)
         if result.ok:
             return
-        text = _text(result)
-        bad = _BAD_OPTION.search(text)
-        if bad or "Usage:" in text:
-            raise Unsupported(f"{what} is not supported by this cluster's {argv[0]} "
-                              f"({(bad.group(0) if bad else 'usage error')}); "
+        kind, said = messages.problem(_text(result))
+        if kind is messages.Problem.BAD_OPTION:
+            raise Unsupported(f"{what} is not supported by this cluster's {argv[0]} ({said}); "
                               + ("delete without force" if "qdel" in what else "it cannot do this here"))
-        if _PRIVILEGE.search(text):
+        if kind is messages.Problem.PRIVILEGE:
             user = await self.whoami()
             raise PrivilegeError(f"{what} {job_id}: not permitted for {user}: only the job's owner, or a PBS "
                                  "operator or manager, may do this" + (" (forced deletion may need operator "
                                  "rights even for your own job)" if "force" in what or "-p" in what else ""))
-        if _FINISHED.search(text):
+        if kind is messages.Problem.FINISHED:
             raise SchedulerError(f"{what} {job_id}: the job has already finished")
-        if _UNKNOWN_JOB.search(text) or await self.job(job_id) is None:
+        if kind is messages.Problem.UNKNOWN_JOB or await self.job(job_id) is None:
             raise NotFound(f"job {job_id} is not in the queue (finished jobs are in get_job_history)")
         raise command_error(f"{what} {job_id}", result)
 
@@ -298,6 +249,14 @@ class PbsBackend:
     @staticmethod
     def explain(reason: str) -> str:
         return reason  # PBS's comment is already prose ("Not Running: Insufficient amount of resource: ngpus")
+
+    @staticmethod
+    def test_start(message: str) -> str:
+        return ""  # qsub has no test submission
+
+    @staticmethod
+    def cancelled_by_uid(native_state: str) -> str:
+        return ""  # qstat -x keeps no canceller
 
     async def accounting_available(self) -> bool:
         """PBS Pro with job history keeps finished jobs for `qstat -x`; Torque only briefly."""
@@ -307,12 +266,9 @@ class PbsBackend:
         """Manager/operator membership from the server's attributes (`qstat -B -f`), when readable."""
         await self.flavor()
         result = await self._run(build.server_argv(self.json))
-        text = result.stdout
-        # a Torque-style wrapper may take `-f` as -B's argument and print jobs instead: insist on a server
-        if not result.ok or not re.search(r'^Server:|"Server"\s*:', text, re.MULTILINE):
+        if not result.ok or not messages.is_server_listing(result.stdout):
             return "unknown (this cluster's qstat does not show server attributes: qstat -B -f)"
-        roles = [role for role in ("managers", "operators")
-                 if re.search(rf'"?{role}"?\s*[=:]\s*"?[^"\n]*\b{re.escape(user)}@', text)]
+        roles = messages.server_roles(result.stdout, user)
         if roles:
             return f"PBS {' and '.join(r[:-1] for r in roles)}: may act on other users' jobs"
         return "ordinary user: may delete, hold (user hold) and release only its own jobs"

@@ -4,7 +4,6 @@ there at all, whether it could start now, and the scheduler's own start estimate
 from __future__ import annotations
 
 import asyncio
-import re
 from collections.abc import Coroutine
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
@@ -45,11 +44,6 @@ class Option:
     why: str
 
 
-def _start_time(message: str) -> str:
-    m = re.search(r"to start at (\S+)", message)
-    return m.group(1) if m else ""
-
-
 async def _cluster_clock(cluster: Cluster) -> datetime:
     """sbatch --test-only prints the cluster's local time; compare it with the cluster's own clock."""
     result = await cluster.run(["date", "+%Y-%m-%dT%H:%M:%S"])
@@ -73,7 +67,7 @@ async def _option(cluster: Cluster, partition: str, need: Need, now: datetime) -
         test = await cluster.submit(req, test_only=True)
     except HpcBridgeError as exc:
         return Option(0, cluster.name, partition, False, False, "", free, best, f"the scheduler refused: {exc}")
-    start = _start_time(test.scheduler_message)
+    start = cluster.backend.test_start(test.scheduler_message)
     try:
         soon = datetime.strptime(start, "%Y-%m-%dT%H:%M:%S") <= now + timedelta(seconds=60)
     except ValueError:

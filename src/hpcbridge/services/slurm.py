@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 
@@ -11,6 +10,7 @@ from ..errors import InvalidParameter, NotFound, PrivilegeError, SchedulerError
 from ..models import CommandResult, EnvSpec, Job, JobDetails, JobRecord, Node, Partition
 from ..schedulers import directives, merge, slurm_states
 from ..schedulers import slurm_build as build
+from ..schedulers import slurm_messages as messages
 from ..schedulers import slurm_text as parse
 from ..schedulers.directives import ScriptDirectives
 from ..schedulers.merge import FromScript
@@ -29,15 +29,10 @@ def command_error(what: str, result: CommandResult) -> SchedulerError:
     if result.exit_status == 127 or "command not found" in detail:
         return SchedulerError(f"{what}: '{_program(result)}' is not installed or not on PATH on the cluster")
     text = result.stderr + result.stdout
-    if _CONTROLLER_DOWN.search(text):
+    if messages.controller_down(text):
         return SchedulerError(f"{what}: the Slurm controller (slurmctld) does not answer ({detail}); the cluster's "
                               "scheduler is down or unreachable from the login node", transient=True)
     return SchedulerError(f"{what} failed: {detail}")
-
-
-# squeue/sbatch/scontrol when slurmctld is stopped: "Unable to contact slurm controller (connect failure)"
-_CONTROLLER_DOWN = re.compile(r"Unable to contact slurm controller|Slurm backup controller in standby mode|"
-                              r"Socket timed out on send/recv operation|Connection refused.*slurmctld", re.IGNORECASE)
 
 
 def _program(result: CommandResult) -> str:
@@ -100,8 +95,8 @@ class SlurmBackend:
 
     async def estimated_start(self, job_id: str) -> str:
         result = await self._run(build.start_argv(job_id))
-        text = result.stdout.strip().splitlines()[0] if result.ok and result.stdout.strip() else ""
-        return "" if text in ("N/A", "Unknown", "") else parse.epoch_to_iso(text)
+        text = messages.estimated_start(result.stdout) if result.ok else ""
+        return parse.epoch_to_iso(text) if text else ""
 
     async def job(self, job_id: str) -> JobDetails | None:
         result = await self._run(build.job_argv(job_id))
@@ -122,7 +117,7 @@ class SlurmBackend:
                                                   start_time=start_time, end_time=end_time))
         if not result.ok:
             text = (result.stderr or result.stdout).strip()
-            if "accounting_storage/none" in text or "not running a supported accounting" in text:
+            if messages.accounting_disabled(text):
                 raise SchedulerError("job accounting (sacct) is not enabled on this cluster; "
                                      "only jobs still in the queue can be shown")
             raise command_error("sacct", result)
@@ -168,11 +163,12 @@ class SlurmBackend:
     @staticmethod
     def _check_job_command(what: str, job_id: str, result: CommandResult) -> None:
         text = (result.stderr + result.stdout).strip()
-        if re.search(r"Invalid job id|does not exist|Job ID .* not found", text, re.IGNORECASE):
+        problem = messages.problem(text)
+        if problem is messages.Problem.UNKNOWN_JOB:
             raise NotFound(f"job {job_id} is not in the queue (finished jobs are in get_job_history)")
-        if re.search(r"already completed|Job/step already completing or completed", text, re.IGNORECASE):
+        if problem is messages.Problem.FINISHED:
             raise SchedulerError(f"{what} {job_id}: the job has already finished")
-        if "Access/permission denied" in text or "Permission denied" in text:
+        if problem is messages.Problem.DENIED:
             raise PrivilegeError(f"{what} {job_id}: permission denied: only the job's owner, a Slurm operator or "
                                  "an administrator may do this")
         if not result.ok or (what == "scancel" and "error" in text.lower()):
@@ -182,11 +178,18 @@ class SlurmBackend:
     def explain(reason: str) -> str:
         return explain_reason(reason)
 
+    @staticmethod
+    def test_start(message: str) -> str:
+        return messages.test_only_start(message)
+
+    @staticmethod
+    def cancelled_by_uid(native_state: str) -> str:
+        return messages.cancelled_by_uid(native_state)
+
     async def privileges(self, user: str) -> str:
         """The user's Slurm admin level (sacctmgr AdminLevel): None, Operator or Administrator."""
-        result = await self._run(["sacctmgr", "--noheader", "--parsable2", "show", "user", user,
-                                  "format=AdminLevel"])
-        level = result.stdout.strip().splitlines()[0] if result.ok and result.stdout.strip() else ""
+        result = await self._run(build.admin_level_argv(user))
+        level = messages.admin_level(result.stdout) if result.ok else ""
         if not level:
             return "unknown (sacctmgr shows no user record)"
         if level == "None":
@@ -194,5 +197,5 @@ class SlurmBackend:
         return f"{level}: may act on other users' jobs"
 
     async def accounting_available(self) -> bool:
-        result = await self._run(["sacct", "--noheader", "-X", "--starttime", "now-1hours", "-o", "JobID"])
+        result = await self._run(build.accounting_probe_argv())
         return result.ok
