@@ -171,6 +171,7 @@ class Job:
     array_job_id: str | None = None
     array_task_id: str | None = None
     priority: int | None = None
+    dependency: str = ""  # as the scheduler prints it (afterok:12(unfulfilled)); Slurm drops it once met
 
 
 @dataclass(frozen=True)

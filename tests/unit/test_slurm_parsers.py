@@ -175,3 +175,9 @@ def test_fixture_dir_listing_is_complete() -> None:
         "scontrol-show-job-gpu-pitt-crc-2024.txt", "scontrol-show-job-gpu-pitt-crc-2026.txt",
         "scontrol-show-o-job-gpu-cscs.txt", "scontrol-show-node-gpu-rtx2080ti-19.05.5.txt"}
     assert names <= covered, f"fixtures without a test: {names - covered}"
+
+
+def test_squeue_keeps_the_dependency_until_it_is_met() -> None:
+    jobs = {j.job_id: j for j in slurm_text.parse_squeue(_live("squeue-pinned.txt"))}
+    assert jobs["387"].dependency == "afterok:386(unfulfilled)"
+    assert jobs["386"].dependency == ""

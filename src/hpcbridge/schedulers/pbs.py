@@ -222,6 +222,7 @@ def job_from_record(job_id: str, rec: dict[str, str]) -> JobDetails:
         array_job_id=array_parent(job_id),
         array_task_id=_SUBJOB.match(job_id).group(2) if _SUBJOB.match(job_id) else None,  # type: ignore[union-attr]
         priority=_int(rec.get("Priority")),
+        dependency=rec.get("depend", ""),
     )
     return JobDetails(
         job=job, exit_code=code, signal=signal,
@@ -229,7 +230,7 @@ def job_from_record(job_id: str, rec: dict[str, str]) -> JobDetails:
         stdout_path=_path(rec.get("Output_Path", "")), stderr_path=_path(rec.get("Error_Path", "")),
         end_time=to_iso(rec.get("obittime", "")), memory=rec.get("Resource_List.mem", ""),
         tres=rec.get("Resource_List.select", ""), reason_explained=why or rec.get("comment", ""),
-        source="controller", raw=rec,
+        dependency=rec.get("depend", ""), source="controller", raw=rec,
     )
 
 

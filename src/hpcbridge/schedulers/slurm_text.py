@@ -24,7 +24,7 @@ SQUEUE_FIELDS: tuple[tuple[str, str], ...] = (
     ("partition", "%P"), ("user", "%u"), ("account", "%a"), ("qos", "%q"), ("num_nodes", "%D"),
     ("num_cpus", "%C"), ("time_used", "%M"), ("time_limit", "%l"), ("node_list", "%N"),
     ("reason", "%r"), ("gres", "%b"), ("submit_time", "%V"), ("start_time", "%S"),
-    ("priority", "%Q"), ("name", "%j"),
+    ("priority", "%Q"), ("dependency", "%E"), ("name", "%j"),
 )
 
 SACCT_FIELDS: tuple[str, ...] = (
@@ -279,6 +279,7 @@ def _job_from_row(row: dict[str, str]) -> Job:
         array_job_id=row["array_job_id"] if task not in _EMPTY else None,
         array_task_id=task if task not in _EMPTY else None,
         priority=_int(row["priority"]) if row["priority"].isdigit() else None,
+        dependency="" if row["dependency"] in _EMPTY else row["dependency"],
     )
 
 
