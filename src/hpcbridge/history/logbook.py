@@ -1,0 +1,124 @@
+"""The logbook: markdown entries (notes and plans) per project, found by their words; `@run-name` links a
+run, `#id` another entry."""
+
+from __future__ import annotations
+
+import re
+import time
+from dataclasses import dataclass, field
+
+from sqlalchemy import delete, func, insert, select, update
+
+from ..errors import InvalidParameter, NotFound
+from ..models import Page
+from .db import Database
+from .queries import iso
+from .schema import logbook
+from .schema import runs as runs_table
+
+KINDS = ("note", "plan")
+MAX_BODY = 200_000
+_RUN_REF = re.compile(r"(?<![\w@])@([A-Za-z0-9][\w.\-]*)")
+_ENTRY_REF = re.compile(r"(?<![\w&#])#(\d+)\b")
+
+
+@dataclass(frozen=True)
+class Entry:
+    id: int
+    project: str
+    kind: str
+    title: str
+    body: str
+    created: str
+    updated: str
+    runs: list[str] = field(default_factory=list)  # @references that name a recorded run
+    missing_runs: list[str] = field(default_factory=list)  # @references that name no recorded run
+    entries: dict[int, str] = field(default_factory=dict)  # #references: id -> title
+
+
+@dataclass(frozen=True)
+class EntryLine:
+    id: int
+    project: str
+    kind: str
+    title: str
+    updated: str
+
+
+def references(body: str) -> tuple[list[str], list[int]]:
+    runs = list(dict.fromkeys(m.rstrip(".") for m in _RUN_REF.findall(body)))
+    return runs, list(dict.fromkeys(int(m) for m in _ENTRY_REF.findall(body)))
+
+
+def _checked(kind: str, title: str, body: str, project: str) -> None:
+    if kind not in KINDS:
+        raise InvalidParameter("kind", f"{kind!r} is not an entry kind", "note or plan")
+    if not title.strip() or len(title) > 300:
+        raise InvalidParameter("title", "a title is 1 to 300 characters", "a short line")
+    if len(body) > MAX_BODY:
+        raise InvalidParameter("body", f"{len(body)} characters is over the {MAX_BODY} limit", "shorter markdown")
+    if not re.fullmatch(r"[A-Za-z0-9][\w.\-]{0,99}", project):
+        raise InvalidParameter("project", f"{project!r} is not a project name", "letters, digits, . _ -")
+
+
+class Logbook:
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    def create(self, project: str, kind: str, title: str, body: str) -> Entry:
+        _checked(kind, title, body, project)
+        now = time.time()
+        with self.db.connect() as conn:
+            new_id = conn.execute(insert(logbook).values(project=project, kind=kind, title=title.strip(),
+                                                         body=body, created=now, updated=now)
+                                  ).inserted_primary_key[0]  # type: ignore[index]
+            self.db.refresh_text(conn, "logbook", [new_id])
+        return self.read(int(new_id))
+
+    def read(self, entry_id: int) -> Entry:
+        with self.db.connect() as conn:
+            row = conn.execute(select(logbook).where(logbook.c.id == entry_id)).first()
+            if row is None:
+                raise NotFound(f"logbook entry #{entry_id} does not exist; search_logbook lists entries")
+            run_names, entry_ids = references(row.body)
+            known = set(conn.execute(select(runs_table.c.name).where(runs_table.c.name.in_(run_names))).scalars())
+            titles = dict(conn.execute(select(logbook.c.id, logbook.c.title).where(logbook.c.id.in_(entry_ids))).all())
+        return Entry(row.id, row.project, row.kind, row.title, row.body, iso(row.created), iso(row.updated),
+                     [r for r in run_names if r in known], [r for r in run_names if r not in known],
+                     {i: titles[i] for i in entry_ids if i in titles})
+
+    def update(self, entry_id: int, title: str | None = None, body: str | None = None,
+               kind: str | None = None) -> Entry:
+        current = self.read(entry_id)
+        title, body, kind = title or current.title, current.body if body is None else body, kind or current.kind
+        _checked(kind, title, body, current.project)
+        with self.db.connect() as conn:
+            conn.execute(update(logbook).where(logbook.c.id == entry_id).values(
+                title=title.strip(), body=body, kind=kind, updated=time.time()))
+            self.db.refresh_text(conn, "logbook", [entry_id])
+        return self.read(entry_id)
+
+    def delete(self, entry_id: int) -> None:
+        self.read(entry_id)
+        with self.db.connect() as conn:
+            conn.execute(delete(logbook).where(logbook.c.id == entry_id))
+            self.db.forget_text(conn, "logbook", entry_id)
+
+    def search(self, text: str = "", project: str = "", kind: str = "", offset: int = 0,
+               limit: int = 20) -> Page[EntryLine]:
+        where = []
+        if text.strip():
+            where.append(self.db.matches("logbook", logbook.c.id, text))
+        if project:
+            where.append(logbook.c.project == project)
+        if kind:
+            _checked(kind, "x", "", "x")
+            where.append(logbook.c.kind == kind)
+        with self.db.connect() as conn:
+            total = conn.execute(select(func.count()).select_from(logbook).where(*where)).scalar() or 0
+            rows = conn.execute(select(logbook.c.id, logbook.c.project, logbook.c.kind, logbook.c.title,
+                                       logbook.c.updated).where(*where).order_by(logbook.c.updated.desc())
+                                .offset(offset).limit(limit)).all()
+        end = offset + len(rows)
+        return Page([EntryLine(r.id, r.project, r.kind, r.title, iso(r.updated)) for r in rows], total, offset,
+                    limit, {}, end if end < total else None)
