@@ -211,6 +211,7 @@ class ServerEnv(BaseSettings):
     http_allowed_origins: Annotated[list[str] | None, NoDecode] = None
     log_level: str = "INFO"
     state_dir: str | None = None  # read by store.default_path(); declared here so it is documented and checked
+    database_url: SecretStr | None = None  # [history] database_url
     tool_aliases: Annotated[list[str] | None, NoDecode] = None
     toolsets: str | None = None
 
@@ -251,7 +252,28 @@ class HttpConfig(BaseModel):
         return [v.strip() for v in value.split(",") if v.strip()] if isinstance(value, str) else value
 
 
-TOOLSETS = ("cluster", "jobs", "agent", "files", "containers", "interactive")
+class HistoryConfig(BaseModel):
+    """`[history]` in the TOML file: the job history's store and the recorder's polling rule."""
+
+    model_config = ConfigDict(extra="forbid")
+    enabled: bool = Field(True, description="record jobs while someone is looking (false: no recorder)")
+    database_url: SecretStr | None = Field(
+        None, description="postgresql://USER:PASSWORD@HOST/DB for a team server (default: SQLite in the state "
+                          "directory)")
+    active_minutes: float = Field(5.0, gt=0, le=1440, description="the recorder polls while an MCP call came "
+                                                                    "in the last N minutes (or a dashboard is open)")
+    users: Literal["me", "all"] = Field("me", description="whose jobs are recorded: the cluster user's, or "
+                                                          "everyone's in the queue")
+    project_separator: str = Field("_", min_length=1, max_length=3,
+                                   description="a project is the job name's prefix before this")
+    fine_days: float = Field(3.0, gt=0, description="GPU samples are kept at poll resolution for N days, "
+                                                    "then as hourly averages")
+    gpu_sample_seconds: float = Field(60.0, ge=10, description="at most one GPU sample per cluster this often")
+    backup_hours: float = Field(24.0, ge=0, description="SQLite online backup every N hours (0: never)")
+    backup_keep: int = Field(7, ge=1, le=1000, description="backups kept")
+
+
+TOOLSETS = ("cluster", "jobs", "agent", "files", "containers", "interactive", "history")
 DEFAULT_TOOLSETS = ("cluster", "jobs", "agent")
 
 
@@ -275,6 +297,7 @@ class Settings(BaseModel):
     log_level: str = "INFO"
     tool_aliases: list[Literal["pbs"]] = Field(default_factory=list)
     toolsets: list[str] = Field(default_factory=lambda: list(DEFAULT_TOOLSETS))
+    history: HistoryConfig = Field(default_factory=lambda: HistoryConfig.model_validate({}))
     source: str = ""
 
     def cluster(self, name: str | None) -> ClusterConfig:
@@ -348,8 +371,15 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         http = HttpConfig.model_validate(_http_table(data, server))
     except ValidationError as exc:
         raise ConfigError(f"[http]: {_first_error(exc)}") from exc
+    history_table: dict[str, Any] = dict(cast(dict[str, Any], data.get("history") or {}))
+    if server.database_url:
+        history_table["database_url"] = server.database_url
     try:
-        settings = Settings(clusters=clusters, default_cluster=default, http_token=token, http=http,
+        history = HistoryConfig.model_validate(history_table)
+    except ValidationError as exc:
+        raise ConfigError(f"[history]: {_first_error(exc)}") from exc
+    try:
+        settings = Settings(clusters=clusters, default_cluster=default, http_token=token, http=http, history=history,
                             log_level=str(data.get("log_level", server.log_level)), tool_aliases=aliases,
                             toolsets=toolset_list(server.toolsets or data.get("toolsets") or list(DEFAULT_TOOLSETS)),
                             source=str(path) if path.exists() else "environment")

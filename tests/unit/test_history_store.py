@@ -182,3 +182,9 @@ def test_backup_keeps_the_newest(db: Database, tmp_path: Path) -> None:
     assert left == made[1:] and oct(left[0].stat().st_mode)[-3:] == "600"
     copy = Database(f"sqlite:///{left[-1]}")
     assert HistoryReader(copy).search(Filters()).total == 1
+
+
+def test_a_chain_seen_in_one_snapshot_is_one_run(db: Database) -> None:
+    w, r = HistoryWriter(db), HistoryReader(db)
+    w.observe("c1", [job("21", "b_second", dependency="afterok:20"), job("20", "b_first")])
+    assert [j.job_id for j in r.run("b_first").jobs.items] == ["20", "21"]

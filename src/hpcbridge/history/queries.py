@@ -112,7 +112,8 @@ _COLUMNS = (jobs.c.cluster, jobs.c.job_id, jobs.c.name, jobs.c.user, jobs.c.stat
 
 
 def _job(row: Any) -> HistoryJob:
-    return HistoryJob(**{k: ("" if v is None and k not in ("exit_code", "signal") else v)
+    return HistoryJob(**{  # type: ignore[arg-type]
+        k: ("" if v is None and k not in ("exit_code", "signal") else v)
                          for k, v in row._mapping.items()})
 
 

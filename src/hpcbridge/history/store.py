@@ -69,7 +69,7 @@ class HistoryWriter:
 
     def _observe_chunk(self, conn: Connection, cluster: str, chunk: Sequence[Job], at: float) -> list[str]:
         known = {r.job_id: r for r in conn.execute(
-            select(jobs.c.id, jobs.c.job_id, jobs.c.state, jobs.c.reason, jobs.c.dependency)
+            select(jobs.c.id, jobs.c.job_id, *(jobs.c[c] for c in _CHANGING))
             .where(jobs.c.cluster == cluster, jobs.c.job_id.in_([j.job_id for j in chunk])))}
         new = [j for j in chunk if j.job_id not in known]
         moved = [j for j in chunk if j.job_id in known
@@ -78,7 +78,7 @@ class HistoryWriter:
         if new:
             self._insert_new(conn, cluster, new, at)
         if moved:
-            rows = [{"b_id": known[j.job_id].id, **{c: _from_job(cluster, j, at)[c] for c in _CHANGING}}
+            rows = [{"b_id": known[j.job_id].id, **_merged(known[j.job_id], _from_job(cluster, j, at))}
                     for j in moved]
             conn.execute(update(jobs).where(jobs.c.id == bindparam("b_id"))
                          .values({c: bindparam(c) for c in _CHANGING}), rows)
@@ -94,11 +94,12 @@ class HistoryWriter:
 
     def _insert_new(self, conn: Connection, cluster: str, new: Sequence[Job], at: float) -> None:
         rows = []
-        run_of: dict[str, int] = {}
-        for job in new:
+        run_of: dict[str, int] = {}  # name -> run, and job id -> run, within this batch
+        for job in sorted(new, key=lambda j: bool(j.dependency)):  # the jobs waited for first
             row = _from_job(cluster, job, at)
             row.update(first_seen=at, project=runs.project_of(job.name, self.separator))
             row["run_id"] = self._run_for(conn, cluster, job.name, job.dependency, run_of)
+            run_of["id:" + job.job_id] = run_of["id:" + runs.short_id(job.job_id)] = row["run_id"]
             rows.append(row)
         inserted = conn.execute(insert(jobs).returning(jobs.c.id), rows).scalars().all()
         self.db.refresh_text(conn, "jobs", inserted)
@@ -106,6 +107,8 @@ class HistoryWriter:
     def _run_for(self, conn: Connection, cluster: str, name: str, dependency: str, cache: dict[str, int]) -> int:
         """A dependency chain joins the run of the job it waits for; otherwise jobs of one name share a run."""
         for parent in runs.dependency_ids(dependency):
+            if "id:" + parent in cache:
+                return cache["id:" + parent]
             found = conn.execute(select(jobs.c.run_id).where(
                 jobs.c.cluster == cluster, or_(jobs.c.job_id == parent, jobs.c.array_job_id == parent,
                                                jobs.c.job_id.like(parent + ".%")))).scalar()
@@ -136,7 +139,9 @@ class HistoryWriter:
                 conn.execute(update(jobs).where(jobs.c.cluster == cluster, jobs.c.job_id == record.job_id).values(
                     exit_code=record.exit_code, signal=record.signal, end_time=record.end_time,
                     elapsed=record.elapsed, memory=record.req_mem, work_dir=_keep(jobs.c.work_dir, record.work_dir),
-                    final_done=1 if record.state.final else 0))
+                    final_done=1 if record.state.final else 0,
+                    # a job that accounting reports finished is gone from the controller: nothing more to ask
+                    details_done=1 if record.state.final else jobs.c.details_done))
         return len(as_jobs)
 
     def apply_details(self, cluster: str, details: JobDetails) -> None:
@@ -187,8 +192,9 @@ class HistoryWriter:
             "diagnosis": select(jobs.c.job_id).where(mine, jobs.c.cause == "", jobs.c.state.in_(failed),
                                                      jobs.c.array_task_id.is_(None)),
         }[what]
-        with self.db.connect() as conn:
-            return list(conn.execute(query.limit(limit)).scalars())
+        with self.db.connect() as conn:  # newest first: what an agent is about to ask for
+            return list(conn.execute(query.order_by(func.max(jobs.c.id).desc() if what == "details"
+                                                    else jobs.c.id.desc()).limit(limit)).scalars())
 
     def mark_array_details(self, cluster: str, array_job_id: str, details: JobDetails) -> None:
         """Tasks of an array share work dir and dependency; their own paths differ only by %a."""
@@ -242,6 +248,13 @@ class HistoryWriter:
                  "allocated": round(r[5]), "mine": round(r[6]), "account": round(r[7]), "resolution": "hour"}
                 for r in grouped])
             return len(grouped)
+
+
+def _merged(old: Any, new: dict[str, Any]) -> dict[str, Any]:
+    """A later view keeps what an earlier one knew when it says nothing (accounting has no GPU count in
+    the queue's form; a finished job's node list may be empty)."""
+    return {c: new[c] if new[c] not in ("", 0, None) or c in ("state", "reason") else getattr(old, c)
+            for c in _CHANGING}
 
 
 def _keep(column: Any, value: str) -> Any:

@@ -4,10 +4,10 @@ and the history-time words this backend accepts."""
 from __future__ import annotations
 
 import re
-from datetime import datetime, timedelta
+from datetime import datetime
 from enum import Enum
 
-from ..errors import InvalidParameter
+from ..timewords import absolute_time
 
 
 class Problem(Enum):
@@ -83,23 +83,6 @@ def parse_submit(text: str) -> str:
     return lines[-1] if lines else ""
 
 
-_SINCE_FORMS = ("YYYY-MM-DD[THH:MM[:SS]], now, today, midnight, now-N{seconds,minutes,hours,days,weeks} "
-                "(e.g. now-7days)")
-
-
 def since(parameter: str, value: str | None, now: datetime | None = None) -> str | None:
-    """ISO dates pass; `now`, `today`, `midnight` and `now-N{days,hours,minutes}` (sacct's words) become ISO,
-    so qstat's absolute times can be compared with them."""
-    if not value:
-        return None
-    now = now or datetime.now()
-    if re.match(r"^\d{4}-\d{2}-\d{2}", value):
-        return value
-    if value in ("today", "midnight"):
-        return now.strftime("%Y-%m-%dT00:00:00")
-    m = re.match(r"^now(?:-(\d+)(seconds|minutes|hours|days|weeks)?)?$", value)
-    if not m:
-        raise InvalidParameter(parameter, f"{value!r} is not a time this PBS cluster's history understands",
-                               _SINCE_FORMS)
-    delta = timedelta(**{m.group(2) or "seconds": int(m.group(1))}) if m.group(1) else timedelta()
-    return (now - delta).strftime("%Y-%m-%dT%H:%M:%S")
+    """sacct's time words as ISO, so qstat's absolute times can be compared with them."""
+    return absolute_time(parameter, value, "this PBS cluster's history", now)

@@ -44,6 +44,11 @@ def job_argv(job_id: str) -> list[str]:
     return ["scontrol", "show", "job", "-o", "-d", job_id]
 
 
+def batch_script_argv(job_id: str) -> list[str]:
+    """`scontrol write batch_script ID -` prints the script to stdout (the owner or an operator may)."""
+    return ["scontrol", "write", "batch_script", job_id, "-"]
+
+
 def squeue_argv(
     user: str | None = None,
     partition: str | None = None,

@@ -15,6 +15,7 @@ from fastmcp.server.auth import AuthProvider
 from .. import __version__
 from ..config import TOOLSETS, Settings
 from ..errors import HpcBridgeError
+from ..history.service import History
 from ..services.interactive import Sessions
 from ..services.registry import Registry
 from ..store import Store
@@ -65,6 +66,7 @@ def create_app(settings: Settings, auth: AuthProvider | None = None, instance: s
     store = store or Store()
     instance = instance or new_instance_tag()
     sessions = Sessions(registry, store, instance)
+    history = History(settings, registry, store.path.parent)
 
     @asynccontextmanager
     async def lifespan(_: FastMCP) -> AsyncIterator[dict[str, Any]]:
@@ -77,17 +79,20 @@ def create_app(settings: Settings, auth: AuthProvider | None = None, instance: s
             except HpcBridgeError as exc:
                 log.warning("could not reap allocations of dead instances: %s", exc)
         idle = asyncio.create_task(_end_idle_sessions(sessions, settings))
+        history.start()
         try:
             yield {"registry": registry, "sessions": sessions}
         finally:
             idle.cancel()
             try:
+                await history.stop()
                 await sessions.cancel_all()
             finally:
                 await registry.close()
 
     mcp = FastMCP("hpcbridge", instructions=INSTRUCTIONS, version=__version__, lifespan=lifespan, auth=auth)
     kit = ToolKit(mcp, registry)
+    kit.on_call.append(history.activity.touch)  # the recorder polls while someone is looking
     from . import (
         prompts,
         resources,
@@ -97,22 +102,26 @@ def create_app(settings: Settings, auth: AuthProvider | None = None, instance: s
         tools_dirs,
         tools_fileops,
         tools_files,
+        tools_history,
         tools_interactive,
         tools_jobs,
     )
 
     # Every client sends every tool's schema to the model on each turn: only the configured toolsets are offered.
     modules = {"cluster": [tools_cluster], "jobs": [tools_jobs, tools_files], "agent": [tools_agent],
-               "files": [tools_dirs, tools_fileops], "containers": [tools_containers], "interactive": []}
+               "files": [tools_dirs, tools_fileops], "containers": [tools_containers], "interactive": [], "history": []}
     assert set(modules) == set(TOOLSETS)
     offered = [name for name in settings.toolsets if _supported(name, registry)]
     if "interactive" in offered:
         tools_interactive.register(kit, sessions)
+    if "history" in offered:
+        tools_history.register(kit, history)
     for name in offered:
         for module in modules[name]:
             module.register(kit)
     prompts.register(kit)
     resources.register(kit)
+    resources.register_history(kit, history)
     if "pbs" in settings.tool_aliases:
         from . import tool_aliases
 

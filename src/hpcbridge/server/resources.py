@@ -5,7 +5,9 @@ does. Each is JSON: what the matching tool returns as structured content."""
 
 from __future__ import annotations
 
+import asyncio
 import json
+import time
 from collections import Counter
 from typing import Any
 
@@ -101,3 +103,18 @@ def _register_scheme(kit: ToolKit, scheme: str) -> None:
             return {"cluster": cluster.name, "user": user, "privileges": await cluster.backend.privileges(user)}
 
         return await guarded(build)
+
+
+def register_history(kit: ToolKit, history: Any) -> None:
+    """jobs://summary (clausius' name): recorded jobs per cluster and state over the last day, and which
+    clusters do not answer. Reading it counts as looking, so the recorder runs."""
+
+    @kit.mcp.resource("jobs://summary", name="jobs_summary", mime_type="application/json")
+    async def summary_resource() -> str:
+        history.activity.touch()
+        rows = await asyncio.to_thread(history.reader.summary, kit.registry.names, _day_ago())
+        return _json(rows)
+
+
+def _day_ago() -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.localtime(time.time() - 86400))

@@ -32,6 +32,7 @@ class ToolKit:
     mcp: FastMCP
     registry: Registry
     tools: dict[str, FunctionTool] = field(default_factory=dict)
+    on_call: list[Callable[[], None]] = field(default_factory=list)  # told of every tool call (the recorder)
 
     def tool(
         self, *, read_only: bool, destructive: bool = False, idempotent: bool = True,
@@ -49,7 +50,7 @@ class ToolKit:
         def decorate(fn: Callable[..., Awaitable[ToolResult]]) -> Callable[..., Awaitable[ToolResult]]:
             if not read_only and all(c.read_only for c in self.registry.settings.clusters.values()):
                 return fn  # every cluster is read-only: a tool that changes things is not offered at all
-            wrapped = boundary(fn if read_only else self._refusing_read_only(fn))
+            wrapped = self._noticed(boundary(fn if read_only else self._refusing_read_only(fn)))
             tool = FunctionTool.from_function(wrapped, annotations=annotations, output_schema=schema)
             self.tools[tool.name] = tool
             self.mcp.add_tool(tool)
@@ -57,6 +58,14 @@ class ToolKit:
 
         return decorate
 
+    def _noticed(self, fn: Callable[..., Awaitable[ToolResult]]) -> Callable[..., Awaitable[ToolResult]]:
+        @functools.wraps(fn)
+        async def run(*args: Any, **kwargs: Any) -> ToolResult:
+            for notice in self.on_call:
+                notice()
+            return await fn(*args, **kwargs)
+
+        return run
 
     def _refusing_read_only(self, fn: Callable[..., Awaitable[ToolResult]]) -> Callable[..., Awaitable[ToolResult]]:
         settings = self.registry.settings

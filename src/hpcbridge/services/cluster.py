@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
 from .. import principal, validate
@@ -41,6 +42,7 @@ class Cluster:
         self.backend: SchedulerBackend = make_backend(config, self.run, self.write_file)
         self.cache = SingleFlightCache()
         self.commands_run = 0
+        self.submitted: list[Callable[[SubmitResult], None]] = []  # told of every real submission (history)
 
     @property
     def name(self) -> str:
@@ -152,7 +154,10 @@ class Cluster:
         self.cache.invalidate("jobs:")
         if test_only:
             return SubmitResult("", self.name, req.partition or "", script, True, output)
-        return SubmitResult(output, self.name, req.partition or "", script)
+        result = SubmitResult(output, self.name, req.partition or "", script)
+        for listener in self.submitted:
+            listener(result)
+        return result
 
     async def _complete_request(self, req: JobRequest) -> JobRequest:
         partition = req.partition or self.config.default_partition

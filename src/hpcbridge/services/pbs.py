@@ -250,6 +250,9 @@ class PbsBackend:
     def explain(reason: str) -> str:
         return reason  # PBS's comment is already prose ("Not Running: Insufficient amount of resource: ngpus")
 
+    async def batch_script(self, job_id: str) -> str:
+        return ""  # no PBS command shows a job's script to its owner (PBS Pro's printjob needs root)
+
     @staticmethod
     def test_start(message: str) -> str:
         return ""  # qsub has no test submission

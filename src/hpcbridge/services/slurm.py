@@ -93,6 +93,10 @@ class SlurmBackend:
         argv = build.squeue_argv(user=user, partition=partition, states=states)
         return parse.parse_squeue((await self._ok("squeue", argv)).stdout)
 
+    async def batch_script(self, job_id: str) -> str:
+        result = await self._run(build.batch_script_argv(job_id))
+        return result.stdout if result.ok else ""
+
     async def estimated_start(self, job_id: str) -> str:
         result = await self._run(build.start_argv(job_id))
         text = messages.estimated_start(result.stdout) if result.ok else ""

@@ -46,6 +46,11 @@ class QueueWatcher:
     def version(self) -> int:
         return self._version
 
+    @property
+    def error(self) -> HpcBridgeError | None:
+        """Why the last poll failed (the snapshot is then the last good one), or None."""
+        return self._error
+
     def leave(self) -> None:
         self.waiters -= 1
 

@@ -1,0 +1,72 @@
+"""The history as the server holds it: one database, a recorder per cluster, the polling rule, backups."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from pathlib import Path
+
+from ..config import Settings
+from ..errors import HpcBridgeError
+from ..services.registry import Registry
+from ..store import default_path
+from .db import Database, default_url
+from .logbook import Logbook
+from .queries import HistoryReader
+from .recorder import Activity, Recorder, remember_submission
+from .store import HistoryWriter
+
+log = logging.getLogger("hpcbridge.history")
+
+
+class History:
+    def __init__(self, settings: Settings, registry: Registry, state_dir: Path | None = None) -> None:
+        config = settings.history
+        self.config = config
+        self.registry = registry
+        self.state_dir = state_dir or default_path().parent
+        url = config.database_url.get_secret_value() if config.database_url else default_url(self.state_dir)
+        self.db = Database(url)
+        self.writer = HistoryWriter(self.db, config.project_separator)
+        self.reader = HistoryReader(self.db)
+        self.logbook = Logbook(self.db)
+        self.activity = Activity(config.active_minutes * 60)
+        self.scripts: dict[tuple[str, str], str] = {}
+        self.recorders: dict[str, Recorder] = {}
+        self._tasks: list[asyncio.Task[None]] = []
+
+    def start(self) -> None:
+        """A recorder per cluster (each in its own task: one that does not answer blocks no other), and the
+        upkeep (downsampling, backups). Nothing polls until someone looks."""
+        if not self.config.enabled:
+            return
+        for name in self.registry.names:
+            cluster = self.registry.get(name)
+            cluster.submitted.append(remember_submission(self.scripts))
+            self.recorders[name] = Recorder(cluster, self.writer, self.config, self.activity, self.scripts)
+            self._tasks.append(asyncio.create_task(self.recorders[name].run(), name=f"history-{name}"))
+        self._tasks.append(asyncio.create_task(self._upkeep(), name="history-upkeep"))
+
+    async def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        self._tasks.clear()
+        self.db.close()
+
+    def backup(self) -> Path:
+        return self.db.backup(self.state_dir / "backups", self.config.backup_keep)
+
+    async def _upkeep(self) -> None:
+        last_backup = time.time()
+        while True:
+            await asyncio.sleep(600)
+            try:
+                await asyncio.to_thread(self.writer.downsample, time.time() - self.config.fine_days * 86400)
+                hours = self.config.backup_hours
+                if hours and self.db.dialect == "sqlite" and time.time() - last_backup >= hours * 3600:
+                    await asyncio.to_thread(self.backup)
+                    last_backup = time.time()
+            except HpcBridgeError as exc:
+                log.warning("history upkeep: %s", exc.message)
