@@ -8,4 +8,7 @@ bash "$ROOT/scripts/setup.sh"
 VENV=${HPCBRIDGE_VENV:-$ROOT/.venv}
 cd "$ROOT"
 export HPCBRIDGE_REQUIRE_CLUSTER=1
+# the history store's tests also run on the PostgreSQL that the test cluster starts
+TC_DIR=${HPCB_TC_DIR:-/var/lib/hpcbridge-testcluster}
+if [ -f "$TC_DIR/postgres.env" ]; then set -a; . "$TC_DIR/postgres.env"; set +a; fi
 exec "$VENV/bin/python" -m pytest -q "${@:-tests}"

@@ -30,7 +30,7 @@ MAX_SESSIONS=${HPCB_TC_MAX_SESSIONS:-10}
 CLUSTER_NAME=hpcb
 NODES=(gpu1 gpu2 cpu1 cpu2)
 PACKAGES=(slurm-wlm slurmdbd munge openssh-server mariadb-server libslurm-dev
-  slurm-wlm-torque gcc squashfs-tools procps)
+  slurm-wlm-torque gcc squashfs-tools procps postgresql)
 
 log() { printf '[testcluster] %s\n' "$*" >&2; }
 die() { log "ERROR: $*"; exit 1; }
@@ -172,6 +172,29 @@ CREATE USER IF NOT EXISTS 'slurm'@'localhost' IDENTIFIED BY 'hpcbridge-test';
 GRANT ALL ON slurm_acct_db.* TO 'slurm'@'localhost';
 FLUSH PRIVILEGES;
 EOF
+}
+
+pg_version() { ls /usr/lib/postgresql | sort -V | tail -1; }
+
+start_postgres() {
+  # The history store's tests run on SQLite and on PostgreSQL: Debian's cluster, a role and a database.
+  local v port
+  v=$(pg_version)
+  pg_lsclusters -h | awk -v v="$v" '$1 == v && $2 == "main"' | grep -q . || pg_createcluster "$v" main >/dev/null
+  if ! pg_lsclusters -h | awk -v v="$v" '$1 == v && $2 == "main" {print $4}' | grep -q online; then
+    log "starting PostgreSQL $v"
+    pg_ctlcluster "$v" main start
+  fi
+  port=$(pg_lsclusters -h | awk -v v="$v" '$1 == v && $2 == "main" {print $3}')
+  wait_for 30 PostgreSQL su postgres -s /bin/sh -c "psql -p $port -qtAc 'select 1'"
+  su postgres -s /bin/sh -c "psql -p $port -q" <<'EOF'
+DO $$BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'hpcbridge') THEN
+  CREATE ROLE hpcbridge LOGIN PASSWORD 'hpcbridge-test'; END IF; END$$;
+EOF
+  su postgres -s /bin/sh -c "psql -p $port -qtAc \"SELECT 1 FROM pg_database WHERE datname = 'hpcbridge_test'\"" |
+    grep -q 1 || su postgres -s /bin/sh -c "createdb -p $port -O hpcbridge hpcbridge_test"
+  printf 'HPCBRIDGE_TEST_DATABASE_URL=postgresql://hpcbridge:hpcbridge-test@127.0.0.1:%s/hpcbridge_test\n' "$port" \
+    >"$DIR/postgres.env"
 }
 
 start_slurmdbd() {
@@ -342,6 +365,7 @@ cmd_up() {
   make_user
   start_munge
   start_mariadb
+  start_postgres
   start_slurmdbd
   register_accounting
   start_slurmctld
@@ -393,6 +417,9 @@ cmd_purge() {
     fi
     mysql -u root -e "DROP DATABASE IF EXISTS slurm_acct_db; DROP USER IF EXISTS 'slurm'@'localhost';"
     mysqladmin --protocol=socket shutdown || true
+  fi
+  if command -v pg_lsclusters >/dev/null && pg_lsclusters -h | grep -q online; then
+    su postgres -s /bin/sh -c "psql -q -c 'DROP DATABASE IF EXISTS hpcbridge_test' -c 'DROP ROLE IF EXISTS hpcbridge'" || true
   fi
   rm -f /etc/slurm/slurm.conf /etc/slurm/gres.conf /etc/slurm/slurmdbd.conf /etc/slurm/plugstack.conf.d/pyxis.conf
   rm -rf /var/spool/slurmctld /var/spool/slurmd "$PLUGIN_DIR" "$LUSTRE" "$DIR"

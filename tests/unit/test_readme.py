@@ -6,7 +6,16 @@ import re
 
 from fastmcp import Client
 
-from hpcbridge.config import ClusterConfig, HttpConfig, PbsEnv, Policy, ServerEnv, SlurmEnv, load_settings
+from hpcbridge.config import (
+    ClusterConfig,
+    HistoryConfig,
+    HttpConfig,
+    PbsEnv,
+    Policy,
+    ServerEnv,
+    SlurmEnv,
+    load_settings,
+)
 from hpcbridge.server.app import create_app
 
 from ..conftest import ROOT
@@ -47,6 +56,8 @@ def test_every_toml_key_is_documented() -> None:
         assert f"`{key}`" in table
     for key in HttpConfig.model_fields:
         assert key in table, f"[http] key {key} is not documented"
+    for key in HistoryConfig.model_fields:
+        assert f"\n{key} = " in table, f"[history] key {key} is not documented"
 
 
 def test_readme_opens_with_the_two_commands_ci_runs() -> None:
