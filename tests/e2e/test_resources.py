@@ -17,7 +17,10 @@ async def test_resources_answer_with_json(mcp: Client) -> None:
     paths = {"job/{job_id}", "queue/{queue_name}"}
     assert templates == {f"{scheme}://{p}" for scheme in ("slurm", "pbs") for p in paths}
     fixed = {"system/status", "user/jobs", "user/privileges"}
-    assert {str(r.uri) for r in await mcp.list_resources()} == {f"{s}://{p}" for s in ("slurm", "pbs") for p in fixed}
+    expected = {f"{s}://{p}" for s in ("slurm", "pbs") for p in fixed} | {"jobs://summary"}
+    assert {str(r.uri) for r in await mcp.list_resources()} == expected
+    summary = json.loads((await mcp.read_resource("jobs://summary"))[0].text)
+    assert len(summary) == 1 and {"cluster", "counts", "last_seen", "unreachable"} <= set(summary[0])
     privileges = json.loads((await mcp.read_resource("slurm://user/privileges"))[0].text)
     assert privileges["user"] == "alice" and privileges["privileges"].startswith("ordinary user")
     # this server has only a Slurm cluster: the PBS scheme says so instead of answering from it
