@@ -166,7 +166,7 @@ async def test_every_tool_is_annotated(mcp: Client) -> None:
         assert tools[name].annotations.destructive_hint is True
     assert tools["submit_job"].annotations.idempotent_hint is False
     acknowledgements = {"cancel_job", "hold_job", "release_job", "upload_file", "write_file", "delete_file",
-                        "delete_interactive_profile"}
+                        "delete_interactive_profile", "delete_logbook_entry", "backup_history"}
     assert all(t.output_schema for n, t in tools.items() if n not in acknowledgements)
 
 

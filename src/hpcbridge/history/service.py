@@ -51,7 +51,8 @@ class History:
     async def stop(self) -> None:
         for task in self._tasks:
             task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        if self._tasks:  # a recorder in a database thread or an SSH command must not hold the exit up
+            await asyncio.wait(self._tasks, timeout=3)
         self._tasks.clear()
         self.db.close()
 
