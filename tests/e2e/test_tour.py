@@ -99,8 +99,33 @@ async def test_every_tool_answers(client: Client) -> None:
             await call(client, "run_shell_command", command="id")
     except ToolError as err:
         assert "disabled" in str(err)  # the stdio server keeps it off
+    await _history_tour(use, job["job_id"], tag)
     served = {t.name for t in await client.list_tools()}
     assert seen == served, f"not exercised: {served - seen}"
+
+
+async def _history_tour(use: Any, job_id: str, tag: str) -> None:
+    """The history toolset: the recorder has been running since the first call of this tour."""
+    for _ in range(60):
+        found = await use("search_history", text=f"tour-{tag}", state=["COMPLETED"])
+        if job_id in {j["job_id"] for j in found["items"]}:
+            break
+        await asyncio.sleep(2)
+    else:
+        raise AssertionError(f"job {job_id} never reached the history")
+    assert (await use("get_history_job", job_id=job_id))["job"]["state"] == "COMPLETED"
+    assert job_id in {j["job_id"] for j in (await use("get_run", name=f"tour-{tag}"))["jobs"]["items"]}
+    assert "total" in await use("list_projects")
+    assert (await use("get_gpu_usage_history", days=1))["cluster"] == "default"
+    assert "default" in {c["cluster"] for c in (await use("get_history_summary"))["clusters"]}
+    held = await use("submit_job", script_content="sleep 60", hold=True, time_limit="5", job_name=f"tour-{tag}")
+    assert (await use("cancel_jobs", job_ids=[held["job_id"]], confirm=True))["cancelled"] == [held["job_id"]]
+    entry = await use("create_logbook_entry", project="tour", title=f"tour {tag}", body=f"ran @tour-{tag}")
+    assert (await use("read_logbook_entry", entry_id=entry["id"]))["runs"] == [f"tour-{tag}"]
+    await use("update_logbook_entry", entry_id=entry["id"], body=f"quokka {tag}")
+    assert [e["id"] for e in (await use("search_logbook", text=f"quokka {tag}"))["items"]] == [entry["id"]]
+    await use("delete_logbook_entry", entry_id=entry["id"], confirm=True)
+    assert (await use("backup_history"))["path"].endswith(".sqlite3")
 
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="restarting the test cluster's sshd needs root")
