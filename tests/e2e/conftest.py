@@ -10,6 +10,7 @@ import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.error
 import urllib.request
@@ -66,10 +67,13 @@ def _free_port() -> int:
 def start_http_server(env: dict[str, str]) -> tuple[subprocess.Popen[bytes], str]:
     """`hpcbridge serve --transport http` on a free loopback port; returns once it accepts connections."""
     port = _free_port()
+    # stderr goes to a file: an unread pipe fills after ~64 KB of audit log and then blocks the server
+    log = tempfile.NamedTemporaryFile(prefix="hpcbridge-http-", suffix=".log", delete=False)  # noqa: SIM115
     proc = subprocess.Popen(
         [hpcbridge_executable(), "serve", "--transport", "http", "--host", "127.0.0.1", "--port", str(port)],
-        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+        env=env, stdout=subprocess.DEVNULL, stderr=log,
     )
+    log.close()
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         try:
@@ -77,8 +81,7 @@ def start_http_server(env: dict[str, str]) -> tuple[subprocess.Popen[bytes], str
             return proc, f"http://127.0.0.1:{port}/mcp"
         except OSError:
             if proc.poll() is not None:
-                assert proc.stderr is not None
-                pytest.fail(f"hpcbridge serve --transport http exited: {proc.stderr.read().decode()[-2000:]}")
+                pytest.fail(f"hpcbridge serve --transport http exited: {Path(log.name).read_text()[-2000:]}")
             time.sleep(0.2)
     proc.kill()
     pytest.fail("hpcbridge serve --transport http did not start within 30 s")
