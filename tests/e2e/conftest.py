@@ -64,6 +64,16 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
+_LOGS: dict[int, Path] = {}
+
+
+def stop_and_read_log(proc: subprocess.Popen[bytes], timeout: float = 20) -> str:
+    """Stop a server from start_http_server; return what it wrote to stderr (its log and audit log)."""
+    proc.terminate()
+    proc.wait(timeout)
+    return _LOGS.pop(proc.pid).read_text()
+
+
 def start_http_server(env: dict[str, str]) -> tuple[subprocess.Popen[bytes], str]:
     """`hpcbridge serve --transport http` on a free loopback port; returns once it accepts connections."""
     port = _free_port()
@@ -74,6 +84,7 @@ def start_http_server(env: dict[str, str]) -> tuple[subprocess.Popen[bytes], str
         env=env, stdout=subprocess.DEVNULL, stderr=log,
     )
     log.close()
+    _LOGS[proc.pid] = Path(log.name)
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         try:

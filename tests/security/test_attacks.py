@@ -15,7 +15,14 @@ from fastmcp import Client
 from fastmcp.client.transports import StreamableHttpTransport
 from fastmcp.exceptions import ToolError
 
-from ..e2e.conftest import as_cluster_user, call, post_status, server_env, start_http_server
+from ..e2e.conftest import (
+    as_cluster_user,
+    call,
+    post_status,
+    server_env,
+    start_http_server,
+    stop_and_read_log,
+)
 from .conftest import client_with
 
 pytestmark = pytest.mark.cluster
@@ -48,9 +55,7 @@ def test_dns_rebinding_is_refused_and_a_token_is_generated(tc_env: dict[str, str
         assert _post(url, {"Authorization": f"Bearer {token}"}) == 200
         assert _post(url, {"Origin": f"http://127.0.0.1:{port}", "Authorization": f"Bearer {token}"}) == 200
     finally:
-        proc.terminate()
-        _, err = proc.communicate(timeout=20)
-    log = err.decode()
+        log = stop_and_read_log(proc, 20)
     assert str(token_file) in log and token not in log  # where it is, never what it is
 
 
@@ -98,9 +103,7 @@ async def test_named_tokens_are_principals_that_own_sessions_and_profiles(tc_env
             finally:
                 await call(ana, "end_interactive_session", session_id="mine")
     finally:
-        proc.terminate()
-        _, err = proc.communicate(timeout=30)
-    log = err.decode()
+        log = stop_and_read_log(proc, 30)
     assert "principal=ana" in log and "srun" in log  # the audit log names who ran what
     assert tokens["ana"] not in log and tokens["bob"] not in log
 
