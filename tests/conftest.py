@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import tempfile
+import uuid
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -33,3 +36,28 @@ def cluster_env() -> dict[str, str]:
             pytest.fail(message)
         pytest.skip(message)
     return dict(line.split("=", 1) for line in env_file.read_text().split())
+
+
+@contextlib.contextmanager
+def postgres_schema() -> Iterator[str]:
+    """A database URL on the test PostgreSQL (scripts/test.sh sets HPCBRIDGE_TEST_DATABASE_URL) whose
+    search_path is a fresh schema, dropped afterwards: the same database, no leftovers between tests. Skips
+    without it, or fails when HPCBRIDGE_REQUIRE_CLUSTER says the full environment is expected."""
+    from sqlalchemy import create_engine, text
+
+    url = os.environ.get("HPCBRIDGE_TEST_DATABASE_URL", "")
+    if not url:
+        message = "HPCBRIDGE_TEST_DATABASE_URL is unset (scripts/test.sh starts PostgreSQL and sets it)"
+        if os.environ.get("HPCBRIDGE_REQUIRE_CLUSTER"):
+            pytest.fail(message)
+        pytest.skip(message)
+    schema = "t_" + uuid.uuid4().hex[:12]
+    engine = create_engine(url.replace("postgresql://", "postgresql+psycopg://"))
+    with engine.begin() as conn:
+        conn.execute(text(f"CREATE SCHEMA {schema}"))
+    try:
+        yield url + f"?options=-csearch_path%3D{schema}"
+    finally:
+        with engine.begin() as conn:
+            conn.execute(text(f"DROP SCHEMA {schema} CASCADE"))
+        engine.dispose()

@@ -1,4 +1,4 @@
-"""Command line: `hpcbridge serve | call | check | tools`. Logs go to stderr; stdout carries only results
+"""Command line: `hpcbridge serve | call | check | tools | cluster | history`. Logs go to stderr; stdout carries only results
 (and, for `serve` over stdio, only the MCP protocol)."""
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ import signal
 import sys
 from typing import Any
 
+from . import cli_admin
 from .config import DEFAULT_TOOLSETS, TOOLSETS, Settings, load_settings, toolset_list
 from .errors import ConfigError, HpcBridgeError
 from .services.interactive import Sessions
@@ -167,12 +168,15 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--cluster", default=None)
     tools = sub.add_parser("tools", help="list the tools of the configured toolsets")
     tools.add_argument("--sizes", action="store_true", help="what each toolset costs an agent's context")
+    cli_admin.add_parsers(sub)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
+        if args.command == "cluster":  # before load_settings: the file may have no cluster yet
+            return cli_admin.cluster_command(args)
         settings = load_settings()
         _setup_logging(settings.log_level if args.command == "serve" else "WARNING")
         if args.command != "serve":  # fastmcp logs each tool error; the CLI prints it once itself
@@ -182,6 +186,8 @@ def main(argv: list[str] | None = None) -> int:
             return _serve(args, settings)
         if args.command == "call":
             return asyncio.run(_call(settings, args.tool, args.arguments, args.json))
+        if args.command == "history":
+            return cli_admin.history_command(args)
         if args.command == "tools":
             return asyncio.run(_tools(settings, args.sizes))
         from .checks import run_checks

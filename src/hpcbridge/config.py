@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import re
 import tomllib
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any, Literal, cast
 
@@ -313,6 +314,12 @@ def default_config_path() -> Path:
     return Path(platformdirs.user_config_dir("hpcbridge")) / "config.toml"
 
 
+def config_file_path(environ: dict[str, str] | None = None) -> Path:
+    """HPCBRIDGE_CONFIG, else the platform's config directory."""
+    configured = (os.environ if environ is None else environ).get("HPCBRIDGE_CONFIG")
+    return Path(configured).expanduser() if configured else default_config_path()
+
+
 def _read_toml(path: Path) -> dict[str, object]:
     try:
         with path.open("rb") as fh:
@@ -345,23 +352,13 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         merged.update(slurm.cluster_fields())
         merged.update(pbs.cluster_fields(slurm))
         raw_clusters[slurm.cluster_name] = merged
-    clusters: dict[str, ClusterConfig] = {}
-    for name, values in raw_clusters.items():
-        try:
-            clusters[name] = ClusterConfig.model_validate({**dict(values), "name": name})
-        except ValidationError as exc:
-            raise ConfigError(f"cluster '{name}' ({path if name != slurm.cluster_name else 'env'}): "
-                              f"{_first_error(exc)}") from exc
-        if clusters[name].transport == "ssh" and not clusters[name].host:
-            raise ConfigError(f"cluster '{name}': transport 'ssh' needs host (or SLURM_SSH_HOST)")
+    clusters = validate_clusters(raw_clusters, lambda name: "env" if name == slurm.cluster_name else str(path))
     if not clusters:
         raise ConfigError(
             f"no cluster configured: set SLURM_SSH_HOST (and SLURM_SSH_USER, SLURM_SSH_KEY_PATH), "
-            f"or write {path} with a [clusters.NAME] table"
+            f"or write {path} with a [clusters.NAME] table, or run `hpcbridge cluster add`"
         )
     defaults = [n for n, c in clusters.items() if c.default]
-    if len(defaults) > 1:
-        raise ConfigError(f"more than one cluster has default = true: {', '.join(defaults)}")
     from_env = slurm.defines_cluster or bool(pbs.server)
     default = defaults[0] if defaults else (slurm.cluster_name if from_env else next(iter(clusters)))
     token = server.http_token or (SecretStr(str(data["http_token"])) if data.get("http_token") else None)
@@ -386,6 +383,22 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
     except ValidationError as exc:
         raise ConfigError(f"tool_aliases: {_first_error(exc)} (the only alias set is 'pbs')") from exc
     return settings
+
+
+def validate_clusters(raw: dict[str, Any], where: Callable[[str], str]) -> dict[str, ClusterConfig]:
+    """The `[clusters.NAME]` tables as the server reads them; `where(name)` says where a bad one came from."""
+    clusters: dict[str, ClusterConfig] = {}
+    for name, values in raw.items():
+        try:
+            clusters[name] = ClusterConfig.model_validate({**dict(values), "name": name})
+        except ValidationError as exc:
+            raise ConfigError(f"cluster '{name}' ({where(name)}): {_first_error(exc)}") from exc
+        if clusters[name].transport == "ssh" and not clusters[name].host:
+            raise ConfigError(f"cluster '{name}': transport 'ssh' needs host (or SLURM_SSH_HOST)")
+    defaults = [n for n, c in clusters.items() if c.default]
+    if len(defaults) > 1:
+        raise ConfigError(f"more than one cluster has default = true: {', '.join(defaults)}")
+    return clusters
 
 
 def _http_table(data: dict[str, object], server: ServerEnv) -> dict[str, Any]:

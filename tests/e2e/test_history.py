@@ -5,18 +5,21 @@ submitted and fails while nobody records; the server starts again and catches up
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import secrets
 import subprocess
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from typing import Any
 
 import pytest
 from fastmcp import Client
 from fastmcp.client.transports import StdioTransport
 
+from ..conftest import postgres_schema
 from .conftest import call, hpcbridge_executable
 
 pytestmark = pytest.mark.timeout(300)
@@ -33,15 +36,19 @@ def _toml(tc: dict[str, str]) -> str:
             f'[clusters.torque]\nscheduler = "pbs"\n{common}')
 
 
-@pytest.fixture(scope="module")
-def server(tc_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory) -> Callable[[], Any]:
+@dataclass(frozen=True)
+class Server:
+    start: Callable[[], Any]  # an async context manager: the server running, a client connected
+    env: dict[str, str]  # the server's environment, for the CLI reading the same history
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def server(request: pytest.FixtureRequest, tc_env: dict[str, str],
+           tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     home = tmp_path_factory.mktemp("history")
     (home / "config.toml").write_text(_toml(tc_env))
     env = {k: v for k, v in os.environ.items() if not k.startswith(("SLURM_", "HPCBRIDGE_", "PBS_"))}
     env.update(HPCBRIDGE_CONFIG=str(home / "config.toml"), HPCBRIDGE_STATE_DIR=str(home / "state"))
-    database = os.environ.get("HPCBRIDGE_TEST_DATABASE_URL_E2E")
-    if database:
-        env["HPCBRIDGE_DATABASE_URL"] = database
 
     @asynccontextmanager
     async def start() -> AsyncIterator[Client]:
@@ -49,7 +56,12 @@ def server(tc_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory) -> 
         async with Client(transport, timeout=120) as client:
             yield client
 
-    return start
+    if request.param == "sqlite":
+        yield Server(start, env)
+        return
+    with postgres_schema() as url:
+        env["HPCBRIDGE_DATABASE_URL"] = url
+        yield Server(start, env)
 
 
 async def _until(what: str, probe: Callable[[], Any], timeout: float = 90) -> Any:
@@ -72,9 +84,9 @@ def _as_alice(command: str) -> str:
     return out.stdout.strip()
 
 
-async def test_history_across_two_clusters_survives_a_stop(server: Callable[[], Any]) -> None:
+async def test_history_across_two_clusters_survives_a_stop(server: Server) -> None:
     tag = secrets.token_hex(3)
-    async with server() as mcp:
+    async with server.start() as mcp:
         ok = await call(mcp, "submit_job", script_content="echo fine", job_name=f"hist_ok_{tag}")
         bad = await call(mcp, "submit_job", script_content="echo dying >&2; exit 3", job_name=f"hist_bad_{tag}")
         first = await call(mcp, "submit_job", script_content="sleep 2", job_name=f"hist_chain_{tag}")
@@ -112,7 +124,7 @@ async def test_history_across_two_clusters_survives_a_stop(server: Callable[[], 
             break
         await asyncio.sleep(1)
 
-    async with server() as mcp:
+    async with server.start() as mcp:
         async def caught_up() -> Any:
             rows = await _search(mcp, text=f"hist_down_{tag}")
             return rows if rows and rows[0]["state"] == "FAILED" else None
@@ -123,7 +135,25 @@ async def test_history_across_two_clusters_survives_a_stop(server: Callable[[], 
         assert {r["cluster"] for r in everything} == {"slurm", "torque"}  # across both clusters, after a restart
         found = await call(mcp, "search_logbook", text="xylophone")
         assert [e["id"] for e in found["items"]] == [entry["id"]]
+        advice = await call(mcp, "recommend_submission", cluster="slurm")
+        cpu = next(o for o in advice["options"] if o["partition"] == "cpu")
+        assert cpu["recent_wait_minutes"] is not None and "recent queue wait here" in cpu["why"]
         summary = await call(mcp, "get_history_summary")
         assert {c["cluster"] for c in summary["clusters"]} == {"slurm", "torque"}
         refused = await mcp.call_tool("cancel_jobs", {"run": f"hist_chain_{tag}"}, raise_on_error=False)
         assert refused.is_error and "confirm=true" in refused.content[0].text
+
+    # a person at a shell reads the same history, with no server running
+    found = json.loads(_cli(server.env, "history", "search", tag, "--json"))
+    assert {j["cluster"] for j in found["items"]} == {"slurm", "torque"} and found["total"] == len(everything)
+    chain = json.loads(_cli(server.env, "history", "run", f"hist_chain_{tag}", "--cluster", "slurm", "--json"))
+    assert [j["job_id"] for j in chain["jobs"]["items"]] == [first["job_id"], second["job_id"]]
+    text = _cli(server.env, "history", "search", "--state", "FAILED", "--cluster", "slurm", tag)
+    assert f"slurm:{bad['job_id']} FAILED exit=3" in text and f"slurm:{ok['job_id']} " not in text
+
+
+def _cli(env: dict[str, str], *args: str) -> str:
+    out = subprocess.run([hpcbridge_executable(), *args], env=env, capture_output=True, text=True, timeout=60,
+                         check=False)
+    assert out.returncode == 0, out.stderr
+    return out.stdout

@@ -4,14 +4,12 @@ or fail when HPCBRIDGE_REQUIRE_CLUSTER says the full environment is expected).""
 
 from __future__ import annotations
 
-import os
 import time
-import uuid
+from datetime import datetime, timedelta
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import text
 
 from hpcbridge.errors import InvalidParameter, NotFound
 from hpcbridge.history.db import Database
@@ -20,7 +18,7 @@ from hpcbridge.history.queries import Filters, HistoryReader
 from hpcbridge.history.store import GpuSample, HistoryWriter
 from hpcbridge.models import GpuCount, Job, JobDetails, JobRecord, JobState
 
-PG_URL = os.environ.get("HPCBRIDGE_TEST_DATABASE_URL", "")
+from ..conftest import postgres_schema
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -30,24 +28,10 @@ def db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Database]:
         yield database
         database.close()
         return
-    if not PG_URL:
-        message = "HPCBRIDGE_TEST_DATABASE_URL is unset (scripts/test.sh starts PostgreSQL and sets it)"
-        if os.environ.get("HPCBRIDGE_REQUIRE_CLUSTER"):
-            pytest.fail(message)
-        pytest.skip(message)
-    schema = "t_" + uuid.uuid4().hex[:12]  # each test in its own schema: the same database, no leftovers
-    admin = Database.__new__(Database)
-    from sqlalchemy import create_engine
-    engine = create_engine(PG_URL.replace("postgresql://", "postgresql+psycopg://"))
-    with engine.begin() as conn:
-        conn.execute(text(f"CREATE SCHEMA {schema}"))
-    database = Database(PG_URL + f"?options=-csearch_path%3D{schema}")
-    yield database
-    database.close()
-    with engine.begin() as conn:
-        conn.execute(text(f"DROP SCHEMA {schema} CASCADE"))
-    engine.dispose()
-    del admin
+    with postgres_schema() as url:
+        database = Database(url)
+        yield database
+        database.close()
 
 
 def job(job_id: str, name: str, state: JobState = JobState.PENDING, **kw: object) -> Job:
@@ -188,3 +172,21 @@ def test_a_chain_seen_in_one_snapshot_is_one_run(db: Database) -> None:
     w, r = HistoryWriter(db), HistoryReader(db)
     w.observe("c1", [job("21", "b_second", dependency="afterok:20"), job("20", "b_first")])
     assert [j.job_id for j in r.run("b_first").jobs.items] == ["20", "21"]
+
+
+def test_queue_waits_are_recent_medians_per_partition(db: Database) -> None:
+    w, r = HistoryWriter(db), HistoryReader(db)
+    now = datetime.now()
+
+    def at(minutes_ago: float) -> str:
+        return (now - timedelta(minutes=minutes_ago)).strftime("%Y-%m-%dT%H:%M:%S")
+
+    started = [("1", "gpu", 100, 90), ("2", "gpu", 100, 40), ("3", "gpu", 100, 70), ("4", "cpu", 30, 29)]
+    w.observe("c1", [job(i, f"w{i}", JobState.RUNNING, partition=p, submit_time=at(s), start_time=at(t))
+                     for i, p, s, t in started])
+    w.observe("c1", [job("5", "old", JobState.COMPLETED, partition="gpu", submit_time=at(60 * 24 * 30),
+                         start_time=at(60 * 24 * 29)),  # a month ago: says nothing about today's queue
+                     job("6", "waiting", JobState.PENDING, partition="cpu", submit_time=at(500))])
+    w.observe("c2", [job("1", "elsewhere", JobState.RUNNING, partition="gpu", submit_time=at(5), start_time=at(4))])
+    assert r.queue_waits("c1") == {"gpu": 30.0, "cpu": 1.0}
+    assert r.queue_waits("c2") == {"gpu": 1.0} and r.queue_waits("nowhere") == {}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from statistics import median
 from typing import Any
 
@@ -13,6 +13,7 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from ..errors import InvalidParameter, NotFound
 from ..models import JobState, Page
+from ..timewords import absolute_time
 from . import runs
 from .db import Database
 from .schema import clusters, gpu_samples, jobs, transitions
@@ -103,6 +104,16 @@ class Filters:
     project: str = ""
     since: str = ""  # submit time, ISO (cluster-local)
     until: str = ""
+
+    @classmethod
+    def checked(cls, text: str = "", clusters: tuple[str, ...] = (), states: list[str] | None = None,
+                user: str | None = None, partition: str | None = None, project: str | None = None,
+                since: str | None = None, until: str | None = None) -> Filters:
+        """From a caller's words: states by name, times as ISO dates or now-7days (refused by name)."""
+        return cls(text=text, clusters=clusters, states=state_names("state", states or []), user=user or "",
+                   partition=partition or "", project=project or "",
+                   since=absolute_time("since", since, "the history search") or "",
+                   until=absolute_time("until", until, "the history search") or "")
 
 
 _COLUMNS = (jobs.c.cluster, jobs.c.job_id, jobs.c.name, jobs.c.user, jobs.c.state, jobs.c.partition,
@@ -233,11 +244,13 @@ class HistoryReader:
                                           seen.last_error if seen and seen.unreachable_since else ""))
         return out
 
-    def queue_waits(self, cluster: str, last: int = 200) -> dict[str, float]:
-        """Median minutes from submit to start per partition, over the last `last` started jobs."""
+    def queue_waits(self, cluster: str, last: int = 200, days: float = 7) -> dict[str, float]:
+        """Median minutes from submit to start per partition, over the last `last` jobs that started, submitted
+        in the last `days` (an old queue says little about today's)."""
+        since = (datetime.now() - timedelta(days=days)).strftime("%Y-%m-%dT%H:%M:%S")
         with self.db.connect() as conn:
             rows = conn.execute(select(jobs.c.partition, jobs.c.submit_time, jobs.c.start_time).where(
-                jobs.c.cluster == cluster, jobs.c.start_time != "", jobs.c.submit_time != "",
+                jobs.c.cluster == cluster, jobs.c.start_time != "", jobs.c.submit_time >= since,
                 jobs.c.array_task_id.is_(None)).order_by(jobs.c.id.desc()).limit(last)).all()
         waits: dict[str, list[float]] = {}
         for part, submit, start in rows:

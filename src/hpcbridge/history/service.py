@@ -7,7 +7,7 @@ import logging
 import time
 from pathlib import Path
 
-from ..config import Settings
+from ..config import HistoryConfig, Settings
 from ..errors import HpcBridgeError
 from ..services.registry import Registry
 from ..store import default_path
@@ -20,14 +20,18 @@ from .store import HistoryWriter
 log = logging.getLogger("hpcbridge.history")
 
 
+def open_database(config: HistoryConfig, state_dir: Path) -> Database:
+    """The configured database_url, else SQLite in the state directory."""
+    return Database(config.database_url.get_secret_value() if config.database_url else default_url(state_dir))
+
+
 class History:
     def __init__(self, settings: Settings, registry: Registry, state_dir: Path | None = None) -> None:
         config = settings.history
         self.config = config
         self.registry = registry
         self.state_dir = state_dir or default_path().parent
-        url = config.database_url.get_secret_value() if config.database_url else default_url(self.state_dir)
-        self.db = Database(url)
+        self.db = open_database(config, self.state_dir)
         self.writer = HistoryWriter(self.db, config.project_separator)
         self.reader = HistoryReader(self.db)
         self.logbook = Logbook(self.db)
@@ -55,6 +59,15 @@ class History:
             await asyncio.wait(self._tasks, timeout=3)
         self._tasks.clear()
         self.db.close()
+
+    def queue_waits(self, cluster: str) -> dict[str, float]:
+        """Median recorded minutes from submit to start per partition; {} when unknown or unreadable (the
+        history informs a recommendation, it never fails one)."""
+        try:
+            return self.reader.queue_waits(cluster)
+        except HpcBridgeError as exc:
+            log.warning("history: queue waits of %s: %s", cluster, exc.message)
+            return {}
 
     def backup(self) -> Path:
         return self.db.backup(self.state_dir / "backups", self.config.backup_keep)

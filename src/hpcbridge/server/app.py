@@ -93,6 +93,7 @@ def create_app(settings: Settings, auth: AuthProvider | None = None, instance: s
     mcp = FastMCP("hpcbridge", instructions=INSTRUCTIONS, version=__version__, lifespan=lifespan, auth=auth)
     kit = ToolKit(mcp, registry)
     kit.on_call.append(history.activity.touch)  # the recorder polls while someone is looking
+    kit.queue_waits = history.queue_waits
     from . import (
         prompts,
         resources,

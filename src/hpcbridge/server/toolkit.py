@@ -33,6 +33,8 @@ class ToolKit:
     registry: Registry
     tools: dict[str, FunctionTool] = field(default_factory=dict)
     on_call: list[Callable[[], None]] = field(default_factory=list)  # told of every tool call (the recorder)
+    # recorded median queue wait in minutes per partition of a cluster (the history; {} without one)
+    queue_waits: Callable[[str], dict[str, float]] = field(default=lambda cluster: {})
 
     def tool(
         self, *, read_only: bool, destructive: bool = False, idempotent: bool = True,

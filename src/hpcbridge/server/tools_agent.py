@@ -61,15 +61,15 @@ def register(kit: ToolKit) -> None:
                                                          "cluster)")] = None,
     ) -> ToolResult:
         """Where to submit: ranks every partition (of every configured cluster) by whether the request
-        fits at all, whether it could start now (free GPUs), and the scheduler's own start estimate
-        (sbatch --test-only), and says why."""
+        fits at all, whether it could start now (free GPUs), how long jobs recently waited there (job
+        history), and the scheduler's own start estimate (sbatch --test-only), and says why."""
         clusters = [registry.get(cluster)] if cluster else [registry.get(n) for n in registry.names]
         if time_limit:
             validate.walltime_minutes("time_limit", time_limit)
         need = Need(gpus=gpus, gpu_type=validate.optional_name("gpu_type", gpu_type), nodes=nodes,
                     time_limit=time_limit, memory=f"{validate.memory_mb('memory', memory)}M" if memory else None,
                     cpus_per_task=cpus_per_task)
-        options, unreachable = await recommend(clusters, need)
+        options, unreachable = await recommend(clusters, need, kit.queue_waits)
         if not options and unreachable:
             raise TransportError("no cluster answered: " + "; ".join(f"{u.cluster}: {u.why}" for u in unreachable))
         best = next((o for o in options if o.feasible), None)

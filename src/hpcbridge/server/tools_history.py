@@ -19,7 +19,6 @@ from ..history.queries import (
     Project,
     RunView,
     UsagePoint,
-    state_names,
 )
 from ..history.service import History
 from ..models import JobState, Page
@@ -74,10 +73,7 @@ def register(kit: ToolKit, history: History) -> None:
         """Every job recorded on any cluster, also long after the scheduler forgot it: newest first, with
         state, exit code and failure cause. Recording happens while hpcbridge is in use; after a pause it
         catches up from accounting."""
-        filters = Filters(text=text, clusters=names(cluster), states=state_names("state", state or []),
-                          user=user or "", partition=partition or "", project=project or "",
-                          since=absolute_time("since", since, "search_history") or "",
-                          until=absolute_time("until", until, "search_history") or "")
+        filters = Filters.checked(text, names(cluster), state, user, partition, project, since, until)
         page = await db(reader.search, filters, offset, limit)
         return reply(page, render.jobs(page))
 

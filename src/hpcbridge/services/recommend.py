@@ -1,10 +1,11 @@
 """Where to submit: every partition of every configured cluster, ranked by whether the request can run
-there at all, whether it could start now, and the scheduler's own start estimate (sbatch --test-only)."""
+there at all, whether it could start now, how long jobs recently waited there (the history), and the
+scheduler's own start estimate (sbatch --test-only)."""
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
@@ -42,6 +43,7 @@ class Option:
     free_gpus: int
     free_on_best_node: int
     why: str
+    recent_wait_minutes: float | None = None  # median submit-to-start of recorded jobs in this partition
 
 
 async def _cluster_clock(cluster: Cluster) -> datetime:
@@ -104,14 +106,42 @@ async def _answer_or_why(cluster: Cluster, need: Need) -> list[Option] | Unreach
         return Unreachable(cluster.name, exc.message)
 
 
-async def recommend(clusters: list[Cluster], need: Need) -> tuple[list[Option], list[Unreachable]]:
-    """Every cluster is asked at once; those that do not answer are named with why, not waited for in turn."""
+# Recorded waits count in coarse steps (under 10 minutes, an hour, 6 hours, longer): a few minutes' difference
+# in a median says nothing, a queue that held jobs for hours does. No record counts as no known wait.
+WAIT_STEPS = (10.0, 60.0, 360.0)
+
+
+def wait_step(minutes: float | None) -> int:
+    return sum(minutes >= step for step in WAIT_STEPS) if minutes is not None else 0
+
+
+def _with_wait(option: Option, waits: dict[str, float]) -> Option:
+    wait = waits.get(option.partition)
+    if wait is None or not option.feasible:
+        return option
+    return replace(option, recent_wait_minutes=wait, why=f"{option.why}; recent queue wait here: {wait:g} min")
+
+
+async def recommend(clusters: list[Cluster], need: Need,
+                    queue_waits: Callable[[str], dict[str, float]] = lambda cluster: {}
+                    ) -> tuple[list[Option], list[Unreachable]]:
+    """Every cluster is asked at once; those that do not answer are named with why, not waited for in turn.
+    Among options equally able to start, shorter recorded queue waits rank first."""
     answers = await asyncio.gather(*(_answer_or_why(c, need) for c in clusters))
     unreachable = [a for a in answers if isinstance(a, Unreachable)]
-    options = [o for a in answers if not isinstance(a, Unreachable) for o in a]
+    waits = dict(zip([c.name for c in clusters],
+                     await asyncio.gather(*(asyncio.to_thread(queue_waits, c.name) for c in clusters)), strict=True))
+    options = [_with_wait(o, waits[o.cluster]) for a in answers if not isinstance(a, Unreachable) for o in a]
     configured = {(c.name, p) for c in clusters for p in c.config.gpu_partitions}
     interactive = {(c.name, c.config.interactive_partition) for c in clusters}
-    options.sort(key=lambda o: o.estimated_start or "~")  # earliest estimate first among equals
-    options.sort(key=lambda o: (o.feasible, o.starts_now, (o.cluster, o.partition) in configured,
-                                (o.cluster, o.partition) not in interactive, o.free_gpus), reverse=True)
-    return [replace(o, rank=i + 1) for i, o in enumerate(options)], unreachable
+    return rank(options, configured, interactive), unreachable
+
+
+def rank(options: list[Option], configured: set[tuple[str, str]], interactive: set[tuple[str, str]]) -> list[Option]:
+    """Feasible first, then those that can start now, the configured GPU partitions, not the interactive one,
+    a shorter recorded wait, more free GPUs; the scheduler's earliest estimate among equals."""
+    ordered = sorted(options, key=lambda o: o.estimated_start or "~")
+    ordered.sort(key=lambda o: (o.feasible, o.starts_now, (o.cluster, o.partition) in configured,
+                                (o.cluster, o.partition) not in interactive, -wait_step(o.recent_wait_minutes),
+                                o.free_gpus), reverse=True)
+    return [replace(o, rank=i + 1) for i, o in enumerate(ordered)]
