@@ -89,3 +89,17 @@ async def test_toolset_sizes_in_the_readme_are_true_and_the_default_fits_the_bud
     default = measured[-2]
     assert default.toolsets == ("cluster", "jobs", "agent")
     assert default.visible_bytes <= 25 * 1024 and default.whole_bytes <= 50 * 1024
+
+
+def test_every_command_line_verb_is_documented_and_every_documented_one_exists() -> None:
+    from hpcbridge.cli import build_parser
+
+    commands = next(a for a in build_parser()._actions if a.dest == "command").choices  # type: ignore[attr-defined]
+    verbs = {name: set(next(a for a in sub._actions if a.dest == "verb").choices)
+             for name, sub in commands.items() if any(a.dest == "verb" for a in sub._actions)}
+    for name in commands:
+        assert f"hpcbridge {name}" in README, f"`hpcbridge {name}` is not in the README"
+    for name, known in verbs.items():
+        documented = set(re.findall(rf"hpcbridge\s+{name}\s+(\w+)", README))
+        assert documented <= known, f"README names `hpcbridge {name}` verbs that do not exist: {documented - known}"
+        assert known <= documented, f"`hpcbridge {name}` verbs missing from the README: {known - documented}"
