@@ -37,6 +37,7 @@ cat <<MSG
 hpcbridge is connected to the test cluster. Connect an MCP client:
   stdio (Claude Code):  claude mcp add hpcbridge -- env HPCBRIDGE_CONFIG=$HPCBRIDGE_CONFIG $(tr '\n' ' ' < "${HPCB_TC_DIR:-/var/lib/hpcbridge-testcluster}/connection.env")$VENV/bin/hpcbridge serve
   HTTP (starting now):  http://127.0.0.1:8765/mcp  with  Authorization: Bearer \$(cat $TOKEN_FILE)
+  dashboard:            http://127.0.0.1:8765/  (log in with the contents of $TOKEN_FILE)
   one tool from a shell: $VENV/bin/hpcbridge call list_jobs user=me
   the PBS view:          $VENV/bin/hpcbridge call list_jobs user=me cluster=pbs
 MSG

@@ -12,6 +12,11 @@ if [ "$(id -u)" != 0 ]; then
 fi
 
 bash "$ROOT/testcluster/cluster.sh" install
+# the dashboard's browser tests drive Debian's chromium (Playwright's own browser download needs more network)
+if ! dpkg -s chromium >/dev/null 2>&1; then
+  log "installing chromium for the dashboard's browser tests"
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium >/dev/null
+fi
 bash "$ROOT/testcluster/cluster.sh" up
 
 if [ ! -x "$VENV/bin/python" ]; then

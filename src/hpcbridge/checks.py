@@ -70,7 +70,7 @@ async def check_cluster(registry: Registry, name: str) -> list[Check]:
     return out
 
 
-async def _checked(registry: Registry, name: str) -> list[Check]:
+async def checked_cluster(registry: Registry, name: str) -> list[Check]:
     try:
         return await check_cluster(registry, name)
     except HpcBridgeError as exc:
@@ -85,7 +85,7 @@ async def run_checks(settings: Settings, only: str | None) -> int:
     failed = False
     try:
         # every cluster at once: one that does not answer costs its connect timeout, not everyone's
-        results = await asyncio.gather(*(_checked(registry, name) for name in names))
+        results = await asyncio.gather(*(checked_cluster(registry, name) for name in names))
         for checks in results:
             for check in checks:
                 _say(check)

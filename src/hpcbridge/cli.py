@@ -1,4 +1,4 @@
-"""Command line: `hpcbridge serve | call | check | tools | cluster | history`. Logs go to stderr; stdout carries only results
+"""Command line: `hpcbridge serve | dashboard | call | check | tools | cluster | history`. Logs go to stderr; stdout carries only results
 (and, for `serve` over stdio, only the MCP protocol)."""
 
 from __future__ import annotations
@@ -46,7 +46,11 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
         log.info("HTTP principals: %s", ", ".join(sorted(tokens)))
     store = Store()
     tag = new_instance_tag()
-    app = create_app(settings, auth=auth, instance=tag, store=store)
+    app = create_app(settings, auth=auth, instance=tag, store=store, dashboard=args.transport == "http")
+    if args.transport == "http":
+        host = f"[{args.host}]" if ":" in args.host else args.host
+        print(f"dashboard: http://{host}:{args.port}/  (log in with the same token as /mcp)",  # noqa: hook - CLI message on stderr
+              file=sys.stderr)
     # SIGTERM unwinds like Ctrl-C, so the server's lifespan and the cleanup below both run
     signal.signal(signal.SIGTERM, _terminate)
     try:
@@ -147,19 +151,25 @@ async def _tools(settings: Settings, sizes: bool) -> int:
     return 0
 
 
+def _http_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8765)
+    parser.add_argument("--toolsets", default=None,
+                        help=f"comma-separated: {', '.join(TOOLSETS)}, or all (default: {', '.join(DEFAULT_TOOLSETS)})")
+    parser.add_argument("--token", default=None, help=argparse.SUPPRESS)  # refused: visible in ps
+    parser.add_argument("--token-file", default=None,
+                        help="file holding the bearer token (else HPCBRIDGE_HTTP_TOKEN, the config, or one "
+                             "generated into the state directory)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="hpcbridge", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
     serve = sub.add_parser("serve", help="run the MCP server")
     serve.add_argument("--transport", choices=["stdio", "http"], default="stdio")
-    serve.add_argument("--host", default="127.0.0.1")
-    serve.add_argument("--port", type=int, default=8765)
-    serve.add_argument("--toolsets", default=None,
-                       help=f"comma-separated: {', '.join(TOOLSETS)}, or all (default: {', '.join(DEFAULT_TOOLSETS)})")
-    serve.add_argument("--token", default=None, help=argparse.SUPPRESS)  # refused: visible in ps
-    serve.add_argument("--token-file", default=None,
-                       help="file holding the bearer token (else HPCBRIDGE_HTTP_TOKEN, the config, or one "
-                            "generated into the state directory)")
+    _http_arguments(serve)
+    dashboard = sub.add_parser("dashboard", help="serve the web dashboard (and /mcp) over HTTP, print its URL")
+    _http_arguments(dashboard)
     call = sub.add_parser("call", help="run one tool and print its result")
     call.add_argument("tool")
     call.add_argument("arguments", nargs="*", help="key=value (values parsed as JSON when they are)")
@@ -178,11 +188,13 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "cluster":  # before load_settings: the file may have no cluster yet
             return cli_admin.cluster_command(args)
         settings = load_settings()
-        _setup_logging(settings.log_level if args.command == "serve" else "WARNING")
-        if args.command != "serve":  # fastmcp logs each tool error; the CLI prints it once itself
+        _setup_logging(settings.log_level if args.command in ("serve", "dashboard") else "WARNING")
+        if args.command not in ("serve", "dashboard"):  # fastmcp logs each tool error; the CLI prints it once itself
             for name in ("fastmcp", "FastMCP"):
                 logging.getLogger(name).setLevel(logging.CRITICAL)
-        if args.command == "serve":
+        if args.command == "dashboard":
+            args.transport = "http"
+        if args.command in ("serve", "dashboard"):
             return _serve(args, settings)
         if args.command == "call":
             return asyncio.run(_call(settings, args.tool, args.arguments, args.json))

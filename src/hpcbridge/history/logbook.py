@@ -18,8 +18,8 @@ from .schema import runs as runs_table
 
 KINDS = ("note", "plan")
 MAX_BODY = 200_000
-_RUN_REF = re.compile(r"(?<![\w@])@([A-Za-z0-9][\w.\-]*)")
-_ENTRY_REF = re.compile(r"(?<![\w&#])#(\d+)\b")
+RUN_REF = re.compile(r"(?<![\w@])@([A-Za-z0-9][\w.\-]*)")
+ENTRY_REF = re.compile(r"(?<![\w&#])#(\d+)\b")
 
 
 @dataclass(frozen=True)
@@ -46,8 +46,8 @@ class EntryLine:
 
 
 def references(body: str) -> tuple[list[str], list[int]]:
-    runs = list(dict.fromkeys(m.rstrip(".") for m in _RUN_REF.findall(body)))
-    return runs, list(dict.fromkeys(int(m) for m in _ENTRY_REF.findall(body)))
+    runs = list(dict.fromkeys(m.rstrip(".") for m in RUN_REF.findall(body)))
+    return runs, list(dict.fromkeys(int(m) for m in ENTRY_REF.findall(body)))
 
 
 def _checked(kind: str, title: str, body: str, project: str) -> None:

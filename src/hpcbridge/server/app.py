@@ -10,7 +10,7 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from fastmcp import FastMCP
-from fastmcp.server.auth import AuthProvider
+from fastmcp.server.auth import AuthProvider, TokenVerifier
 
 from .. import __version__
 from ..config import TOOLSETS, Settings
@@ -59,7 +59,7 @@ def _supported(toolset: str, registry: Registry) -> bool:
 
 
 def create_app(settings: Settings, auth: AuthProvider | None = None, instance: str | None = None,
-               store: Store | None = None) -> FastMCP:
+               store: Store | None = None, dashboard: bool = False) -> FastMCP:
     """The server. `instance` tags the allocations it makes; on exit it cancels them, and on start it
     cancels those left by instances that died (see services/interactive.py)."""
     registry = Registry(settings)
@@ -123,6 +123,10 @@ def create_app(settings: Settings, auth: AuthProvider | None = None, instance: s
     prompts.register(kit)
     resources.register(kit)
     resources.register_history(kit, history)
+    if dashboard:
+        from ..dashboard import pages
+
+        pages.register(mcp, registry, history, auth if isinstance(auth, TokenVerifier) else None)
     if "pbs" in settings.tool_aliases:
         from . import tool_aliases
 

@@ -1,0 +1,155 @@
+"""The board: each cluster's queue grouped into runs, with what a person wants at a glance (how far along a
+job is against its limit, why it waits in plain words and when it should start, why it failed).
+
+Grouping is the history's rule (history/runs.py): a job whose dependency names a job on the board joins that
+job's run, other jobs of one name form a run; a run is listed in dependency order.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import dataclass, field
+
+from ..errors import HpcBridgeError, InvalidParameter
+from ..history.queries import Filters, HistoryJob, HistoryReader
+from ..history.runs import dependency_ids, short_id, topological
+from ..models import Job, JobState
+from ..services.cluster import Cluster
+from ..validate import walltime_minutes
+
+ROWS_PER_RUN = 25  # a 10,000-task array is one run: its first rows and a count, not 10,000 rows
+RUNS_PER_CLUSTER = 60
+ESTIMATES_PER_REFRESH = 5  # squeue --start calls per cluster per refresh, each answer kept a minute
+ESTIMATE_TTL_S = 60.0
+
+
+@dataclass(frozen=True)
+class JobRow:
+    job_id: str
+    name: str
+    state: str
+    partition: str
+    gpus: str
+    nodes: str
+    elapsed: str
+    limit: str
+    progress: float | None  # share of the time limit used, 0..1; None when unknown or unlimited
+    waiting_why: str = ""
+    estimate: str = ""
+
+
+@dataclass(frozen=True)
+class RunGroup:
+    name: str
+    rows: list[JobRow]
+    hidden: int = 0  # rows not shown (large arrays)
+    counts: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ClusterBoard:
+    cluster: str
+    scheduler: str
+    user: str = ""
+    runs: list[RunGroup] = field(default_factory=list)
+    total: int = 0
+    finished: list[HistoryJob] = field(default_factory=list)
+    error: str = ""  # the cluster did not answer: why
+
+
+def _minutes(text: str) -> int | None:
+    try:
+        return walltime_minutes("time", text) if text and text.upper() not in ("UNLIMITED", "INVALID") else None
+    except InvalidParameter:
+        return None
+
+
+def _progress(job: Job) -> float | None:
+    used, limit = _minutes(job.time_used), _minutes(job.time_limit)
+    if used is None or not limit:
+        return None
+    return min(1.0, used / limit)
+
+
+def _gpus(job: Job) -> str:
+    return ", ".join(f"{g.count}x{g.type}" if g.type else str(g.count) for g in job.gpus)
+
+
+def group_runs(jobs: list[Job]) -> list[tuple[str, list[Job]]]:
+    """Runs in first-seen order; each run's jobs in dependency order."""
+    by_short: dict[str, str] = {}
+    group_of: dict[str, str] = {}
+    members: dict[str, list[Job]] = {}
+    for job in sorted(jobs, key=lambda j: bool(j.dependency)):  # the jobs waited for first
+        parent = next((by_short[p] for p in map(short_id, dependency_ids(job.dependency)) if p in by_short), None)
+        key = group_of[parent] if parent else job.name
+        group_of[job.job_id] = key
+        by_short.setdefault(short_id(job.job_id), job.job_id)
+        members.setdefault(key, []).append(job)
+    out = []
+    for key, run in members.items():
+        ids = [j.job_id for j in run]
+        parents = {j.job_id: [by_short[p] for p in map(short_id, dependency_ids(j.dependency)) if p in by_short]
+                   for j in run}
+        order = {job_id: i for i, job_id in enumerate(topological(ids, parents))}
+        out.append((key, sorted(run, key=lambda j: order[j.job_id])))
+    return out
+
+
+class Board:
+    """Builds every cluster's board; start estimates are cached so an open page costs a few calls a minute."""
+
+    def __init__(self, clusters: list[Cluster], reader: HistoryReader) -> None:
+        self.clusters = clusters
+        self.reader = reader
+        self._estimates: dict[tuple[str, str], tuple[str, float]] = {}
+
+    async def build(self) -> list[ClusterBoard]:
+        return list(await asyncio.gather(*(self._one(c) for c in self.clusters)))
+
+    async def _one(self, cluster: Cluster) -> ClusterBoard:
+        limit = cluster.config.connect_timeout + cluster.config.command_timeout
+        try:
+            user = await asyncio.wait_for(cluster.user(), limit)
+            jobs = await asyncio.wait_for(cluster.jobs(user=user), limit)
+        except TimeoutError:
+            return ClusterBoard(cluster.name, cluster.config.scheduler, error=f"no answer within {limit:g}s")
+        except HpcBridgeError as exc:
+            return ClusterBoard(cluster.name, cluster.config.scheduler, error=exc.message)
+        await self._refresh_estimates(cluster, [j for j in jobs if j.state is JobState.PENDING])
+        runs = [self._run(cluster, name, run) for name, run in group_runs(jobs)[:RUNS_PER_CLUSTER]]
+        finished = await asyncio.to_thread(self._finished, cluster.name)
+        return ClusterBoard(cluster.name, cluster.config.scheduler, user, runs, len(jobs), finished)
+
+    def _run(self, cluster: Cluster, name: str, jobs: list[Job]) -> RunGroup:
+        counts: dict[str, int] = {}
+        for job in jobs:
+            counts[job.state.value] = counts.get(job.state.value, 0) + 1
+        rows = [self._row(cluster, j) for j in jobs[:ROWS_PER_RUN]]
+        return RunGroup(name, rows, max(0, len(jobs) - ROWS_PER_RUN), counts)
+
+    def _row(self, cluster: Cluster, job: Job) -> JobRow:
+        why = cluster.backend.explain(job.reason) if job.state is JobState.PENDING and job.reason else ""
+        estimate = self._estimates.get((cluster.name, job.job_id), ("", 0.0))[0]
+        return JobRow(job.job_id, job.name, job.state.value, job.partition, _gpus(job), job.node_list,
+                      job.time_used, job.time_limit, _progress(job), why, estimate)
+
+    async def _refresh_estimates(self, cluster: Cluster, pending: list[Job]) -> None:
+        now = time.monotonic()
+        stale = [j.job_id for j in pending
+                 if now - self._estimates.get((cluster.name, j.job_id), ("", -ESTIMATE_TTL_S))[1] >= ESTIMATE_TTL_S]
+        for job_id in stale[:ESTIMATES_PER_REFRESH]:
+            try:
+                self._estimates[(cluster.name, job_id)] = (await cluster.backend.estimated_start(job_id), now)
+            except HpcBridgeError:
+                self._estimates[(cluster.name, job_id)] = ("", now)
+
+    def _finished(self, cluster: str) -> list[HistoryJob]:
+        """Jobs that ended in the last day, from the history (with the recorder's failure causes)."""
+        finals = [s.value for s in JobState if s.final]
+        filters = Filters.checked(clusters=(cluster,), states=finals, since="now-1days")
+        try:
+            return self.reader.search(filters, 0, 15).items
+        except HpcBridgeError:
+            return []
