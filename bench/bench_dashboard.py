@@ -73,12 +73,12 @@ def login(base: str) -> str:
     raise SystemExit("login did not redirect")
 
 
-def get(base: str, path: str, cookie: str) -> tuple[float, int]:
+def get(base: str, path: str, cookie: str) -> tuple[float, int, str]:
     started = time.perf_counter()
     request = urllib.request.Request(base + path, headers={"Cookie": cookie, "Accept": "text/html"})
     with urllib.request.urlopen(request, timeout=300) as response:
-        size = len(response.read())
-    return (time.perf_counter() - started) * 1000, size
+        body = response.read()
+    return (time.perf_counter() - started) * 1000, len(body), body.decode()
 
 
 def rpcs_per_minute(seconds: float) -> float:
@@ -143,8 +143,9 @@ def main() -> None:
             proc.terminate()
             proc.wait(20)
     print(f"slurmctld RPCs per minute: no page open {idle:.1f}, one board page open {watched:.1f}")
-    print(f"board with 10,000 queued jobs: first load {first[0]:.0f} ms, then p50 "
-          f"{statistics.median(t for t, _ in page):.0f} ms, {page[-1][1] / 1024:.0f} KB; "
+    queued = re.search(r"(\d+) in queue", page[-1][2])
+    print(f"board with {queued.group(1) if queued else '?'} queued jobs: first load {first[0]:.0f} ms, then p50 "
+          f"{statistics.median(t for t, _, _ in page):.0f} ms, {page[-1][1] / 1024:.0f} KB; "
           f"raw `squeue -r -u alice` p50 {statistics.median(raw):.0f} ms")
 
 

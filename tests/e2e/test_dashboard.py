@@ -126,6 +126,15 @@ async def test_a_new_job_appears_on_the_board_without_reload(page: Any, agent: C
     await call(agent, "cancel_job", job_id=job["job_id"])
 
 
+async def test_a_waiting_job_says_why_in_plain_words(page: Any, agent: Client) -> None:
+    job = await call(agent, "submit_job", script_content="sleep 30", job_name="waits", hold=True)  # never runs
+    try:
+        row = page.locator(f'#board section[data-cluster="slurm"] tr[data-job="{job["job_id"]}"]')
+        await playwright_api.expect(row.locator(".why")).to_contain_text("Held by its owner", timeout=20_000)
+    finally:
+        await call(agent, "cancel_job", job_id=job["job_id"])
+
+
 async def test_the_job_page_follows_the_output_and_cancels(page: Any, agent: Client, dashboard: Dashboard) -> None:
     job = await call(agent, "submit_job", job_name="tail_follow",
                      script_content="for i in $(seq 1 60); do echo line $i; sleep 1; done")

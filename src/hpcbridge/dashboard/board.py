@@ -130,7 +130,8 @@ class Board:
         return RunGroup(name, rows, max(0, len(jobs) - ROWS_PER_RUN), counts)
 
     def _row(self, cluster: Cluster, job: Job) -> JobRow:
-        why = cluster.backend.explain(job.reason) if job.state is JobState.PENDING and job.reason else ""
+        waiting = job.state in (JobState.PENDING, JobState.HELD)
+        why = cluster.backend.explain(job.reason) if waiting and job.reason else ""
         estimate = self._estimates.get((cluster.name, job.job_id), ("", 0.0))[0]
         return JobRow(job.job_id, job.name, job.state.value, job.partition, _gpus(job), job.node_list,
                       job.time_used, job.time_limit, _progress(job), why, estimate)
