@@ -16,6 +16,7 @@ from ..history.queries import Filters, HistoryJob, HistoryReader
 from ..history.runs import dependency_ids, short_id, topological
 from ..models import Job, JobState
 from ..services.cluster import Cluster
+from ..services.waiting import MAX_INTERVAL, watcher_for
 from ..validate import walltime_minutes
 
 ROWS_PER_RUN = 25  # a 10,000-task array is one run: its first rows and a count, not 10,000 rows
@@ -105,18 +106,40 @@ class Board:
         self.reader = reader
         self._estimates: dict[tuple[str, str], tuple[str, float]] = {}
 
-    async def build(self) -> list[ClusterBoard]:
-        return list(await asyncio.gather(*(self._one(c) for c in self.clusters)))
+    def watch(self) -> None:
+        """An open page: every cluster's queue watcher polls (the one `wait_for_job` and the history recorder
+        ride: an open page adds no queue command of its own)."""
+        for cluster in self.clusters:
+            watcher_for(cluster).join()
 
-    async def _one(self, cluster: Cluster) -> ClusterBoard:
+    def unwatch(self) -> None:
+        for cluster in self.clusters:
+            watcher_for(cluster).leave()
+
+    async def build(self, fresh: bool = False) -> list[ClusterBoard]:
+        """From the watchers' latest snapshots; `fresh` (a page being loaded) waits for a poll unless the last
+        one is within the cluster's cache_ttl, as every cached listing is."""
+        return list(await asyncio.gather(*(self._one(c, fresh) for c in self.clusters)))
+
+    async def _one(self, cluster: Cluster, fresh: bool) -> ClusterBoard:
         limit = cluster.config.connect_timeout + cluster.config.command_timeout
+        watcher = watcher_for(cluster)
         try:
             user = await asyncio.wait_for(cluster.user(), limit)
-            jobs = await asyncio.wait_for(cluster.jobs(user=user), limit)
+            if watcher.age > (cluster.config.cache_ttl if fresh else MAX_INTERVAL + limit):
+                watcher.join()  # polls at once
+                try:
+                    await asyncio.wait_for(watcher.snapshot_after(watcher.version), limit)
+                finally:
+                    watcher.leave()
         except TimeoutError:
             return ClusterBoard(cluster.name, cluster.config.scheduler, error=f"no answer within {limit:g}s")
         except HpcBridgeError as exc:
             return ClusterBoard(cluster.name, cluster.config.scheduler, error=exc.message)
+        snapshot, error = watcher.latest()
+        if error is not None:
+            return ClusterBoard(cluster.name, cluster.config.scheduler, user, error=error.message)
+        jobs = [j for j in snapshot.values() if j.user == user and not j.state.final]
         await self._refresh_estimates(cluster, [j for j in jobs if j.state is JobState.PENDING])
         runs = [self._run(cluster, name, run) for name, run in group_runs(jobs)[:RUNS_PER_CLUSTER]]
         finished = await asyncio.to_thread(self._finished, cluster.name)

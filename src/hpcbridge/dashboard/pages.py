@@ -61,14 +61,22 @@ def register(mcp: FastMCP, registry: Registry, history: History, verifier: Token
         response.delete_cookie(COOKIE, path="/")
         return response
 
-    async def board_html() -> str:
-        return web.fragment("_board.html", boards=await board.build())
+    async def board_html(fresh: bool = False) -> str:
+        return web.fragment("_board.html", boards=await board.build(fresh))
 
     async def board_page(request: Request, login: Login) -> Response:
-        return web.page(request, login, "board.html", board=await board_html())
+        return web.page(request, login, "board.html", board=await board_html(fresh=True))
+
+    def open_board() -> None:
+        activity.hold()
+        board.watch()
+
+    def close_board() -> None:
+        board.unwatch()
+        activity.release()
 
     async def board_events(request: Request, login: Login) -> Response:
-        return web.event_stream(request, board_html, 3.0, activity.hold, activity.release)
+        return web.event_stream(request, board_html, 2.0, open_board, close_board)
 
     async def job_page(request: Request, login: Login) -> Response:
         c = registry.get(request.path_params["cluster"])

@@ -34,6 +34,22 @@ class QueueWatcher:
         self._task: asyncio.Task[None] | None = None
         self._interval = FIRST_INTERVAL
         self._wake = asyncio.Event()
+        self._polled_at = 0.0  # time.monotonic() of the last poll
+        cluster.submitted.append(lambda _: self.poke())  # a new job shows at the next tick, not after a back-off
+
+    def poke(self) -> None:
+        """Poll again now and at the short interval (something changed the queue)."""
+        self._interval = FIRST_INTERVAL
+        self._wake.set()
+
+    @property
+    def age(self) -> float:
+        """Seconds since the last poll (infinite before the first)."""
+        return time.monotonic() - self._polled_at if self._version else float("inf")
+
+    def latest(self) -> tuple[dict[str, Job], HpcBridgeError | None]:
+        """The last snapshot and why the last poll failed, without waiting."""
+        return self._snapshot, self._error
 
     def join(self) -> None:
         self.waiters += 1
@@ -62,6 +78,7 @@ class QueueWatcher:
             except HpcBridgeError as exc:
                 snapshot, error = self._snapshot, exc
             self.polls += 1
+            self._polled_at = time.monotonic()
             async with self._changed:
                 self._snapshot, self._error = snapshot, error
                 self._version += 1
