@@ -45,7 +45,10 @@ def _toml(tc: dict[str, str], home: Path) -> Path:
     path = home / "config.toml"
     path.write_text('toolsets = ["all"]\n\n[history]\ngpu_sample_seconds = 10\n\n'
                     f'[clusters.slurm]\nscheduler = "slurm"\ndefault = true\n{common}\n'
-                    f'[clusters.torque]\nscheduler = "pbs"\n{common}')
+                    f'[clusters.torque]\nscheduler = "pbs"\n{common}\n'
+                    # nothing listens on port 1: a cluster that does not answer, shown as such
+                    f'[clusters.dead]\nhost = "127.0.0.1"\nport = 1\nuser = "alice"\nconnect_timeout = 3\n'
+                    f'key_path = "{tc["SLURM_SSH_KEY_PATH"]}"\nknown_hosts = "{tc["SLURM_SSH_KNOWN_HOSTS"]}"\n')
     return path
 
 
@@ -122,6 +125,9 @@ async def test_a_new_job_appears_on_the_board_without_reload(page: Any, agent: C
     row = page.locator(f'#board section[data-cluster="slurm"] tr[data-job="{job["job_id"]}"]')
     await playwright_api.expect(row).to_be_visible(timeout=20_000)  # pushed over server-sent events
     await playwright_api.expect(row.locator(".name")).to_have_text(f"board_{tag}")
+    dead = page.locator('#board section[data-cluster="dead"]')
+    await playwright_api.expect(dead.locator(".badge.bad")).to_have_text("unreachable")
+    await playwright_api.expect(dead.locator("p.error")).not_to_be_empty()
     await _shot(page, "board")
     await call(agent, "cancel_job", job_id=job["job_id"])
 

@@ -126,7 +126,9 @@ async def test_history_across_two_clusters_survives_a_stop(server: Server) -> No
 
     async with server.start() as mcp:
         async def caught_up() -> Any:
-            rows = await _search(mcp, text=f"hist_down_{tag}")
+            # PostgreSQL's english configuration drops stop words ("down"): the name picks the job out
+            rows = [r for r in await _search(mcp, text=f"hist_down_{tag}", cluster="slurm")
+                    if r["name"] == f"hist_down_{tag}"]
             return rows if rows and rows[0]["state"] == "FAILED" else None
 
         rows = await _until("the job that ended while the server was down", caught_up, 120)
