@@ -30,7 +30,7 @@ MAX_SESSIONS=${HPCB_TC_MAX_SESSIONS:-10}
 CLUSTER_NAME=hpcb
 NODES=(gpu1 gpu2 cpu1 cpu2)
 PACKAGES=(slurm-wlm slurmdbd munge openssh-server mariadb-server libslurm-dev
-  slurm-wlm-torque gcc squashfs-tools procps postgresql)
+  slurm-wlm-torque gcc squashfs-tools procps postgresql python3-venv)
 
 log() { printf '[testcluster] %s\n' "$*" >&2; }
 die() { log "ERROR: $*"; exit 1; }
@@ -335,6 +335,21 @@ make_lustre() {
   chown -R "$TC_USER:$TC_USER" "$root"
 }
 
+JUPYTER_VENV="$DIR/jupyter-venv"
+
+make_jupyter_env() {
+  # The Python environment the compute nodes' Jupyter servers activate (SLURM_JUPYTER_VENV): Debian's python3
+  # with jupyter-server, ipykernel, numpy and matplotlib from PyPI. Under $DIR, so purge starts it afresh.
+  [ -x "$JUPYTER_VENV/bin/jupyter-server" ] && [ -e "$JUPYTER_VENV/.complete" ] && return 0
+  log "creating the Jupyter environment $JUPYTER_VENV"
+  rm -rf "$JUPYTER_VENV"
+  /usr/bin/python3 -m venv "$JUPYTER_VENV"
+  "$JUPYTER_VENV/bin/pip" install -q --disable-pip-version-check \
+    'jupyter-server>=2,<3' 'ipykernel>=6,<8' 'numpy>=1.26,<3' 'matplotlib>=3.7,<4'
+  touch "$JUPYTER_VENV/.complete"
+  chmod -R a+rX "$JUPYTER_VENV"
+}
+
 write_connection() {
   cat >"$DIR/connection.env" <<EOF
 SLURM_SSH_HOST=127.0.0.1
@@ -352,6 +367,7 @@ SLURM_DIR_SCRATCH=$LUSTRE/users/$TC_USER/scratch
 SLURM_IMAGE_DIR=$LUSTRE/images
 SLURM_DEFAULT_IMAGE=$LUSTRE/images/pytorch-24.01.sqsh
 SLURM_INTERACTIVE_DEFAULT_GPUS=4
+SLURM_JUPYTER_VENV=$JUPYTER_VENV
 EOF
   printf 'HPCB_TC_SSH_PORT_NOSFTP=%s\n' "$NOSFTP_PORT" >"$DIR/testcluster.env"
   chmod 644 "$DIR/connection.env"
@@ -374,6 +390,7 @@ cmd_up() {
   start_sshd
   install_pyxis_standin
   make_lustre
+  make_jupyter_env
   write_connection
   log "up: $(sinfo -h -o '%P' | tr '\n' ' ')| ssh $TC_USER@127.0.0.1 -p $SSH_PORT"
 }

@@ -75,6 +75,18 @@ class ClusterConfig(BaseModel):
     max_sessions: int = Field(4, description="interactive sessions this server may hold at once")
     max_session_time: str = Field("24:00:00", description="longest time limit a session may ask for")
     reap_orphans: bool = Field(True, description="on start, cancel allocations left by a dead hpcbridge")
+    jupyter_venv: str | None = Field(None, description="Python environment of Jupyter kernels: a venv or conda "
+                                                       "directory (bin/activate) holding jupyter-server, ipykernel")
+    jupyter_modules: list[str] = Field(default_factory=list, description="modules to `module load` before "
+                                                                          "the Jupyter server starts")
+    notebook_dir: str | None = Field(None, description="where notebooks are saved (default user_root/notebooks, "
+                                                       "else ~/notebooks)")
+    persist_kernels: bool = Field(False, description="true: a Jupyter server job outlives hpcbridge (until its "
+                                                     "time limit or the idle timeout) and is reattached")
+    kernel_idle_timeout: float = Field(30.0, ge=0.5, description="minutes without execution before a Jupyter "
+                                                                 "server job ends itself")
+    jupyter_start_timeout: int = Field(300, ge=10, description="seconds a Jupyter server may take to start "
+                                                               "(queue wait included) before it is cancelled")
     gpu_partitions: list[str] = Field(default_factory=list, description="partitions with GPUs (auto-detected if empty)")
     cpu_partitions: list[str] = Field(default_factory=list, description="CPU-only partitions (auto-detected if empty)")
     account: str | None = Field(None, description="account for submit_job when none is given")
@@ -103,6 +115,11 @@ class ClusterConfig(BaseModel):
     @classmethod
     def _csv(cls, value: object) -> object:
         return _split_csv(value)
+
+    @field_validator("jupyter_modules", mode="before")
+    @classmethod
+    def _modules(cls, value: object) -> object:
+        return [v.strip() for v in value.split(",") if v.strip()] if isinstance(value, str) else value
 
     def explicit_dirs(self) -> dict[str, str | None]:
         return {
@@ -150,6 +167,9 @@ class SlurmEnv(BaseSettings):
     gpfs_root: str | None = None
     image_dir: Annotated[list[str] | None, NoDecode] = None
     default_image: str | None = None
+    jupyter_venv: str | None = None
+    notebook_dir: str | None = None
+    persist_kernels: bool | None = None
 
     @field_validator("gpu_partitions", "cpu_partitions", "shell_allowlist", "image_dir", mode="before")
     @classmethod
@@ -175,6 +195,8 @@ class SlurmEnv(BaseSettings):
             "dir_scratch": self.dir_scratch, "dir_home": self.dir_home,
             "dir_container_root": self.dir_container_root, "gpfs_root": self.gpfs_root,
             "image_dirs": self.image_dir, "default_image": self.default_image,
+            "jupyter_venv": self.jupyter_venv, "notebook_dir": self.notebook_dir,
+            "persist_kernels": self.persist_kernels,
         }
         return {k: v for k, v in mapping.items() if v is not None}
 
@@ -274,7 +296,7 @@ class HistoryConfig(BaseModel):
     backup_keep: int = Field(7, ge=1, le=1000, description="backups kept")
 
 
-TOOLSETS = ("cluster", "jobs", "agent", "files", "containers", "interactive", "history")
+TOOLSETS = ("cluster", "jobs", "agent", "files", "containers", "interactive", "history", "jupyter")
 DEFAULT_TOOLSETS = ("cluster", "jobs", "agent")
 
 

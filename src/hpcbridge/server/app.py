@@ -16,6 +16,8 @@ from .. import __version__
 from ..config import TOOLSETS, Settings
 from ..errors import HpcBridgeError
 from ..history.service import History
+from ..jupyter.kernels import Kernels
+from ..jupyter.servers import JupyterServers
 from ..services.interactive import Sessions
 from ..services.registry import Registry
 from ..store import Store
@@ -49,7 +51,7 @@ async def _end_idle_sessions(sessions: Sessions, settings: Settings) -> None:
 
 
 # toolsets that need a capability some backend lacks: offered only when a configured cluster has it
-_NEEDS = {"interactive": "interactive", "containers": "containers"}
+_NEEDS = {"interactive": "interactive", "containers": "containers", "jupyter": "interactive"}
 
 
 def _supported(toolset: str, registry: Registry) -> bool:
@@ -66,6 +68,7 @@ def create_app(settings: Settings, auth: AuthProvider | None = None, instance: s
     store = store or Store()
     instance = instance or new_instance_tag()
     sessions = Sessions(registry, store, instance)
+    servers = JupyterServers(registry, instance)
     history = History(settings, registry, store.path.parent)
 
     @asynccontextmanager
@@ -85,6 +88,7 @@ def create_app(settings: Settings, auth: AuthProvider | None = None, instance: s
         finally:
             idle.cancel()
             try:
+                await servers.close()  # first: a GPU left idle costs most
                 await history.stop()
                 await sessions.cancel_all()
             finally:
@@ -106,17 +110,20 @@ def create_app(settings: Settings, auth: AuthProvider | None = None, instance: s
         tools_history,
         tools_interactive,
         tools_jobs,
+        tools_jupyter,
     )
 
     # Every client sends every tool's schema to the model on each turn: only the configured toolsets are offered.
     modules = {"cluster": [tools_cluster], "jobs": [tools_jobs, tools_files], "agent": [tools_agent],
-               "files": [tools_dirs, tools_fileops], "containers": [tools_containers], "interactive": [], "history": []}
+               "files": [tools_dirs, tools_fileops], "containers": [tools_containers], "interactive": [], "history": [], "jupyter": []}
     assert set(modules) == set(TOOLSETS)
     offered = [name for name in settings.toolsets if _supported(name, registry)]
     if "interactive" in offered:
         tools_interactive.register(kit, sessions)
     if "history" in offered:
         tools_history.register(kit, history)
+    if "jupyter" in offered:
+        tools_jupyter.register(kit, sessions, Kernels(servers))
     for name in offered:
         for module in modules[name]:
             module.register(kit)

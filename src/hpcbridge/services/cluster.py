@@ -76,6 +76,10 @@ class Cluster:
         audit.info("cluster=%s principal=%s write %s (%d bytes)", self.name, principal.name(), path, len(data))
         await self.transport.write_file(path, data, timeout=self.config.command_timeout)
 
+    async def reach(self, host: str, port: int) -> tuple[str, int]:
+        """A local address that reaches host:port as the login node sees it (see Transport.reach)."""
+        return await self.transport.reach(host, port)
+
     def job_id(self, value: str | int, parameter: str = "job_id") -> str:
         """A job id in this scheduler's form (PBS: 1234.server, arrays 1234[]; Slurm: 1234_7, 1234.0)."""
         return self.backend.job_id(value, parameter)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from .. import principal, validate
@@ -94,3 +94,8 @@ async def from_profile(c: Cluster, p: dict[str, Any], time_limit: str | None) ->
     return await allocation(c, p.get("partition"), p.get("account"), p.get("nodes") or 1, p.get("gpus_per_node"),
                             p.get("gpu_type"), time_limit or p.get("time_limit"), p.get("container_image"),
                             p.get("container_mounts"), p.get("no_container_mount_home", True))
+
+
+def with_size(spec: AllocationSpec, cpus: int | None, memory: str | None) -> AllocationSpec:
+    """CPUs and memory on top of a call's or a profile's allocation."""
+    return replace(spec, cpus_per_task=cpus or spec.cpus_per_task, memory=memory or spec.memory)

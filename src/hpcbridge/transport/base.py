@@ -23,6 +23,11 @@ class Transport(Protocol):
         """Write data to path as the cluster user (the caller makes it atomic with a rename)."""
         ...
 
+    async def reach(self, host: str, port: int) -> tuple[str, int]:
+        """A local (address, port) that reaches host:port as the login node sees it: the same address when
+        hpcbridge runs there, else a local port forwarded through the SSH connection (direct TCP/IP)."""
+        ...
+
     async def close(self) -> None: ...
 
 

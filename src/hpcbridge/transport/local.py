@@ -17,6 +17,9 @@ class LocalTransport:
     def __init__(self, env: EnvSpec = EnvSpec()) -> None:
         self.env = env
 
+    async def reach(self, host: str, port: int) -> tuple[str, int]:
+        return host, port
+
     async def run(
         self, argv: list[str], *, timeout: float, stdin: bytes | None = None, idempotent: bool = True
     ) -> CommandResult:

@@ -56,6 +56,7 @@ class SshTransport:
         self._lock = asyncio.Lock()
         self._channels = asyncio.Semaphore(options.max_channels)
         self._sftp_ok: bool | None = None
+        self._forwards: dict[tuple[str, int], tuple[asyncssh.SSHClientConnection, asyncssh.SSHListener]] = {}
         self.connects = 0
 
     def _connect_kwargs(self) -> dict[str, object]:
@@ -255,7 +256,28 @@ class SshTransport:
         if not result.ok:
             raise TransportError(f"could not write {path}: {result.stderr.strip()}", transient=False)
 
+    async def reach(self, host: str, port: int) -> tuple[str, int]:
+        """A listener on 127.0.0.1 (an OS-chosen port) whose connections the login node's sshd opens to
+        host:port; kept while the connection lives, re-made after a reconnect."""
+        conn = await self.connection()
+        known = self._forwards.get((host, port))
+        if known and known[0] is conn:
+            return "127.0.0.1", known[1].get_port()
+        try:
+            listener = await conn.forward_local_port("127.0.0.1", 0, host, port)
+        except (asyncssh.Error, OSError) as exc:
+            raise TransportError(f"cannot forward a local port to {host}:{port} through {self.description}: "
+                                 f"{exc}") from exc
+        if known:
+            known[1].close()
+        self._forwards[(host, port)] = (conn, listener)
+        log.info("forwarding 127.0.0.1:%d to %s:%d through %s", listener.get_port(), host, port, self.description)
+        return "127.0.0.1", listener.get_port()
+
     async def close(self) -> None:
+        for _, listener in self._forwards.values():
+            listener.close()
+        self._forwards.clear()
         for worker in list(self._workers):
             self._discard(worker)
         self._idle.clear()

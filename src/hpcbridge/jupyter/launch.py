@@ -1,0 +1,128 @@
+"""The Jupyter server job, as text: its batch script, its names, and what it leaves in its runtime directory.
+
+Pure: no I/O. The token never appears here. hpcbridge writes it into `<runtime>/token` (0600) before submission
+and the server reads it through JUPYTER_TOKEN_FILE (jupyter_server/auth/identity.py), so it is on no command
+line, in no script kept by the scheduler (scontrol/sacct show scripts), and in no log.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+
+from ..quoting import shell_join
+from ..schedulers.slurm_build import SEP
+
+KEEP = "keep"  # the instance part of a persistent server's name: never a 6-hex instance tag, so never reaped
+
+
+@dataclass(frozen=True)
+class ServerPlan:
+    """What the script needs: where things go and how long idleness is tolerated."""
+
+    runtime_dir: str  # 0700: token, node name, jpserver-PID.json, the server's log
+    notebook_dir: str
+    idle_minutes: float
+    venv: str | None = None
+    modules: tuple[str, ...] = ()
+
+
+def principal_tag(principal: str) -> str:
+    """A short, name-safe stand-in for a principal (job names are visible to every cluster user)."""
+    return hashlib.sha256(principal.encode()).hexdigest()[:6]
+
+
+def job_name(instance: str, principal: str, persist: bool) -> str:
+    """`hpcb-<instance>-jupyter-<p>`: cancelled when that instance stops or is found dead. A persistent
+    server is `hpcb-keep-jupyter-<p>`: no instance owns it, so a restarted hpcbridge finds it by name."""
+    tag = principal_tag(principal)
+    return f"hpcb-{KEEP}-jupyter-{tag}" if persist else f"hpcb-{instance}-jupyter-{tag}"
+
+
+def idle_settings(idle_minutes: float) -> list[str]:
+    """Kernels without execution for the idle time are culled, even with a client connected (hpcbridge keeps
+    a websocket open); a server without kernels then shuts down (checked every 60 s by jupyter_server), and
+    the job ends with it. Busy kernels are never culled: a long computation is not idleness."""
+    seconds = max(30, int(idle_minutes * 60))
+    interval = max(10, min(300, seconds // 3))
+    return [f"--MappingKernelManager.cull_idle_timeout={seconds}",
+            f"--MappingKernelManager.cull_interval={interval}",
+            "--MappingKernelManager.cull_connected=True", "--MappingKernelManager.cull_busy=False",
+            f"--ServerApp.shutdown_no_activity_timeout={seconds}"]
+
+
+def server_script(plan: ServerPlan) -> str:
+    """The batch script body (directives come from the JobRequest). Port 0: the OS picks a free port on the
+    node, and the server records it in its jpserver-PID.json (0600, in JUPYTER_RUNTIME_DIR)."""
+    lines = ["#!/bin/bash", "# hpcbridge: a Jupyter server for kernels driven through MCP", "umask 077", "set -e"]
+    lines += [shell_join(["module", "load", m]) for m in plan.modules]
+    if plan.venv:
+        lines.append(shell_join(["source", f"{plan.venv.rstrip('/')}/bin/activate"]))
+    lines += [
+        shell_join(["export", f"JUPYTER_RUNTIME_DIR={plan.runtime_dir}"]),
+        shell_join(["export", f"JUPYTER_TOKEN_FILE={plan.runtime_dir}/token"]),
+        # the user's own jupyter config (a password, extensions) must not change how hpcbridge talks to it
+        shell_join(["export", f"JUPYTER_CONFIG_DIR={plan.runtime_dir}/config"]),
+        shell_join(["mkdir", "-p", plan.notebook_dir]),
+        shell_join(["cd", plan.notebook_dir]),
+        f"hostname > {shell_join([plan.runtime_dir + '/node.tmp'])}",
+        shell_join(["mv", f"{plan.runtime_dir}/node.tmp", f"{plan.runtime_dir}/node"]),
+        shell_join(["exec", "jupyter", "server", "--no-browser", "--ip=0.0.0.0", "--port=0",
+                    "--ServerApp.port_retries=0", f"--ServerApp.root_dir={plan.notebook_dir}",
+                    *idle_settings(plan.idle_minutes)]),
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def prepare_argv(runtime_dir: str) -> list[str]:
+    """Make the runtime directory private and clear what an earlier server of the same name left."""
+    return ["sh", "-c", 'umask 077 && mkdir -p "$1" && chmod 700 "$1" && rm -f "$1"/node "$1"/jpserver-*',
+            "prepare", runtime_dir]
+
+
+def read_state_argv(runtime_dir: str) -> list[str]:
+    """The node name and the server's info file, if written yet (one line each)."""
+    return ["sh", "-c", 'cat "$1/node" 2>/dev/null; echo; cat "$1"/jpserver-*.json 2>/dev/null | tr -d "\\n"',
+            "state", runtime_dir]
+
+
+@dataclass(frozen=True)
+class ServerAddress:
+    node: str
+    port: int
+
+
+def parse_state(text: str) -> ServerAddress | None:
+    """read_state_argv's answer: the node's host name and the port once the server has recorded it."""
+    lines = text.split("\n", 1)
+    node = lines[0].strip()
+    if not node or len(lines) < 2 or not lines[1].strip():
+        return None
+    try:
+        info = json.loads(lines[1].strip())
+    except json.JSONDecodeError:
+        return None  # written as we read it: the next poll sees it whole
+    port = info.get("port") if isinstance(info, dict) else None
+    return ServerAddress(node, int(port)) if isinstance(port, int) and port > 0 else None
+
+
+def queue_argv(user: str, name: str) -> list[str]:
+    return ["squeue", "--noheader", "--user", user, "--name", name, "--format", f"%i{SEP}%T{SEP}%r{SEP}%N"]
+
+
+@dataclass(frozen=True)
+class QueuedServer:
+    job_id: str
+    state: str
+    reason: str
+    node_list: str
+
+
+def parse_queue(text: str) -> QueuedServer | None:
+    """The first live job of that name (an ended one has left the queue, or is COMPLETING)."""
+    for line in text.splitlines():
+        parts = line.split(SEP)
+        if len(parts) == 4 and parts[1] not in ("COMPLETING", "COMPLETED", "CANCELLED", "FAILED", "TIMEOUT"):
+            return QueuedServer(*parts)
+    return None

@@ -1,0 +1,270 @@
+"""Jupyter servers in batch jobs: one per cluster and principal, started on demand, reached through the
+transport (a forwarded port over SSH, direct on a login node), ended with hpcbridge unless persistent.
+
+Lifetime rules (the interactive-session rules of services/interactive.py):
+- the job is named `hpcb-<instance>-jupyter-<p>`: this instance cancels it when it stops, and a restarted
+  hpcbridge reaps it when this instance died without doing so (SIGKILL);
+- with persist_kernels it is `hpcb-keep-jupyter-<p>`: nobody reaps it, it ends at its time limit or after the
+  idle timeout (jupyter_server culls idle kernels, then shuts itself down), and a restarted hpcbridge finds it
+  by name and reattaches;
+- a start that does not finish in time (queue wait included), fails, or is abandoned leaves no job behind.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import secrets
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+
+import anyio
+
+from .. import principal
+from ..errors import HpcBridgeError, NotFound, SchedulerError
+from ..models import ContainerSpec, JobRequest
+from ..services.backend import refuse
+from ..services.cluster import Cluster
+from ..services.registry import Registry
+from . import launch
+from .client import JupyterClient, ServerGone
+
+log = logging.getLogger("hpcbridge.jupyter")
+Progress = Callable[[str], Awaitable[None]]
+POLL = 0.5
+
+
+@dataclass(frozen=True)
+class Launch:
+    """The allocation and environment of a new server (from the call, a profile, and the cluster config)."""
+
+    partition: str
+    time_limit: str
+    gpus: int | None = None
+    gpu_type: str | None = None
+    cpus: int | None = None
+    memory: str | None = None
+    account: str | None = None
+    container: ContainerSpec | None = None
+    persist: bool = False
+    idle_minutes: float = 30.0
+    start_timeout: float = 300.0
+
+
+@dataclass
+class Server:
+    cluster: str
+    principal: str
+    job_id: str
+    job_name: str
+    persist: bool
+    runtime_dir: str
+    notebook_dir: str
+    node: str
+    port: int
+    client: JupyterClient
+    started: float = field(default_factory=time.time)
+    reattached: bool = False
+
+
+class ServerEnded(SchedulerError):
+    """The server's job is over: the kernels are gone, the notebooks stay."""
+
+
+class JupyterServers:
+    def __init__(self, registry: Registry, instance: str) -> None:
+        self.registry = registry
+        self.instance = instance
+        self._servers: dict[tuple[str, str], Server] = {}
+        self._locks: dict[tuple[str, str], asyncio.Lock] = {}
+        self._homes: dict[str, str] = {}
+
+    def check_cluster(self, c: Cluster) -> None:
+        if not c.backend.capabilities.interactive:
+            raise refuse(c.backend, f"Jupyter kernels on '{c.name}' (they need a Slurm cluster)",
+                         "submit a batch job with submit_job instead")
+
+    async def current(self, c: Cluster) -> Server | None:
+        """This principal's server on the cluster: known here, or a persistent one found by name."""
+        key = (c.name, principal.name())
+        async with self._locks.setdefault(key, asyncio.Lock()):
+            if key in self._servers:
+                return self._servers[key]
+            found = await self._find_persistent(c)
+            if found:
+                self._servers[key] = found
+            return found
+
+    async def ensure(self, c: Cluster, want: Launch, progress: Progress) -> Server:
+        """The running server, or a new one (waiting for it with progress)."""
+        self.check_cluster(c)
+        key = (c.name, principal.name())
+        known = await self.current(c)
+        if known is not None:
+            try:
+                await known.client.status()
+                return known
+            except ServerGone:
+                await progress(f"the Jupyter server (job {known.job_id}) has ended; starting a new one")
+                await self.forget(known)
+        async with self._locks.setdefault(key, asyncio.Lock()):
+            server = await self._launch(c, want, progress)
+            self._servers[key] = server
+            return server
+
+    async def forget(self, server: Server) -> None:
+        self._servers.pop((server.cluster, server.principal), None)
+        await server.client.close()
+
+    async def ended(self, c: Cluster, server: Server) -> ServerEnded:
+        """Why the server stopped answering, as the error to raise; it is forgotten."""
+        await self.forget(server)
+        try:
+            details = await c.job_details(server.job_id)
+            state = details.job.state.value + (f" ({details.job.reason})" if details.job.reason else "")
+        except HpcBridgeError:
+            state = "no longer in the queue"
+        return ServerEnded(f"the Jupyter server ended (job {server.job_id} on {c.name}: {state}); its kernels "
+                           f"and their variables are gone. The notebooks stay in {server.notebook_dir}. "
+                           "start_kernel_session starts a new server and kernel on the same notebook.")
+
+    # --- starting -------------------------------------------------------------------------------------
+    async def _home(self, c: Cluster) -> str:
+        if c.name not in self._homes:
+            result = await c.run(["printenv", "HOME"])
+            if not result.ok or not result.stdout.strip():
+                raise SchedulerError(f"cannot find the home directory on {c.name}: {result.stderr.strip()}")
+            self._homes[c.name] = result.stdout.strip()
+        return self._homes[c.name]
+
+    async def _dirs(self, c: Cluster, name: str) -> tuple[str, str]:
+        home = await self._home(c)
+        cfg = c.config
+        notebooks = cfg.notebook_dir or (f"{cfg.user_root.rstrip('/')}/notebooks" if cfg.user_root
+                                         else f"{home}/notebooks")
+        if notebooks.startswith("~/"):
+            notebooks = home + notebooks[1:]
+        return f"{home}/.hpcbridge/jupyter/{name}", notebooks
+
+    async def _launch(self, c: Cluster, want: Launch, progress: Progress) -> Server:
+        name = launch.job_name(self.instance, principal.name(), want.persist)
+        runtime, notebooks = await self._dirs(c, name)
+        plan = launch.ServerPlan(runtime, notebooks, want.idle_minutes, c.config.jupyter_venv,
+                                 tuple(c.config.jupyter_modules))
+        prepared = await c.run(launch.prepare_argv(runtime))
+        if not prepared.ok:
+            raise SchedulerError(f"cannot prepare {runtime} on {c.name}: {prepared.stderr.strip()}")
+        token = secrets.token_urlsafe(32)
+        await c.write_file(f"{runtime}/token", token.encode())
+        await c.run(["chmod", "600", f"{runtime}/token"])
+        request = JobRequest(
+            script_content=launch.server_script(plan), job_name=name, partition=want.partition,
+            account=want.account, nodes=1, ntasks=1, cpus_per_task=want.cpus, memory=want.memory,
+            time_limit=want.time_limit, gpus=want.gpus, gpu_type=want.gpu_type, container=want.container,
+            output_file=f"{runtime}/server.log", error_file=f"{runtime}/server.log")
+        submitted = await c.submit(request)
+        job_id = submitted.job_id
+        await progress(f"Jupyter server job {job_id} submitted on {c.name}")
+        try:
+            with anyio.fail_after(want.start_timeout):
+                node, port, client = await self._wait_ready(c, job_id, runtime, token, progress)
+        except BaseException as exc:
+            with anyio.CancelScope(shield=True):  # abandoned, failed or late: no job is left running
+                state = await self._queue_state(c, name) if isinstance(exc, TimeoutError) else ""
+                with contextlib.suppress(HpcBridgeError):  # already ended: nothing to cancel
+                    await c.cancel(job_id)
+            if isinstance(exc, TimeoutError):
+                raise SchedulerError(f"the Jupyter server did not start within {want.start_timeout:g}s "
+                                     f"(job {job_id}: {state}); it was cancelled") from None
+            raise
+        return Server(c.name, principal.name(), job_id, name, want.persist, runtime, notebooks, node, port, client)
+
+    async def _queue_state(self, c: Cluster, name: str) -> str:
+        queued = launch.parse_queue((await c.run(launch.queue_argv(await c.user(), name))).stdout)
+        if queued is None:
+            return "not in the queue"
+        return queued.state + (f", {queued.reason}: {c.backend.explain(queued.reason)}"
+                               if queued.state == "PENDING" else "")
+
+    async def _wait_ready(self, c: Cluster, job_id: str, runtime: str, token: str,
+                          progress: Progress) -> tuple[str, int, JupyterClient]:
+        said = ""
+        while True:
+            queued = launch.parse_queue((await c.run(launch.queue_argv(await c.user(), _name_of(runtime)))).stdout)
+            if queued is None or queued.job_id != job_id:
+                raise SchedulerError(f"the Jupyter server job {job_id} ended while starting: "
+                                     f"{await self._log_tail(c, runtime)}")
+            if queued.state == "PENDING" and queued.reason != said:
+                said = queued.reason
+                await progress(f"job {job_id} pending: {queued.reason} ({c.backend.explain(queued.reason)})")
+            if queued.state == "RUNNING":
+                address = launch.parse_state((await c.run(launch.read_state_argv(runtime))).stdout)
+                if address:
+                    client = JupyterClient(_reach(c, address.node, address.port), token)
+                    with contextlib.suppress(ServerGone, NotFound):
+                        await client.status(timeout=3)
+                        await progress(f"Jupyter server ready on {address.node} (job {job_id})")
+                        return address.node, address.port, client
+                    await client.close()
+                elif said != "RUNNING":
+                    said = "RUNNING"
+                    await progress(f"job {job_id} running on {queued.node_list}; Jupyter is starting")
+            await asyncio.sleep(POLL)
+
+    @staticmethod
+    async def _log_tail(c: Cluster, runtime: str) -> str:
+        result = await c.run(["tail", "-n", "5", f"{runtime}/server.log"])
+        return " | ".join(line for line in result.stdout.strip().splitlines()) or "(no output)"
+
+    async def _find_persistent(self, c: Cluster) -> Server | None:
+        """After a restart: a persistent server of this principal that is still running, with its token."""
+        if not c.backend.capabilities.interactive:
+            return None
+        name = launch.job_name(self.instance, principal.name(), persist=True)
+        queued = launch.parse_queue((await c.run(launch.queue_argv(await c.user(), name))).stdout)
+        if queued is None or queued.state != "RUNNING":
+            return None
+        runtime, notebooks = await self._dirs(c, name)
+        address = launch.parse_state((await c.run(launch.read_state_argv(runtime))).stdout)
+        token = await c.run(["cat", f"{runtime}/token"])
+        if address is None or not token.ok:
+            return None
+        client = JupyterClient(_reach(c, address.node, address.port), token.stdout.strip())
+        log.info("reattached to the persistent Jupyter server job %s on %s", queued.job_id, c.name)
+        return Server(c.name, principal.name(), queued.job_id, name, True, runtime, notebooks, address.node,
+                      address.port, client, reattached=True)
+
+    # --- stopping -------------------------------------------------------------------------------------
+    async def stop(self, c: Cluster) -> Server:
+        server = await self.current(c)
+        if server is None:
+            raise NotFound(f"no Jupyter server of yours is running on {c.name}")
+        await c.cancel(server.job_id)
+        await self.forget(server)
+        return server
+
+    async def close(self) -> None:
+        """hpcbridge is stopping: cancel every server that is not persistent; leave persistent ones."""
+        for server in list(self._servers.values()):
+            if not server.persist:
+                c = self.registry.get(server.cluster)
+                try:
+                    await c.cancel(server.job_id)
+                    await c.run(["rm", "-f", f"{server.runtime_dir}/token"])
+                except HpcBridgeError as exc:
+                    log.warning("could not cancel Jupyter server job %s on %s: %s", server.job_id, c.name, exc)
+            await server.client.close()
+        self._servers.clear()
+
+
+def _name_of(runtime: str) -> str:
+    return runtime.rstrip("/").rsplit("/", 1)[-1]
+
+
+def _reach(c: Cluster, node: str, port: int) -> Callable[[], Awaitable[tuple[str, int]]]:
+    async def address() -> tuple[str, int]:
+        return await c.reach(node, port)
+
+    return address
