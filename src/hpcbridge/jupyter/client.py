@@ -55,17 +55,29 @@ class JupyterClient:
         self._token = token
         self._timeout = timeout
         self._channels: dict[str, KernelChannel] = {}
+        self._client: httpx.AsyncClient | None = None
+        self._base = ""
 
     @property
     def _auth(self) -> dict[str, str]:
         return {"Authorization": f"token {self._token}"}
 
-    async def request(self, method: str, path: str, body: Any = None, timeout: float | None = None) -> Any:
+    async def _http(self) -> httpx.AsyncClient:
+        """One pooled client per address: keep-alive saves a forwarded channel and a TCP handshake per call;
+        a new address (the forward re-made after an SSH reconnect) gets a new client."""
         host, port = await self._address()
+        base = f"http://{host}:{port}"
+        if self._client is None or self._base != base:
+            if self._client is not None:
+                await self._client.aclose()
+            self._client = httpx.AsyncClient(base_url=base, headers=self._auth, timeout=self._timeout)
+            self._base = base
+        return self._client
+
+    async def request(self, method: str, path: str, body: Any = None, timeout: float | None = None) -> Any:
         try:
-            async with httpx.AsyncClient(base_url=f"http://{host}:{port}", headers=self._auth,
-                                         timeout=timeout or self._timeout) as http:
-                response = await http.request(method, path, json=body)
+            http = await self._http()
+            response = await http.request(method, path, json=body, timeout=timeout or self._timeout)
         except (httpx.TransportError, OSError) as exc:
             raise ServerGone(f"the Jupyter server does not answer ({type(exc).__name__}: {exc})") from exc
         if response.status_code == 404:
@@ -114,6 +126,9 @@ class JupyterClient:
         for channel in self._channels.values():
             await channel.close()
         self._channels.clear()
+        if self._client is not None:
+            await self._client.aclose()
+            self._client = None
 
     async def _open_socket(self, kernel_id: str, session: str) -> ClientConnection:
         host, port = await self._address()

@@ -8,6 +8,7 @@ are found again with their kernels' state intact; the notebook is read back thro
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -18,7 +19,7 @@ import anyio
 from nbformat import NotebookNode
 
 from .. import principal, validate
-from ..errors import NotFound, SchedulerError
+from ..errors import HpcBridgeError, NotFound, SchedulerError
 from ..models import AllocationSpec
 from ..services.cluster import Cluster
 from . import notebook
@@ -39,6 +40,8 @@ class Open:
     nb: NotebookNode
     server: Server
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    saver: asyncio.Task[None] | None = None
+    dirty: bool = False
 
 
 @dataclass(frozen=True)
@@ -149,6 +152,9 @@ class Kernels:
         return self._view(c, o, "kernel shut down; the notebook is kept and the server stays for other sessions")
 
     async def stop_server(self, c: Cluster) -> Server:
+        for o in [o for o in self._open.values() if o.server.cluster == c.name]:
+            with contextlib.suppress(HpcBridgeError):
+                await self._flush(o)
         server = await self.servers.stop(c)
         self._drop(server)
         return server
@@ -214,7 +220,37 @@ class Kernels:
         return len(o.nb.cells)
 
     async def _save(self, c: Cluster, o: Open) -> None:
+        await self._flush(o)
         await self._call(c, o, o.server.client.save_notebook(o.path, notebook.as_dict(o.nb)))
+
+    def _save_soon(self, o: Open) -> None:
+        """Executed cells are written behind the reply (a PUT costs ~10 ms through the forward): one writer per
+        notebook writes the latest state until nothing is left; close() and every edit wait for it."""
+        o.dirty = True
+        if o.saver is None or o.saver.done():
+            o.saver = asyncio.create_task(self._write_while_dirty(o))
+
+    async def _write_while_dirty(self, o: Open) -> None:
+        while o.dirty:
+            o.dirty = False
+            try:
+                await o.server.client.save_notebook(o.path, notebook.as_dict(o.nb))
+            except HpcBridgeError as exc:
+                log.warning("could not save %s on %s: %s", o.path, o.server.cluster, exc)
+                return
+
+    @staticmethod
+    async def _flush(o: Open) -> None:
+        if o.saver is not None:
+            await asyncio.shield(o.saver)
+
+    async def close(self) -> None:
+        """hpcbridge is stopping: every notebook written, then the servers ended (unless persistent)."""
+        for o in list(self._open.values()):
+            with contextlib.suppress(HpcBridgeError):
+                await self._flush(o)
+        self._open.clear()
+        await self.servers.close()
 
     # --- execution ------------------------------------------------------------------------------------
     async def execute(self, c: Cluster, name: str, code: str, *, save: bool, progress: Progress,
@@ -238,8 +274,7 @@ class Kernels:
             finally:
                 if cell_index is not None:  # also when cancelled: the cell keeps what it printed until stopped
                     notebook.record(o.nb, cell_index, messages, output.execution_count)
-                    with anyio.CancelScope(shield=True):
-                        await self._save(c, o)
+                    self._save_soon(o)
         return Executed(o.name, cell_index, output.execution_count, status, output, time.monotonic() - started)
 
     async def _run(self, c: Cluster, o: Open, code: str, save: bool, output: CellOutput,

@@ -68,7 +68,7 @@ def create_app(settings: Settings, auth: AuthProvider | None = None, instance: s
     store = store or Store()
     instance = instance or new_instance_tag()
     sessions = Sessions(registry, store, instance)
-    servers = JupyterServers(registry, instance)
+    kernels = Kernels(JupyterServers(registry, instance))
     history = History(settings, registry, store.path.parent)
 
     @asynccontextmanager
@@ -88,7 +88,7 @@ def create_app(settings: Settings, auth: AuthProvider | None = None, instance: s
         finally:
             idle.cancel()
             try:
-                await servers.close()  # first: a GPU left idle costs most
+                await kernels.close()  # first: a GPU left idle costs most
                 await history.stop()
                 await sessions.cancel_all()
             finally:
@@ -123,7 +123,7 @@ def create_app(settings: Settings, auth: AuthProvider | None = None, instance: s
     if "history" in offered:
         tools_history.register(kit, history)
     if "jupyter" in offered:
-        tools_jupyter.register(kit, sessions, Kernels(servers))
+        tools_jupyter.register(kit, sessions, kernels)
     for name in offered:
         for module in modules[name]:
             module.register(kit)
