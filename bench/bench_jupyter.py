@@ -108,7 +108,7 @@ async def main() -> None:
             if i < args.starts - 1:
                 await mcp.call_tool("stop_jupyter_server", {})
                 await asyncio.sleep(2)
-        print(f"start_kernel_session -> first result of 1+1: " +
+        print("start_kernel_session -> first result of 1+1: " +
               ", ".join(f"{s:.2f} s" for s in starts) + f"   (median {statistics.median(starts):.2f} s)")
         listed = (await mcp.call_tool("list_kernel_sessions", {})).structured_content or {}
         for tool in ("execute_code", "execute_scratch_code"):

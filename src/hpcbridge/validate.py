@@ -26,6 +26,7 @@ _SIGNAL = re.compile(r"^(?:SIG)?([A-Z][A-Z0-9]{1,10}|[0-9]{1,2})$")
 # Free text that ends up inside a #SBATCH/#PBS directive or an argv element the scheduler re-parses.
 _DIRECTIVE_TEXT = re.compile(r"^[A-Za-z0-9_.,:@%=+/ ~-]{1,1024}$")
 
+_MODULE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.+/@-]{0,127}$")
 NAME_FORM = "letters, digits and . _ + - (at most 128 characters, not starting with - or .)"
 
 
@@ -145,4 +146,20 @@ def directive_text(parameter: str, value: str) -> str:
             f"{value!r} contains characters the scheduler cannot take literally",
             "letters, digits, spaces and . _ , : @ % = + / ~ - (no quotes, $, ;, `, newlines; not starting with -)",
         )
+    return value
+
+
+def module_name(parameter: str, value: str) -> str:
+    """An environment-modules name as `module load` takes it: cuda/12.6, gcc@13, python/3.11-conda."""
+    if not isinstance(value, str) or not _MODULE.match(value):
+        raise InvalidParameter(parameter, f"{value!r} is not a module name",
+                               "letters, digits and . _ + / @ - such as cuda/12.6")
+    return value
+
+
+def directory_path(parameter: str, value: str) -> str:
+    """An absolute (or ~/) directory the cluster user names: a venv, a notebook root."""
+    directive_text(parameter, value)
+    if not value.startswith(("/", "~/")) or "/../" in f"{value}/":
+        raise InvalidParameter(parameter, f"{value!r} is not an absolute path", "/path/to/dir or ~/dir, without ..")
     return value

@@ -22,7 +22,15 @@ from fastmcp.client.transports import StdioTransport, StreamableHttpTransport
 from fastmcp.exceptions import ToolError
 from PIL import Image
 
-from .conftest import HTTP_TOKEN, as_cluster_user, call, hpcbridge_executable, server_env, start_http_server
+from .conftest import (
+    HTTP_TOKEN,
+    as_cluster_user,
+    call,
+    hpcbridge_executable,
+    server_env,
+    start_http_server,
+    stop_and_read_log,
+)
 
 pytestmark = pytest.mark.cluster
 RUN = uuid.uuid4().hex[:6]  # notebooks stay on the cluster between runs: each run writes its own
@@ -155,17 +163,41 @@ async def test_by_default_the_server_ends_with_its_client(tc_env: dict[str, str]
     transport = StdioTransport(command=hpcbridge_executable(), args=["serve"], keep_alive=False,
                                env=server_env(tc_env, HPCBRIDGE_STATE_DIR=str(tmp_path)))
     async with Client(transport, timeout=120) as client:
-        session = await _start(client, "gone")
+        await call(client, "save_interactive_profile", profile_name="nb-cpu", partition="cpu", time_limit="0:15:00",
+                   python_env=tc_env["SLURM_JUPYTER_VENV"], modules=[])
+        session = await call(client, "start_kernel_session", notebook="gone", profile_name="nb-cpu")
         assert session["job_id"] in jupyter_jobs()
+        where, _ = await run_code(client, "gone", "import sys, os; print(sys.prefix, os.environ['SLURM_JOB_PARTITION'])")
+        assert where["text"].split() == [tc_env["SLURM_JUPYTER_VENV"], "cpu"]
     assert await gone_within(10, session["job_id"])
+
+
+def _secrets_of(tc_env: dict[str, str], job_id: str) -> tuple[str, str, str]:
+    """The server's token and what the cluster shows of the job: its script as Slurm keeps it, and its log."""
+    runtime = as_cluster_user(tc_env, 'scontrol show job "$1" | grep -o "StdOut=[^ ]*"', job_id).strip()
+    runtime = runtime.removeprefix("StdOut=").rsplit("/", 1)[0]
+    modes = as_cluster_user(tc_env, 'stat -c "%a %n" "$1" "$1"/token "$1"/jpserver-*.json', runtime)
+    # owner only (jupyter_core adds the sticky bit to its runtime directory: 1700)
+    assert [line.split()[0][-3:] for line in modes.splitlines()] == ["700", "600", "600"], modes
+    token = as_cluster_user(tc_env, 'cat "$1/token"', runtime).strip()
+    script = as_cluster_user(tc_env, 'scontrol write batch_script "$1" -', job_id)
+    return token, script, as_cluster_user(tc_env, 'cat "$1/server.log"', runtime)
 
 
 async def test_after_sigkill_the_next_start_reaps_the_server(tc_env: dict[str, str], tmp_path: Path) -> None:
     proc, url = start_http_server(_isolated(tc_env, tmp_path))
-    async with Client(StreamableHttpTransport(url, auth=HTTP_TOKEN), timeout=120) as client:
-        session = await _start(client, "killed")
-    proc.send_signal(signal.SIGKILL)
+    try:
+        async with Client(StreamableHttpTransport(url, auth=HTTP_TOKEN), timeout=120) as client:
+            session = await _start(client, "killed")
+            await run_code(client, "killed", "1 + 1")
+        token, script, server_log = _secrets_of(tc_env, session["job_id"])
+    finally:
+        proc.send_signal(signal.SIGKILL)  # also when the above failed: no server outlives the test
     proc.wait(10)
+    log = stop_and_read_log(proc)
+    assert len(token) >= 40 and "JUPYTER_TOKEN_FILE" in script
+    assert "forward" in log and "jupyter" in log  # the log and the audit log were written...
+    assert all(token not in text for text in (log, script, server_log))  # ...and hold no token
     await asyncio.sleep(2)
     assert session["job_id"] in jupyter_jobs()  # nothing could clean up
     again, _ = start_http_server(_isolated(tc_env, tmp_path))
@@ -215,3 +247,13 @@ async def test_a_start_that_exceeds_its_timeout_leaves_nothing(mcp: Client) -> N
     finally:
         for job in blockers:
             await call(mcp, "cancel_job", job_id=job["job_id"])
+
+
+async def test_a_server_that_fails_to_start_says_why_and_leaves_nothing(mcp: Client) -> None:
+    with pytest.raises(ToolError, match=r"invalid modules: 'cuda; rm -rf ~' is not a module name"):
+        await call(mcp, "start_kernel_session", notebook="bad", partition="cpu", modules=["cuda; rm -rf ~"])
+    # the test cluster has no environment modules: `module load` fails and the job ends at once
+    with pytest.raises(ToolError, match=r"job \d+ ended while starting: .*module: command not found") as failed:
+        await call(mcp, "start_kernel_session", notebook="bad", partition="cpu", modules=["cuda/12.6"])
+    job_id = str(failed.value).split("job ", 1)[1].split()[0]
+    assert job_id not in jupyter_jobs()

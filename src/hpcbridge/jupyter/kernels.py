@@ -313,7 +313,8 @@ class Kernels:
 
 
 def launch_of(c: Cluster, spec: AllocationSpec, *, persist: bool | None, idle_minutes: float | None,
-              start_timeout: int | None) -> Launch:
+              start_timeout: int | None, python_env: str | None = None,
+              modules: list[str] | None = None) -> Launch:
     """A server's allocation: the session rules' AllocationSpec plus the lifetime settings (call over config)."""
     cfg = c.config
     return Launch(
@@ -321,4 +322,6 @@ def launch_of(c: Cluster, spec: AllocationSpec, *, persist: bool | None, idle_mi
         cpus=spec.cpus_per_task, memory=spec.memory, account=spec.account, container=spec.container,
         persist=cfg.persist_kernels if persist is None else persist,
         idle_minutes=idle_minutes or cfg.kernel_idle_timeout,
-        start_timeout=float(start_timeout or cfg.jupyter_start_timeout))
+        start_timeout=float(start_timeout or cfg.jupyter_start_timeout),
+        venv=validate.directory_path("python_env", python_env) if python_env else None,
+        modules=tuple(validate.module_name("modules", m) for m in modules) if modules is not None else None)

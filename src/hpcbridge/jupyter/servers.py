@@ -51,6 +51,8 @@ class Launch:
     persist: bool = False
     idle_minutes: float = 30.0
     start_timeout: float = 300.0
+    venv: str | None = None  # None: the cluster's jupyter_venv
+    modules: tuple[str, ...] | None = None  # None: the cluster's jupyter_modules
 
 
 @dataclass
@@ -151,8 +153,11 @@ class JupyterServers:
     async def _launch(self, c: Cluster, want: Launch, progress: Progress) -> Server:
         name = launch.job_name(self.instance, principal.name(), want.persist)
         runtime, notebooks = await self._dirs(c, name)
-        plan = launch.ServerPlan(runtime, notebooks, want.idle_minutes, c.config.jupyter_venv,
-                                 tuple(c.config.jupyter_modules))
+        venv = want.venv or c.config.jupyter_venv
+        if venv and venv.startswith("~/"):
+            venv = await self._home(c) + venv[1:]
+        modules = want.modules if want.modules is not None else tuple(c.config.jupyter_modules)
+        plan = launch.ServerPlan(runtime, notebooks, want.idle_minutes, venv, modules)
         prepared = await c.run(launch.prepare_argv(runtime))
         if not prepared.ok:
             raise SchedulerError(f"cannot prepare {runtime} on {c.name}: {prepared.stderr.strip()}")

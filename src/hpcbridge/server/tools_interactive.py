@@ -121,12 +121,15 @@ def register(kit: ToolKit, sessions: Sessions) -> None:
         partition: Partition = None, account: Account = None, nodes: Nodes = 1, gpus_per_node: Gpus = None,
         gpu_type: GpuType = None, time_limit: TimeLimit = None, container_image: Image = None,
         container_mounts: Mounts = None, no_container_mount_home: NoHome = True,
+        python_env: Annotated[str | None, Field(description="Jupyter only: venv or conda directory to activate")] = None,
+        modules: Annotated[list[str] | None, Field(description="Jupyter only: modules to load")] = None,
     ) -> ToolResult:
-        """Save session settings under a name for start_session_from_profile."""
+        """Save session settings under a name for start_session_from_profile (and start_kernel_session)."""
         profile = profiles.save(sessions.store, profile_name, {
             "partition": partition, "account": account, "nodes": nodes, "gpus_per_node": gpus_per_node,
             "gpu_type": gpu_type, "time_limit": time_limit, "container_image": container_image,
-            "container_mounts": container_mounts, "no_container_mount_home": no_container_mount_home})
+            "container_mounts": container_mounts, "no_container_mount_home": no_container_mount_home,
+            "python_env": python_env, "modules": modules})
         return reply(profile, f"profile '{profile.name}' saved: " + render.profile_line(profile))
 
     @kit.tool(read_only=True, output=ProfileList)

@@ -85,6 +85,10 @@ def register(kit: ToolKit, sessions: Sessions, kernels: Kernels) -> None:
                                                                         "without execution", ge=0.5)] = None,
         start_timeout: Annotated[int | None, Field(description="Seconds to wait for the server (queue included) "
                                                                "before cancelling it", ge=10, le=86400)] = None,
+        python_env: Annotated[str | None, Field(description="venv or conda directory to activate (default: the "
+                                                            "cluster's jupyter_venv); needs jupyter-server, ipykernel")] = None,
+        modules: Annotated[list[str] | None, Field(description="modules to load first, e.g. ['cuda/12.6'] "
+                                                               "(default: the cluster's jupyter_modules)")] = None,
         cluster: ClusterArg = None,
     ) -> ToolResult:
         """Open a kernel on a compute node with its notebook. The first call starts this cluster's Jupyter
@@ -94,12 +98,16 @@ def register(kit: ToolKit, sessions: Sessions, kernels: Kernels) -> None:
         if profile_name:
             p = profiles.one(sessions.store, c, validate.name("profile_name", profile_name)).settings
             spec = await profiles.from_profile(c, p, time_limit)
+            python_env, modules = python_env or p.get("python_env"), modules or p.get("modules")
         else:
             spec = await profiles.allocation(c, partition, account, 1, gpus_per_node, gpu_type, time_limit,
                                              container_image, None, True)
-        spec = profiles.with_size(spec, cpus, validate.optional_name("memory", memory))
+        if memory:
+            validate.memory_mb("memory", memory)
+        spec = profiles.with_size(spec, cpus, memory)
         await sessions.check(c, spec)
-        want = launch_of(c, spec, persist=persist, idle_minutes=idle_timeout_minutes, start_timeout=start_timeout)
+        want = launch_of(c, spec, persist=persist, idle_minutes=idle_timeout_minutes, start_timeout=start_timeout,
+                         python_env=python_env, modules=modules)
         view = await kernels.start(c, notebook, want, progress_of(ctx))
         return reply(view, render.session(view))
 

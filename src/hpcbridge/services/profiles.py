@@ -13,7 +13,7 @@ from . import containers
 from .cluster import Cluster
 
 PROFILE_KEYS = ("partition", "account", "nodes", "gpus_per_node", "gpu_type", "time_limit", "container_image",
-                "container_mounts", "no_container_mount_home")
+                "container_mounts", "no_container_mount_home", "python_env", "modules")
 
 
 @dataclass(frozen=True)
@@ -58,6 +58,10 @@ def save(store: Store, name: str, settings: dict[str, Any]) -> Profile:
     name = validate.name("profile_name", name)
     if settings.get("time_limit"):
         validate.walltime_minutes("time_limit", settings["time_limit"])
+    if settings.get("python_env"):
+        validate.directory_path("python_env", settings["python_env"])
+    for module in settings.get("modules") or []:
+        validate.module_name("modules", module)
     checked = {**settings, "partition": validate.optional_name("partition", settings.get("partition")),
                "account": validate.optional_name("account", settings.get("account")),
                "gpu_type": validate.optional_name("gpu_type", settings.get("gpu_type"))}
