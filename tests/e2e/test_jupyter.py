@@ -198,6 +198,7 @@ async def test_after_sigkill_the_next_start_reaps_the_server(tc_env: dict[str, s
     assert len(token) >= 40 and "JUPYTER_TOKEN_FILE" in script
     assert "forward" in log and "jupyter" in log  # the log and the audit log were written...
     assert all(token not in text for text in (log, script, server_log))  # ...and hold no token
+    assert "TCP_NODELAY not set" not in server_log and "Jupyter Server" in server_log
     await asyncio.sleep(2)
     assert session["job_id"] in jupyter_jobs()  # nothing could clean up
     again, _ = start_http_server(_isolated(tc_env, tmp_path))

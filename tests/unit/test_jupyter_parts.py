@@ -35,6 +35,7 @@ def test_the_script_quotes_paths_reads_the_token_from_a_file_and_ends_when_idle(
     assert "--MappingKernelManager.cull_idle_timeout=30" in script and "cull_connected=True" in script
     assert "--ServerApp.shutdown_no_activity_timeout=30" in script and script.startswith("#!/bin/bash\n")
     assert "umask 077" in script
+    compile(launch.SERVER_CONFIG, "jupyter_server_config.py", "exec")  # the server runs it at start
 
 
 def test_state_and_queue_answers_are_read_whole_or_not_at_all() -> None:
@@ -110,3 +111,16 @@ def test_the_notebook_records_outputs_as_the_kernel_sent_them() -> None:
         notebook.add(nb, "x", "raw")
     summary = notebook.summary(nb)
     assert summary[1].outputs == "2 chars of text" and summary[0].cell_type == "markdown"
+
+
+def test_environment_values_are_checked_before_anything_runs() -> None:
+    from hpcbridge import validate
+
+    assert validate.module_name("modules", "cuda/12.6") == "cuda/12.6"
+    for bad in ("cuda; rm -rf ~", "-v", "a b", "$(id)"):
+        with pytest.raises(InvalidParameter, match="invalid modules"):
+            validate.module_name("modules", bad)
+    assert validate.directory_path("python_env", "~/venvs/torch") == "~/venvs/torch"
+    for bad in ("venvs/torch", "/opt/../etc", "/opt/$HOME", "/opt/a;b"):
+        with pytest.raises(InvalidParameter, match="invalid python_env"):
+            validate.directory_path("python_env", bad)

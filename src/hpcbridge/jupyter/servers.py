@@ -161,6 +161,7 @@ class JupyterServers:
         prepared = await c.run(launch.prepare_argv(runtime))
         if not prepared.ok:
             raise SchedulerError(f"cannot prepare {runtime} on {c.name}: {prepared.stderr.strip()}")
+        await c.write_file(f"{runtime}/config/jupyter_server_config.py", launch.SERVER_CONFIG.encode())
         token = secrets.token_urlsafe(32)
         await c.write_file(f"{runtime}/token", token.encode())
         await c.run(["chmod", "600", f"{runtime}/token"])
