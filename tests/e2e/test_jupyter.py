@@ -258,3 +258,16 @@ async def test_a_server_that_fails_to_start_says_why_and_leaves_nothing(mcp: Cli
         await call(mcp, "start_kernel_session", notebook="bad", partition="cpu", modules=["cuda/12.6"])
     job_id = str(failed.value).split("job ", 1)[1].split()[0]
     assert job_id not in jupyter_jobs()
+
+
+async def test_a_container_server_runs_as_a_pyxis_step(tc_env: dict[str, str], tmp_path: Path) -> None:
+    """Pyxis is a stand-in here (testcluster/pyxis_standin.c): it proves the options reach the step that runs
+    the server and its kernels, not that a container runs."""
+    transport = StdioTransport(command=hpcbridge_executable(), args=["serve"], keep_alive=False,
+                               env=server_env(tc_env, HPCBRIDGE_STATE_DIR=str(tmp_path)))
+    async with Client(transport, timeout=120) as client:
+        await _start(client, "boxed", container_image="default")
+        where, _ = await run_code(client, "boxed", "import os; print(os.environ['PYXIS_CONTAINER_IMAGE'], "
+                                                   "os.environ['SLURM_STEP_ID'])")
+        image, step = where["text"].split()
+        assert image == tc_env["SLURM_DEFAULT_IMAGE"] and step == "0"

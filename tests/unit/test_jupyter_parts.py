@@ -36,6 +36,9 @@ def test_the_script_quotes_paths_reads_the_token_from_a_file_and_ends_when_idle(
     assert "--ServerApp.shutdown_no_activity_timeout=30" in script and script.startswith("#!/bin/bash\n")
     assert "umask 077" in script
     compile(launch.SERVER_CONFIG, "jupyter_server_config.py", "exec")  # the server runs it at start
+    assert "exec jupyter server" in script
+    boxed = launch.server_script(launch.ServerPlan("/r", "/n", 30, container=("--container-image=/i.sqsh",), gpus=2))
+    assert "exec srun --ntasks 1 --nodes 1 --gres gpu:2 --container-image=/i.sqsh jupyter server" in boxed
 
 
 def test_state_and_queue_answers_are_read_whole_or_not_at_all() -> None:

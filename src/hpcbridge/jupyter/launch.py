@@ -26,6 +26,8 @@ class ServerPlan:
     idle_minutes: float
     venv: str | None = None
     modules: tuple[str, ...] = ()
+    container: tuple[str, ...] = ()  # Pyxis options: the server runs as a job step in that container
+    gpus: int | None = None
 
 
 def principal_tag(principal: str) -> str:
@@ -68,7 +70,7 @@ def server_script(plan: ServerPlan) -> str:
         shell_join(["cd", plan.notebook_dir]),
         f"hostname > {shell_join([plan.runtime_dir + '/node.tmp'])}",
         shell_join(["mv", f"{plan.runtime_dir}/node.tmp", f"{plan.runtime_dir}/node"]),
-        shell_join(["exec", "jupyter", "server", "--no-browser", "--ip=0.0.0.0", "--port=0",
+        shell_join(["exec", *step_prefix(plan), "jupyter", "server", "--no-browser", "--ip=0.0.0.0", "--port=0",
                     "--ServerApp.port_retries=0", f"--ServerApp.root_dir={plan.notebook_dir}",
                     *idle_settings(plan.idle_minutes)]),
     ]
@@ -93,6 +95,16 @@ try:
 except Exception as exc:  # a newer jupyter_server: slower cells, nothing worse
     print(f"hpcbridge: TCP_NODELAY not set on kernel websockets: {exc}")
 """
+
+
+def step_prefix(plan: ServerPlan) -> list[str]:
+    """Pyxis containerizes job steps, not the batch script (its README), so a containerized server runs as
+    one srun step with the container options; the step asks for the GPUs again (a step gets no GRES it does
+    not ask for since Slurm 21.08). The environment activated above is exported into the step."""
+    if not plan.container:
+        return []
+    gres = ["--gres", f"gpu:{plan.gpus}"] if plan.gpus else []
+    return ["srun", "--ntasks", "1", "--nodes", "1", *gres, *plan.container]
 
 
 def prepare_argv(runtime_dir: str) -> list[str]:

@@ -157,7 +157,8 @@ class JupyterServers:
         if venv and venv.startswith("~/"):
             venv = await self._home(c) + venv[1:]
         modules = want.modules if want.modules is not None else tuple(c.config.jupyter_modules)
-        plan = launch.ServerPlan(runtime, notebooks, want.idle_minutes, venv, modules)
+        plan = launch.ServerPlan(runtime, notebooks, want.idle_minutes, venv, modules,
+                                 tuple(want.container.argv()) if want.container else (), want.gpus)
         prepared = await c.run(launch.prepare_argv(runtime))
         if not prepared.ok:
             raise SchedulerError(f"cannot prepare {runtime} on {c.name}: {prepared.stderr.strip()}")
@@ -168,7 +169,7 @@ class JupyterServers:
         request = JobRequest(
             script_content=launch.server_script(plan), job_name=name, partition=want.partition,
             account=want.account, nodes=1, ntasks=1, cpus_per_task=want.cpus, memory=want.memory,
-            time_limit=want.time_limit, gpus=want.gpus, gpu_type=want.gpu_type, container=want.container,
+            time_limit=want.time_limit, gpus=want.gpus, gpu_type=want.gpu_type,
             output_file=f"{runtime}/server.log", error_file=f"{runtime}/server.log")
         submitted = await c.submit(request)
         job_id = submitted.job_id
