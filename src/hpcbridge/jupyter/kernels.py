@@ -131,7 +131,7 @@ class Kernels:
         for key in [k for k, o in self._open.items() if o.server is server]:
             del self._open[key]
 
-    async def list(self, c: Cluster) -> tuple[Server | None, list[SessionView]]:
+    async def listing(self, c: Cluster) -> tuple[Server | None, list[SessionView]]:
         server = await self.servers.current(c)
         if server is None:
             return None, []
@@ -267,7 +267,7 @@ class Kernels:
                 code = o.nb.cells[cell_index].source
             elif save:
                 cell_index = notebook.add(o.nb, code, "code")
-            output, messages = CellOutput(), []
+            output, messages = CellOutput(), list[dict[str, Any]]()
             started = time.monotonic()
             try:
                 status = await self._run(c, o, code, save, output, messages, progress)

@@ -47,7 +47,7 @@ def execution(e: Executed) -> tuple[ExecutionResult, list[TextContent | ImageCon
     head += f", {len(e.output.images)} image(s)]" if e.output.images else "]"
     blocks: list[TextContent | ImageContent] = [TextContent(type="text", text=f"{head}\n{text}".rstrip())]
     for image in e.output.images:
-        blocks.append(ImageContent(type="image", data=base64.b64encode(image.data).decode(), mimeType=image.mime))
+        blocks.append(ImageContent(type="image", data=base64.b64encode(image.data).decode(), mime_type=image.mime))
     return result, blocks
 
 

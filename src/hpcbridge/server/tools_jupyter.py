@@ -175,7 +175,7 @@ def register(kit: ToolKit, sessions: Sessions, kernels: Kernels) -> None:
     async def list_kernel_sessions(cluster: ClusterArg = None) -> ToolResult:
         """Your Jupyter server on the cluster (job, node, lifetime) and its kernel sessions."""
         c = registry.get(cluster)
-        server, views = await kernels.list(c)
+        server, views = await kernels.listing(c)
         found = SessionList(c.name, server.job_id if server else None, server.node if server else None,
                             server.persist if server else None, views)
         return reply(found, render.sessions(server, views, c.name))
