@@ -100,6 +100,7 @@ async def test_every_tool_answers(client: Client) -> None:
     except ToolError as err:
         assert "disabled" in str(err)  # the stdio server keeps it off
     await _history_tour(use, job["job_id"], tag)
+    await _jupyter_tour(use, tag)
     served = {t.name for t in await client.list_tools()}
     assert seen == served, f"not exercised: {served - seen}"
 
@@ -126,6 +127,24 @@ async def _history_tour(use: Any, job_id: str, tag: str) -> None:
     assert [e["id"] for e in (await use("search_logbook", text=f"quokka {tag}"))["items"]] == [entry["id"]]
     await use("delete_logbook_entry", entry_id=entry["id"], confirm=True)
     assert (await use("backup_history"))["path"].endswith(".sqlite3")
+
+
+async def _jupyter_tour(use: Any, tag: str) -> None:
+    """The jupyter toolset (tests/e2e/test_jupyter.py goes deeper): a CPU server, one notebook, every tool."""
+    nb = f"tour-{tag}"
+    session = await use("start_kernel_session", notebook=nb, partition="cpu", time_limit="0:10:00")
+    assert (await use("execute_code", notebook=nb, code="a = 20\na + 1"))["text"].strip() == "21"
+    assert (await use("execute_scratch_code", notebook=nb, code="a * 2"))["text"].strip() == "40"
+    await use("add_notebook_cell", notebook=nb, source="a + 2", cell_type="code")
+    await use("edit_notebook_cell", notebook=nb, cell_index=1, source="a + 3")
+    assert (await use("rerun_notebook_cell", notebook=nb, cell_index=1))["text"].strip() == "23"
+    assert (await use("read_notebook", notebook=nb))["total"] == 2
+    await use("delete_notebook_cell", notebook=nb, cell_index=1)
+    assert [s["notebook"] for s in (await use("list_kernel_sessions"))["sessions"]] == [nb]
+    await use("interrupt_kernel", notebook=nb)
+    await use("restart_kernel", notebook=nb)
+    await use("shutdown_kernel_session", notebook=nb)
+    assert (await use("stop_jupyter_server"))["job_id"] == session["job_id"]
 
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="restarting the test cluster's sshd needs root")

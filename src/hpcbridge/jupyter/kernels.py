@@ -297,9 +297,9 @@ class Kernels:
                     await progress(f"running for {time.monotonic() - started:.0f}s" + (f"; last output: {last}"
                                                                                       if last else ""))
             return task.result()
-        except ServerGone:
+        except (ServerGone, NotFound):  # the socket closed, or the kernel is no longer on the server
             raise await self._gone(c, o) from None
-        except BaseException:
+        except asyncio.CancelledError:
             # cancelled (MCP cancellation, client gone): stop the code, keep the kernel
             with anyio.CancelScope(shield=True):
                 try:

@@ -90,30 +90,35 @@ class JupyterServers:
 
     async def current(self, c: Cluster) -> Server | None:
         """This principal's server on the cluster: known here, or a persistent one found by name."""
+        async with self._lock(c):
+            return await self._known(c)
+
+    def _lock(self, c: Cluster) -> asyncio.Lock:
+        return self._locks.setdefault((c.name, principal.name()), asyncio.Lock())
+
+    async def _known(self, c: Cluster) -> Server | None:
         key = (c.name, principal.name())
-        async with self._locks.setdefault(key, asyncio.Lock()):
-            if key in self._servers:
-                return self._servers[key]
+        if key not in self._servers:
             found = await self._find_persistent(c)
             if found:
                 self._servers[key] = found
-            return found
+        return self._servers.get(key)
 
     async def ensure(self, c: Cluster, want: Launch, progress: Progress) -> Server:
-        """The running server, or a new one (waiting for it with progress)."""
+        """The running server, or a new one (waiting for it with progress). Under the lock: two sessions
+        started at once share one server."""
         self.check_cluster(c)
-        key = (c.name, principal.name())
-        known = await self.current(c)
-        if known is not None:
-            try:
-                await known.client.status()
-                return known
-            except ServerGone:
-                await progress(f"the Jupyter server (job {known.job_id}) has ended; starting a new one")
-                await self.forget(known)
-        async with self._locks.setdefault(key, asyncio.Lock()):
+        async with self._lock(c):
+            known = await self._known(c)
+            if known is not None:
+                try:
+                    await known.client.status()
+                    return known
+                except ServerGone:
+                    await progress(f"the Jupyter server (job {known.job_id}) has ended; starting a new one")
+                    await self.forget(known)
             server = await self._launch(c, want, progress)
-            self._servers[key] = server
+            self._servers[(c.name, principal.name())] = server
             return server
 
     async def forget(self, server: Server) -> None:

@@ -111,20 +111,20 @@ def register(kit: ToolKit, sessions: Sessions, kernels: Kernels) -> None:
         view = await kernels.start(c, notebook, want, progress_of(ctx))
         return reply(view, render.session(view))
 
-    @kit.tool(read_only=False, destructive=True, idempotent=False)  # runs any code
+    @kit.tool(read_only=False, destructive=True, idempotent=False, output=render.ExecutionResult)  # runs any code
     async def execute_code(ctx: Context, notebook: Notebook, code: Code, cluster: ClusterArg = None) -> ToolResult:
         """Run code in the notebook's kernel and save it as a new cell with its outputs. Returns text
         (capped), the error's last frames, and images the model can see. Progress while it runs;
         cancelling the call interrupts the kernel (which stays usable)."""
         return await run(ctx, notebook, code, cluster, save=True)
 
-    @kit.tool(read_only=False, destructive=True, idempotent=False)  # runs any code
+    @kit.tool(read_only=False, destructive=True, idempotent=False, output=render.ExecutionResult)  # runs any code
     async def execute_scratch_code(ctx: Context, notebook: Notebook, code: Code,
                                    cluster: ClusterArg = None) -> ToolResult:
         """Run code in the kernel without saving it to the notebook (inspection, quick checks)."""
         return await run(ctx, notebook, code, cluster, save=False)
 
-    @kit.tool(read_only=False, destructive=True, idempotent=False)  # runs any code
+    @kit.tool(read_only=False, destructive=True, idempotent=False, output=render.ExecutionResult)  # runs any code
     async def rerun_notebook_cell(ctx: Context, notebook: Notebook, cell_index: CellIndex,
                                   cluster: ClusterArg = None) -> ToolResult:
         """Run a code cell of the notebook again; its outputs are replaced."""
