@@ -47,6 +47,14 @@ class ClusterConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
     name: str = Field("default", description="cluster name used in tool calls")
     scheduler: Literal["slurm", "pbs"] = Field("slurm", description="slurm, or pbs (PBS Pro, OpenPBS, Torque)")
+    provider: Literal["tensorpool"] | None = Field(None, description="tensorpool: a TensorPool account (cloud GPU "
+                                                                     "clusters) instead of a scheduler")
+    tensorpool_engine: str | None = Field(None, description="TensorPool only: engine URL (default "
+                                                            "TENSORPOOL_ENGINE, else TensorPool's)")
+    tensorpool_key_file: str | None = Field(None, description="TensorPool only: API key file (0600), when "
+                                                              "TENSORPOOL_KEY is not set")
+    tensorpool_results_dir: str | None = Field(None, description="TensorPool only: local directory job "
+                                                                 "outputs are pulled into")
     pbs_flavor: Literal["auto", "pbspro", "torque"] = Field(
         "auto", description="PBS only: pbspro (-F json, script on stdin) or torque (text, script file); "
                             "auto asks qstat --version")
@@ -296,7 +304,7 @@ class HistoryConfig(BaseModel):
     backup_keep: int = Field(7, ge=1, le=1000, description="backups kept")
 
 
-TOOLSETS = ("cluster", "jobs", "agent", "files", "containers", "interactive", "history", "jupyter")
+TOOLSETS = ("cluster", "jobs", "agent", "files", "containers", "interactive", "history", "jupyter", "tensorpool")
 DEFAULT_TOOLSETS = ("cluster", "jobs", "agent")
 
 
@@ -315,6 +323,7 @@ def toolset_list(value: object) -> list[str]:
 class Settings(BaseModel):
     clusters: dict[str, ClusterConfig]
     default_cluster: str
+    providers: dict[str, ClusterConfig] = Field(default_factory=dict)  # provider = "tensorpool" accounts
     http_token: SecretStr | None = None
     http: HttpConfig = Field(default_factory=lambda: HttpConfig.model_validate({}))
     log_level: str = "INFO"
@@ -374,7 +383,9 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         merged.update(slurm.cluster_fields())
         merged.update(pbs.cluster_fields(slurm))
         raw_clusters[slurm.cluster_name] = merged
-    clusters = validate_clusters(raw_clusters, lambda name: "env" if name == slurm.cluster_name else str(path))
+    every = validate_clusters(raw_clusters, lambda name: "env" if name == slurm.cluster_name else str(path))
+    clusters = {n: c for n, c in every.items() if not c.provider}
+    providers = {n: c for n, c in every.items() if c.provider}
     if not clusters:
         raise ConfigError(
             f"no cluster configured: set SLURM_SSH_HOST (and SLURM_SSH_USER, SLURM_SSH_KEY_PATH), "
@@ -398,7 +409,7 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
     except ValidationError as exc:
         raise ConfigError(f"[history]: {_first_error(exc)}") from exc
     try:
-        settings = Settings(clusters=clusters, default_cluster=default, http_token=token, http=http, history=history,
+        settings = Settings(clusters=clusters, default_cluster=default, providers=providers, http_token=token, http=http, history=history,
                             log_level=str(data.get("log_level", server.log_level)), tool_aliases=aliases,
                             toolsets=toolset_list(server.toolsets or data.get("toolsets") or list(DEFAULT_TOOLSETS)),
                             source=str(path) if path.exists() else "environment")
@@ -415,6 +426,11 @@ def validate_clusters(raw: dict[str, Any], where: Callable[[str], str]) -> dict[
             clusters[name] = ClusterConfig.model_validate({**dict(values), "name": name})
         except ValidationError as exc:
             raise ConfigError(f"cluster '{name}' ({where(name)}): {_first_error(exc)}") from exc
+        if clusters[name].provider:
+            if clusters[name].default:
+                raise ConfigError(f"cluster '{name}': a {clusters[name].provider} account cannot be the default "
+                                  "cluster (tools without a cluster run on a scheduler)")
+            continue
         if clusters[name].transport == "ssh" and not clusters[name].host:
             raise ConfigError(f"cluster '{name}': transport 'ssh' needs host (or SLURM_SSH_HOST)")
     defaults = [n for n, c in clusters.items() if c.default]

@@ -30,8 +30,10 @@ def _section(title: str) -> str:
 
 
 async def test_tool_table_matches_the_server() -> None:
-    app = create_app(load_settings({"SLURM_SSH_HOST": "unused.invalid", "HPCBRIDGE_CONFIG": "",
-                                    "HPCBRIDGE_TOOLSETS": "all"}))
+    from hpcbridge.server.surface import with_every_kind
+
+    app = create_app(with_every_kind(load_settings({"SLURM_SSH_HOST": "unused.invalid", "HPCBRIDGE_CONFIG": "",
+                                                    "HPCBRIDGE_TOOLSETS": "all"})))
     async with Client(app) as client:
         served = {t.name for t in await client.list_tools()}
     table = _section("Tools").split("| tool | what it does |", 1)[1]

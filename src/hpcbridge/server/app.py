@@ -56,6 +56,8 @@ _NEEDS = {"interactive": "interactive", "containers": "containers", "jupyter": "
 
 def _supported(toolset: str, registry: Registry) -> bool:
     """A cluster kind only offers the tools its backend supports (backends are built without connecting)."""
+    if toolset == "tensorpool":
+        return bool(registry.settings.providers)
     needed = _NEEDS.get(toolset)
     return not needed or any(getattr(registry.get(n).backend.capabilities, needed) for n in registry.names)
 
@@ -115,7 +117,7 @@ def create_app(settings: Settings, auth: AuthProvider | None = None, instance: s
 
     # Every client sends every tool's schema to the model on each turn: only the configured toolsets are offered.
     modules = {"cluster": [tools_cluster], "jobs": [tools_jobs, tools_files], "agent": [tools_agent],
-               "files": [tools_dirs, tools_fileops], "containers": [tools_containers], "interactive": [], "history": [], "jupyter": []}
+               "files": [tools_dirs, tools_fileops], "containers": [tools_containers], "interactive": [], "history": [], "jupyter": [], "tensorpool": []}
     assert set(modules) == set(TOOLSETS)
     offered = [name for name in settings.toolsets if _supported(name, registry)]
     if "interactive" in offered:
@@ -124,6 +126,11 @@ def create_app(settings: Settings, auth: AuthProvider | None = None, instance: s
         tools_history.register(kit, history)
     if "jupyter" in offered:
         tools_jupyter.register(kit, sessions, kernels)
+    if "tensorpool" in offered:
+        from ..tensorpool.service import TensorPool
+        from . import tools_tensorpool
+
+        tools_tensorpool.register(kit, TensorPool(settings.providers))
     for name in offered:
         for module in modules[name]:
             module.register(kit)

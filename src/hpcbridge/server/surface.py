@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 from fastmcp import Client
 
-from ..config import TOOLSETS, Settings
+from ..config import TOOLSETS, ClusterConfig, Settings
 from .app import create_app
 
 
@@ -32,7 +32,16 @@ async def measure(settings: Settings, toolsets: list[str]) -> Surface:
     return Surface(tuple(toolsets), len(tools), visible, whole)
 
 
+def with_every_kind(settings: Settings) -> Settings:
+    """The settings plus a TensorPool account if there is none, so that every toolset is measured."""
+    if settings.providers:
+        return settings
+    account = ClusterConfig(name="tensorpool", provider="tensorpool")
+    return settings.model_copy(update={"providers": {"tensorpool": account}})
+
+
 async def per_toolset(settings: Settings) -> list[Surface]:
     """Each toolset alone, then the default set and all of them."""
+    settings = with_every_kind(settings)
     alone = [await measure(settings, [name]) for name in TOOLSETS]
     return [*alone, await measure(settings, list(settings.toolsets)), await measure(settings, list(TOOLSETS))]
