@@ -77,15 +77,29 @@ async def checked_cluster(registry: Registry, name: str) -> list[Check]:
         return [Check(f"{name}: check", False, str(exc))]
 
 
+async def check_account(settings: Settings, name: str) -> list[Check]:
+    """A TensorPool account: the engine answers and takes the key (what `tp me` does)."""
+    from .tensorpool.service import TensorPool
+
+    try:
+        said = await TensorPool(settings.providers).me(name)
+        return [Check(f"{name}: tensorpool", True, said.message.splitlines()[0] if said.message else "key accepted")]
+    except HpcBridgeError as exc:
+        return [Check(f"{name}: tensorpool", False, str(exc))]
+
+
 async def run_checks(settings: Settings, only: str | None) -> int:
     _say(Check("config", True, f"{len(settings.clusters)} cluster(s) from {settings.source}; default "
                                f"'{settings.default_cluster}'"))
     registry = Registry(settings)
     names = [only] if only else list(settings.clusters)
+    accounts = [n for n in ([only] if only else settings.providers) if n in settings.providers]
+    names = [n for n in names if n not in settings.providers]
     failed = False
     try:
         # every cluster at once: one that does not answer costs its connect timeout, not everyone's
-        results = await asyncio.gather(*(checked_cluster(registry, name) for name in names))
+        results = await asyncio.gather(*(checked_cluster(registry, name) for name in names),
+                                       *(check_account(settings, name) for name in accounts))
         for checks in results:
             for check in checks:
                 _say(check)

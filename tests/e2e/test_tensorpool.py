@@ -128,3 +128,20 @@ async def _tour(use: Any, client: Client, engine: Engine, tc_env: dict[str, str]
         await use("tensorpool_cluster_list")
     assert time.monotonic() - started < 10
     engine.mode = "ok"
+
+
+def test_check_reports_the_account(engine: Engine, tc_env: dict[str, str], tmp_path: Path) -> None:
+    import subprocess
+
+    from .conftest import hpcbridge_executable
+
+    config = tmp_path / "config.toml"
+    config.write_text(f'[clusters.tp]\nprovider = "tensorpool"\ntensorpool_engine = "{engine.url}"\n')
+    env = server_env(tc_env, HPCBRIDGE_CONFIG=str(config), TENSORPOOL_KEY=KEY)
+    out = subprocess.run([hpcbridge_executable(), "check", "--cluster", "tp"], env=env, capture_output=True,
+                         text=True, timeout=60, check=False)
+    assert out.returncode == 0 and "[ok  ] tp: tensorpool: alice@hpcb.test" in out.stdout, out.stdout + out.stderr
+    env["TENSORPOOL_KEY"] = "wrong"
+    out = subprocess.run([hpcbridge_executable(), "check", "--cluster", "tp"], env=env, capture_output=True,
+                         text=True, timeout=60, check=False)
+    assert out.returncode == 1 and "TensorPool refused the API key: Invalid API key" in out.stdout
