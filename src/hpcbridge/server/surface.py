@@ -36,7 +36,7 @@ def with_every_kind(settings: Settings) -> Settings:
     """The settings plus a TensorPool account if there is none, so that every toolset is measured."""
     if settings.providers:
         return settings
-    account = ClusterConfig(name="tensorpool", provider="tensorpool")
+    account = ClusterConfig.model_validate({"name": "tensorpool", "provider": "tensorpool"})
     return settings.model_copy(update={"providers": {"tensorpool": account}})
 
 
