@@ -23,6 +23,7 @@ DIR=${HPCB_TC_DIR:-/var/lib/hpcbridge-testcluster}
 TC_USER=${HPCB_TC_USER:-alice}
 SSH_PORT=${HPCB_TC_SSH_PORT:-2222}
 NOSFTP_PORT=${HPCB_TC_SSH_PORT_NOSFTP:-2223} # a second sshd without the sftp subsystem, as some sites run
+OTP_PORT=${HPCB_TC_SSH_PORT_OTP:-2224} # a third that asks for a one-time code after the key (two-factor sites)
 CTLD_PORT=${HPCB_TC_CTLD_PORT:-6817}
 DBD_PORT=${HPCB_TC_DBD_PORT:-6819}
 SLURMD_PORT=${HPCB_TC_SLURMD_PORT:-17001}
@@ -294,6 +295,37 @@ start_sshd() {
     -o UserKnownHostsFile="$DIR/known_hosts" -o StrictHostKeyChecking=yes "$TC_USER@127.0.0.1" true
 }
 
+OTP_PAM=/etc/pam.d/hpcb-otp-sshd
+
+start_otp_sshd() {
+  # Two-factor sites: the key, then a one-time code (keyboard-interactive through PAM). sshd names its PAM
+  # service after the program (OpenSSH's SSHD_PAM_SERVICE is __progname), so a link called hpcb-otp-sshd gets
+  # its own PAM stack; pam_exec hands the answer to otp-check, which accepts $DIR/otp-code once and then
+  # writes a new code (a reused code fails).
+  mkdir -p "$PLUGIN_DIR"
+  ln -sf /usr/sbin/sshd "$PLUGIN_DIR/hpcb-otp-sshd"
+  printf '%s\n' '#!/bin/sh' \
+    'answer=$(tr -d "\000\n")' \
+    "expected=\$(cat '$DIR/otp-code' 2>/dev/null)" \
+    '[ -n "$expected" ] && [ "$answer" = "$expected" ] || exit 1' \
+    "od -An -N4 -tu4 /dev/urandom | tr -d ' ' >'$DIR/otp-code'" >"$PLUGIN_DIR/otp-check"
+  chmod 755 "$PLUGIN_DIR/otp-check"
+  [ -s "$DIR/otp-code" ] || od -An -N4 -tu4 /dev/urandom | tr -d ' ' >"$DIR/otp-code"
+  chmod 600 "$DIR/otp-code"
+  printf '%s\n' "auth required pam_exec.so type=auth expose_authtok quiet $PLUGIN_DIR/otp-check" \
+    'auth optional pam_permit.so' \
+    'account required pam_permit.so' 'session required pam_permit.so' 'password required pam_deny.so' >"$OTP_PAM"
+  sshd_config "$OTP_PORT" sshd-otp no | sed -e 's/^KbdInteractiveAuthentication no/KbdInteractiveAuthentication yes/' \
+    -e 's/^UsePAM no/UsePAM yes/' >"$DIR/sshd-otp_config"
+  echo "AuthenticationMethods publickey,keyboard-interactive" >>"$DIR/sshd-otp_config"
+  if ! running "$DIR/sshd-otp.pid"; then
+    log "starting sshd-otp (key + one-time code)"
+    "$PLUGIN_DIR/hpcb-otp-sshd" -f "$DIR/sshd-otp_config" -E "$DIR/log/sshd-otp.log"
+  fi
+  local key; key=$(cut -d' ' -f1,2 "$DIR/ssh_host_ed25519_key.pub")
+  printf '[127.0.0.1]:%s %s\n' "$OTP_PORT" "$key" >>"$DIR/known_hosts"
+}
+
 LUSTRE=${HPCB_TC_LUSTRE:-/lustre}
 PLUGIN_DIR=/usr/local/lib/hpcbridge-testcluster
 
@@ -369,7 +401,7 @@ SLURM_DEFAULT_IMAGE=$LUSTRE/images/pytorch-24.01.sqsh
 SLURM_INTERACTIVE_DEFAULT_GPUS=4
 SLURM_JUPYTER_VENV=$JUPYTER_VENV
 EOF
-  printf 'HPCB_TC_SSH_PORT_NOSFTP=%s\n' "$NOSFTP_PORT" >"$DIR/testcluster.env"
+  printf 'HPCB_TC_SSH_PORT_NOSFTP=%s\nHPCB_TC_SSH_PORT_OTP=%s\n' "$NOSFTP_PORT" "$OTP_PORT" >"$DIR/testcluster.env"
   chmod 644 "$DIR/connection.env"
 }
 
@@ -389,6 +421,7 @@ cmd_up() {
   if [ "${CONFIG_CHANGED:-0}" = 1 ]; then log "slurm.conf changed: scontrol reconfigure"; scontrol reconfigure; fi
   start_sshd
   install_pyxis_standin
+  start_otp_sshd
   make_lustre
   make_jupyter_env
   write_connection
@@ -404,6 +437,7 @@ cmd_down() {
   need_root
   stop_pidfile "$DIR/sshd.pid"
   stop_pidfile "$DIR/sshd-nosftp.pid"
+  stop_pidfile "$DIR/sshd-otp.pid"
   for n in "${NODES[@]}"; do stop_pidfile "$DIR/slurmd-$n.pid"; done
   stop_pidfile "$DIR/slurmctld.pid"
   stop_pidfile "$DIR/slurmdbd.pid"
@@ -418,7 +452,7 @@ cmd_purge() {
   if command -v slurmctld >/dev/null; then cmd_down || true; fi
   pkill -x slurmctld 2>/dev/null || true; pkill -x slurmdbd 2>/dev/null || true
   local name
-  for name in sshd sshd-nosftp; do stop_pidfile "$DIR/$name.pid"; done
+  for name in sshd sshd-nosftp sshd-otp; do stop_pidfile "$DIR/$name.pid"; done
   if id "$TC_USER" >/dev/null 2>&1; then
     pkill -KILL -u "$TC_USER" 2>/dev/null || true
     sleep 0.5
@@ -438,7 +472,7 @@ cmd_purge() {
   if command -v pg_lsclusters >/dev/null && pg_lsclusters -h | grep -q online; then
     su postgres -s /bin/sh -c "psql -q -c 'DROP DATABASE IF EXISTS hpcbridge_test' -c 'DROP ROLE IF EXISTS hpcbridge'" || true
   fi
-  rm -f /etc/slurm/slurm.conf /etc/slurm/gres.conf /etc/slurm/slurmdbd.conf /etc/slurm/plugstack.conf.d/pyxis.conf
+  rm -f /etc/slurm/slurm.conf /etc/slurm/gres.conf /etc/slurm/slurmdbd.conf /etc/slurm/plugstack.conf.d/pyxis.conf "$OTP_PAM"
   rm -rf /var/spool/slurmctld /var/spool/slurmd "$PLUGIN_DIR" "$LUSTRE" "$DIR"
   log "purged: the next 'up' starts from nothing"
 }
@@ -453,6 +487,7 @@ cmd_status() {
   for n in "${NODES[@]}"; do NAME="slurmd $n" check running "$DIR/slurmd-$n.pid"; done
   NAME=sshd check running "$DIR/sshd.pid"
   NAME=sshd-nosftp check running "$DIR/sshd-nosftp.pid"
+  NAME=sshd-otp check running "$DIR/sshd-otp.pid"
   return $ok
 }
 

@@ -33,7 +33,14 @@ async def check_cluster(registry: Registry, name: str) -> list[Check]:
     except HpcBridgeError as exc:
         reach = "connect" if cfg.transport == "ssh" else "run commands"
         return [Check(f"{name}: {reach}", False, str(exc))]
-    if cfg.transport == "ssh":
+    if cfg.transport == "openssh":
+        from .transport.openssh import OpenSshTransport
+
+        if isinstance(cluster.transport, OpenSshTransport):
+            alive, said = await cluster.transport.master_alive()
+            out.append(Check(f"{name}: openssh master", alive, f"{said}; user {who}; stays "
+                             f"{cfg.control_persist} after the last command ({cluster.transport.options.control_path})"))
+    elif cfg.transport == "ssh":
         out.append(Check(f"{name}: ssh", True, f"logged in to {cfg.host} as {who}"))
         hk = "verified against " + (cfg.known_hosts or "~/.ssh/known_hosts") if cfg.verify_host_key else (
             "NOT verified (verify_host_key = false)")

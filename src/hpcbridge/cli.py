@@ -176,6 +176,8 @@ def build_parser() -> argparse.ArgumentParser:
     call.add_argument("--json", action="store_true", help="print the structured result")
     check = sub.add_parser("check", help="say what works and what does not")
     check.add_argument("--cluster", default=None)
+    login = sub.add_parser("login", help="log in once to an openssh cluster (two-factor sites); commands ride it")
+    login.add_argument("cluster", nargs="?", default=None)
     tools = sub.add_parser("tools", help="list the tools of the configured toolsets")
     tools.add_argument("--sizes", action="store_true", help="what each toolset costs an agent's context")
     cli_admin.add_parsers(sub)
@@ -202,6 +204,10 @@ def main(argv: list[str] | None = None) -> int:
             return cli_admin.history_command(args)
         if args.command == "tools":
             return asyncio.run(_tools(settings, args.sizes))
+        if args.command == "login":
+            from .login import login
+
+            return login(settings, args.cluster)
         from .checks import run_checks
 
         return asyncio.run(run_checks(settings, args.cluster))

@@ -60,7 +60,13 @@ class ClusterConfig(BaseModel):
                             "auto asks qstat --version")
     pbs_server: str | None = Field(None, description="PBS only: server to talk to (exported as PBS_SERVER "
                                                      "and PBS_DEFAULT); default: the client's pbs.conf")
-    transport: Literal["ssh", "local"] = Field("ssh", description="ssh from anywhere, or local on a login node")
+    transport: Literal["ssh", "local", "openssh"] = Field(
+        "ssh", description="ssh (asyncssh) from anywhere, local on a login node, or openssh: ride the user's "
+                           "OpenSSH ControlMaster (two-factor sites; log in with `hpcbridge login`)")
+    control_path: str | None = Field(None, description="openssh only: the master's socket (default "
+                                                        "~/.ssh/hpcbridge-NAME.sock)")
+    control_persist: str = Field("8h", description="openssh only: how long the master stays after the last "
+                                                   "command (ssh_config ControlPersist)")
     host: str | None = Field(None, description="login node host name, or a Host alias from ~/.ssh/config")
     port: int | None = Field(None, description="SSH port (default: from ~/.ssh/config, else 22)")
     user: str | None = Field(None, description="SSH user (default: from ~/.ssh/config, else local user)")
@@ -142,7 +148,7 @@ class SlurmEnv(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="SLURM_", extra="ignore")
     cluster_name: str = "default"
-    transport: Literal["ssh", "local"] | None = None
+    transport: Literal["ssh", "local", "openssh"] | None = None
     ssh_host: str | None = None
     ssh_port: int | None = None
     ssh_user: str | None = None
@@ -431,8 +437,9 @@ def validate_clusters(raw: dict[str, Any], where: Callable[[str], str]) -> dict[
                 raise ConfigError(f"cluster '{name}': a {clusters[name].provider} account cannot be the default "
                                   "cluster (tools without a cluster run on a scheduler)")
             continue
-        if clusters[name].transport == "ssh" and not clusters[name].host:
-            raise ConfigError(f"cluster '{name}': transport 'ssh' needs host (or SLURM_SSH_HOST)")
+        if clusters[name].transport in ("ssh", "openssh") and not clusters[name].host:
+            raise ConfigError(f"cluster '{name}': transport '{clusters[name].transport}' needs host "
+                              "(or SLURM_SSH_HOST)")
     defaults = [n for n, c in clusters.items() if c.default]
     if len(defaults) > 1:
         raise ConfigError(f"more than one cluster has default = true: {', '.join(defaults)}")

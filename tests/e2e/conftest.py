@@ -22,7 +22,7 @@ import pytest
 from fastmcp import Client
 from fastmcp.client.transports import StdioTransport, StreamableHttpTransport
 
-from ..conftest import cluster_env
+from ..conftest import TC_DIR, cluster_env
 
 HTTP_TOKEN = "e2e-" + os.urandom(16).hex()  # tokens under 32 characters are refused
 
@@ -153,3 +153,61 @@ def as_cluster_user(tc_env: dict[str, str], script: str, *args: str) -> str:
             f"{tc_env['SLURM_SSH_USER']}@{tc_env['SLURM_SSH_HOST']}",
             shlex.join(["sh", "-c", script, "prepare", *args])]
     return subprocess.run(argv, check=True, capture_output=True, text=True, timeout=120).stdout
+
+
+def openssh_env(tc_env: dict[str, str], home: Path, **extra: str) -> dict[str, str]:
+    """The test cluster through its two-factor sshd (key + one-time code) over the openssh transport; the
+    master's socket lands in HOME/.ssh (transport/openssh.py's default)."""
+    ports = dict(line.split("=", 1) for line in (TC_DIR / "testcluster.env").read_text().split())
+    return server_env(tc_env, SLURM_TRANSPORT="openssh", SLURM_SSH_PORT=ports.get("HPCB_TC_SSH_PORT_OTP", "2224"),
+                      HOME=str(home), **extra)
+
+
+def login_through_a_pty(env: dict[str, str], timeout: float = 30) -> tuple[int, str, int]:
+    """`hpcbridge login` in a pseudo-terminal, answering the one-time code whenever ssh asks:
+    (exit status, what the terminal showed, how many times a code was asked for)."""
+    import pty
+    import re
+    import select
+
+    code = (TC_DIR / "otp-code").read_text().strip()
+    pid, fd = pty.fork()
+    if pid == 0:  # the child: hpcbridge login, its terminal the pty
+        os.execve(hpcbridge_executable(), [hpcbridge_executable(), "login"], env)
+    shown, asked, status, since = b"", 0, None, 0
+    deadline = time.monotonic() + timeout
+    while status is None and time.monotonic() < deadline:
+        if select.select([fd], [], [], 0.2)[0]:
+            try:
+                shown += os.read(fd, 4096)
+            except OSError:
+                pass
+            if re.search(rb"(?i)(password|code)[^\n]*:\s*$", shown[since:]):
+                os.write(fd, code.encode() + b"\n")
+                asked += 1
+                since = len(shown)
+        done, raw = os.waitpid(pid, os.WNOHANG)
+        if done:
+            status = os.waitstatus_to_exitcode(raw)
+    os.close(fd)
+    if status is None:
+        os.kill(pid, 9)
+        os.waitpid(pid, 0)
+        status = -1
+    return status, shown.decode(errors="replace"), asked
+
+
+@pytest.fixture(scope="session")
+async def mcp_openssh(tc_env: dict[str, str]) -> AsyncIterator[Client]:
+    """A stdio server whose cluster is reached through an OpenSSH master on the two-factor sshd, logged in
+    once through a pty; the master is closed afterwards."""
+    home = Path(tempfile.mkdtemp(prefix="hpcb-"))  # short: a Unix socket path stays under 108 bytes
+    env = openssh_env(tc_env, home)
+    status, shown, asked = login_through_a_pty(env)
+    assert status == 0 and asked == 1, shown
+    try:
+        async with Client(StdioTransport(command=hpcbridge_executable(), args=["serve"], env=env), timeout=120) as client:
+            yield client
+    finally:
+        subprocess.run(["ssh", "-S", str(home / ".ssh" / "hpcbridge-default.sock"), "-O", "exit", "x"],
+                       capture_output=True, check=False, timeout=10)

@@ -18,9 +18,9 @@ from .conftest import call, wait_final
 pytestmark = pytest.mark.cluster
 
 
-@pytest.fixture(params=["stdio", "http"])
+@pytest.fixture(params=["stdio", "http", "openssh"])
 def client(request: pytest.FixtureRequest) -> Client:
-    return request.getfixturevalue("mcp" if request.param == "stdio" else "mcp_http")
+    return request.getfixturevalue({"stdio": "mcp", "http": "mcp_http", "openssh": "mcp_openssh"}[request.param])
 
 
 async def test_every_tool_answers(client: Client) -> None:

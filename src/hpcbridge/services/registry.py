@@ -8,6 +8,7 @@ from ..config import ClusterConfig, Settings
 from ..errors import NotFound
 from ..transport.base import Transport
 from ..transport.local import LocalTransport
+from ..transport.openssh import OpenSshOptions, OpenSshTransport, control_path
 from ..transport.ssh import SshOptions, SshTransport
 from .backend import command_env
 from .cluster import Cluster
@@ -17,6 +18,12 @@ def make_transport(config: ClusterConfig) -> Transport:
     env = command_env(config)
     if config.transport == "local":
         return LocalTransport(env)
+    if config.transport == "openssh":
+        return OpenSshTransport(OpenSshOptions(
+            host=config.host or "", cluster=config.name, control_path=control_path(config.name, config.control_path),
+            control_persist=config.control_persist, port=config.port, user=config.user, key_path=config.key_path,
+            ssh_config=config.ssh_config, known_hosts=config.known_hosts, connect_timeout=config.connect_timeout,
+            max_channels=config.max_channels), env)
     return SshTransport(
         SshOptions(
             host=config.host or "",

@@ -103,7 +103,9 @@ class SshTransport:
                 ) from exc
             except asyncssh.PermissionDenied as exc:
                 raise TransportError(
-                    f"SSH login to {self.description} refused: {exc.reason}. Check user and key.",
+                    f"SSH login to {self.description} refused: {exc.reason}. Check user and key; a site that "
+                    "asks for a one-time code or an approval at each login needs transport = \"openssh\" "
+                    "(log in once with `hpcbridge login CLUSTER`).",
                     transient=False,
                 ) from exc
             except (TimeoutError, OSError, asyncssh.Error) as exc:

@@ -1,0 +1,176 @@
+"""OpenSSH transport: every command rides the user's own ControlMaster (`ssh -S <path> HOST -- COMMAND`), so
+sites that ask for a one-time code or a push approval at each login work after one interactive login
+(`hpcbridge login CLUSTER`). The user's ssh binary and ~/.ssh/config apply (aliases, ProxyJump, certificates,
+GSSAPI, agents, hardware keys); host keys are checked by OpenSSH as configured, never turned off here.
+
+- It never opens a master itself: without a live master a command fails at once with the command to run.
+- `-o ControlMaster=no -o BatchMode=yes`: a command can neither start a master nor stop at a prompt.
+- Timeouts kill the local ssh; the remote command runs under coreutils `timeout`, so it dies too
+  (an OpenSSH client cannot signal a remote command the way asyncssh's signal request does).
+- A semaphore keeps concurrent sessions below the master's MaxSessions (sshd_config(5), default 10).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+import socket
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..errors import CommandTimeout, TransportError
+from ..models import CommandResult, EnvSpec
+from ..quoting import shell_join
+from .base import decode
+
+# what ssh prints when the control socket is there but its master is gone, or the login needs a person
+_NO_MASTER = re.compile(r"Control socket connect|No such file or directory|Connection refused|"
+                        r"Permission denied|Host key verification failed|Connection closed by", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class OpenSshOptions:
+    host: str  # a host name or a Host alias of ~/.ssh/config
+    cluster: str
+    control_path: str  # the master's socket
+    control_persist: str = "8h"
+    port: int | None = None
+    user: str | None = None
+    key_path: str | None = None
+    ssh_config: str | None = None
+    known_hosts: str | None = None
+    connect_timeout: float = 15.0
+    max_channels: int = 8
+    ssh_binary: str = "ssh"
+
+
+def control_path(cluster: str, configured: str | None) -> str:
+    """~/.ssh/hpcbridge-<cluster>.sock unless configured; a Unix socket path must stay short (108 bytes)."""
+    return str(Path(configured or f"~/.ssh/hpcbridge-{cluster}.sock").expanduser())
+
+
+class OpenSshTransport:
+    def __init__(self, options: OpenSshOptions, env: EnvSpec = EnvSpec()) -> None:
+        self.options = options
+        self.env = env
+        self.description = f"openssh {options.host} (master {options.control_path})"
+        self._sessions = asyncio.Semaphore(options.max_channels)
+        self._forwards: dict[tuple[str, int], int] = {}
+
+    # --- argv -----------------------------------------------------------------------------------------
+    def _common_argv(self) -> list[str]:
+        o = self.options
+        argv = [o.ssh_binary, "-S", o.control_path, "-o", f"ConnectTimeout={int(o.connect_timeout)}"]
+        if o.ssh_config:
+            argv += ["-F", str(Path(o.ssh_config).expanduser())]
+        if o.known_hosts:
+            argv += ["-o", f"UserKnownHostsFile={Path(o.known_hosts).expanduser()}"]
+        if o.port:
+            argv += ["-p", str(o.port)]
+        if o.user:
+            argv += ["-l", o.user]
+        if o.key_path:
+            argv += ["-i", str(Path(o.key_path).expanduser()), "-o", "IdentitiesOnly=yes"]
+        return argv
+
+    def base_argv(self) -> list[str]:
+        return [*self._common_argv(), "-o", "ControlMaster=no", "-o", "BatchMode=yes"]
+
+    def login_argv(self) -> list[str]:
+        """What `hpcbridge login` runs in the user's terminal: a master that asks its questions there, goes to
+        the background once logged in (-f), and stays ControlPersist after the last command."""
+        return [*self._common_argv(), "-o", "ControlMaster=yes",
+                "-o", f"ControlPersist={self.options.control_persist}", "-f", "-N", self.options.host]
+
+    def check_argv(self) -> list[str]:
+        return [*self.base_argv(), "-O", "check", self.options.host]
+
+    def _remote(self, argv: list[str], timeout: float) -> str:
+        # the remote command dies with its deadline even though the local ssh cannot signal it
+        limit = ["timeout", "-s", "KILL", f"{max(1, int(timeout) + 1)}"]
+        return shell_join([*limit, *self.env.argv_prefix(), *argv])
+
+    # --- the contract ---------------------------------------------------------------------------------
+    def _no_master(self) -> TransportError:
+        return TransportError(
+            f"no SSH master for {self.options.cluster} ({self.options.control_path}): log in once in a terminal "
+            f"with `hpcbridge login {self.options.cluster}`; the login lasts while it is in use and "
+            f"{self.options.control_persist} after the last command", transient=False)
+
+    async def master_alive(self) -> tuple[bool, str]:
+        """`ssh -O check`: (alive, what ssh said, e.g. 'Master running (pid=1234)')."""
+        if not os.path.exists(self.options.control_path):
+            return False, "no control socket"
+        proc = await asyncio.create_subprocess_exec(*self.check_argv(), stdin=asyncio.subprocess.DEVNULL,
+                                                    stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+        try:
+            out, err = await asyncio.wait_for(proc.communicate(), 10)
+        except TimeoutError:
+            proc.kill()
+            return False, "the master did not answer -O check within 10 s"
+        said = (decode(err) + decode(out)).strip()
+        return proc.returncode == 0, said
+
+    async def run(self, argv: list[str], *, timeout: float, stdin: bytes | None = None,
+                  idempotent: bool = True) -> CommandResult:
+        if not os.path.exists(self.options.control_path):
+            raise self._no_master()
+        started = time.monotonic()
+        command = [*self.base_argv(), self.options.host, "--", self._remote(argv, timeout)]
+        async with self._sessions:
+            try:
+                proc = await asyncio.create_subprocess_exec(
+                    *command, stdin=asyncio.subprocess.PIPE if stdin is not None else asyncio.subprocess.DEVNULL,
+                    stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, start_new_session=True)
+            except OSError as exc:
+                raise TransportError(f"cannot run {self.options.ssh_binary}: {exc}", transient=False) from exc
+            try:
+                out, err = await asyncio.wait_for(proc.communicate(stdin), timeout)
+            except TimeoutError as exc:
+                proc.kill()
+                await proc.wait()
+                raise CommandTimeout(f"'{argv[0]}' did not finish within {timeout:g}s on {self.description}; "
+                                     "the local ssh was killed and the remote command ends with its deadline") from exc
+        status = proc.returncode if proc.returncode is not None else 255
+        if status == 255 and _NO_MASTER.search(decode(err)) and not (await self.master_alive())[0]:
+            raise self._no_master()  # 255 is ssh's own failure, not the command's exit status
+        return CommandResult(tuple(argv), decode(out), decode(err), status, time.monotonic() - started)
+
+    async def write_file(self, path: str, data: bytes, *, timeout: float) -> None:
+        """Through the master: `dd of=PATH` fed on stdin (no shell involved in the path)."""
+        result = await self.run(["dd", f"of={path}", "status=none"], timeout=timeout, stdin=data)
+        if not result.ok:
+            raise TransportError(f"could not write {path}: {result.stderr.strip()}", transient=False)
+
+    async def reach(self, host: str, port: int) -> tuple[str, int]:
+        """A local port the master forwards to host:port (`ssh -O forward -L`), kept until close()."""
+        if (host, port) in self._forwards:
+            return "127.0.0.1", self._forwards[(host, port)]
+        with socket.socket() as s:  # a free port now; -O forward says so if it was taken meanwhile
+            s.bind(("127.0.0.1", 0))
+            local = int(s.getsockname()[1])
+        spec = f"127.0.0.1:{local}:{host}:{port}"
+        result = await self._control("forward", "-L", spec)
+        if result[0] != 0:
+            raise TransportError(f"the master of {self.options.cluster} did not forward {spec}: {result[1]}")
+        self._forwards[(host, port)] = local
+        return "127.0.0.1", local
+
+    async def _control(self, command: str, *extra: str) -> tuple[int, str]:
+        if not os.path.exists(self.options.control_path):
+            raise self._no_master()
+        proc = await asyncio.create_subprocess_exec(
+            *self.base_argv(), "-O", command, *extra, self.options.host, stdin=asyncio.subprocess.DEVNULL,
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+        out, err = await asyncio.wait_for(proc.communicate(), 10)
+        return proc.returncode or 0, (decode(err) + decode(out)).strip()
+
+    async def close(self) -> None:
+        for (host, port), local in list(self._forwards.items()):
+            try:
+                await self._control("cancel", "-L", f"127.0.0.1:{local}:{host}:{port}")
+            except (TransportError, TimeoutError, OSError):
+                pass  # the master is gone, and its forwards with it
+        self._forwards.clear()
