@@ -70,6 +70,16 @@ def test_accounting_fills_what_the_queue_never_showed(db: Database) -> None:
     assert [j.job_id for j in r.search(Filters(text="memory")).items] == ["5"]
 
 
+def test_a_lagging_accounting_record_does_not_undo_an_ended_jobs_exit_code(db: Database) -> None:
+    """Seen in CI: scontrol said FAILED 3:0, then sacct, before slurmdbd had the end, said RUNNING 0:0."""
+    w, r = HistoryWriter(db), HistoryReader(db)
+    w.observe("c1", [job("8", "bad", JobState.FAILED)])
+    w.apply_details("c1", JobDetails(job=job("8", "bad", JobState.FAILED), exit_code=3))
+    w.apply_records("c1", [JobRecord("8", "bad", "alice", JobState.RUNNING, "RUNNING", exit_code=0)])
+    got = r.job("c1", "8")
+    assert (got.job.state, got.job.exit_code) == ("FAILED", 3)
+
+
 def test_search_by_words_filters_and_pages(db: Database) -> None:
     w, r = HistoryWriter(db), HistoryReader(db)
     w.observe("slurm", [job(str(i), f"llama_sweep_{i}", JobState.COMPLETED) for i in range(30)])

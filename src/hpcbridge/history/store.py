@@ -133,15 +133,25 @@ class HistoryWriter:
         as_jobs = {r.job_id: (r, _record_job(r)) for r in records}
         if not as_jobs:
             return 0
+        # sacct can answer before slurmdbd has a job's end (RUNNING 0:0 for a job scontrol already called
+        # FAILED 3:0): a record that is not final never undoes an ended job's state or exit code
+        finals = [s.value for s in JobState if s.final]
+        with self.db.connect() as conn:
+            ended = set(conn.execute(select(jobs.c.job_id).where(
+                jobs.c.cluster == cluster, jobs.c.job_id.in_(list(as_jobs)), jobs.c.state.in_(finals))).scalars())
+        as_jobs = {k: v for k, v in as_jobs.items() if v[0].state.final or k not in ended}
+        if not as_jobs:
+            return 0
         self.observe(cluster, [j for _, j in as_jobs.values()], at)
         with self.db.connect() as conn:
             for record, _ in as_jobs.values():
-                conn.execute(update(jobs).where(jobs.c.cluster == cluster, jobs.c.job_id == record.job_id).values(
-                    exit_code=record.exit_code, signal=record.signal, end_time=record.end_time,
-                    elapsed=record.elapsed, memory=record.req_mem, work_dir=_keep(jobs.c.work_dir, record.work_dir),
-                    final_done=1 if record.state.final else 0,
-                    # a job that accounting reports finished is gone from the controller: nothing more to ask
-                    details_done=1 if record.state.final else jobs.c.details_done))
+                values: dict[str, Any] = {"elapsed": record.elapsed, "memory": record.req_mem,
+                                          "work_dir": _keep(jobs.c.work_dir, record.work_dir)}
+                if record.state.final:  # a job accounting reports finished is gone from the controller too
+                    values.update(exit_code=record.exit_code, signal=record.signal, end_time=record.end_time,
+                                  final_done=1, details_done=1)
+                conn.execute(update(jobs).where(jobs.c.cluster == cluster, jobs.c.job_id == record.job_id)
+                             .values(values))
         return len(as_jobs)
 
     def apply_details(self, cluster: str, details: JobDetails) -> None:
