@@ -204,34 +204,36 @@ class Engine:
         lines = [f"{j.id}  {j.cluster_id}  {j.status}" for j in self.jobs.values()] or ["No jobs"]
         return JSONResponse({"message": "\n".join(lines)})
 
-    async def job_info(self, request: Request) -> Response:
+    async def _job(self, request: Request) -> TpJob | Response:
+        """The job the path names (refreshed), or the answer that refuses the request."""
         if refused := await self._gate(request):
             return refused
         job = self.jobs.get(request.path_params["jid"])
         if job is None:
             return JSONResponse({"message": f"Job {request.path_params['jid']} not found"}, status_code=404)
         job.refresh()
+        return job
+
+    async def job_info(self, request: Request) -> Response:
+        job = await self._job(request)
+        if isinstance(job, Response):
+            return job
         return JSONResponse({"message": f"{job.id} on {job.cluster_id}: {job.status}",
                              "job_info": {"status": job.status}})
 
     async def job_cancel(self, request: Request) -> Response:
-        if refused := await self._gate(request):
-            return refused
-        job = self.jobs.get(request.path_params["jid"])
-        if job is None:
-            return JSONResponse({"message": f"Job {request.path_params['jid']} not found"}, status_code=404)
-        job.refresh()
+        job = await self._job(request)
+        if isinstance(job, Response):
+            return job
         if job.status != "running":
             return JSONResponse({"message": f"Job {job.id} is already {job.status}"}, status_code=409)
         job.status = "canceled"
         return JSONResponse({"message": f"Job {job.id} cancellation initiated"}, status_code=202)
 
     async def job_pull(self, request: Request) -> Response:
-        if refused := await self._gate(request):
-            return refused
-        job = self.jobs.get(request.path_params["jid"])
-        if job is None:
-            return JSONResponse({"message": f"Job {request.path_params['jid']} not found"}, status_code=404)
+        job = await self._job(request)
+        if isinstance(job, Response):
+            return job
         urls = {path: f"{self.url}/files/{job.id}/{path}" for path in job.files}
         return JSONResponse({"download_map": urls, "message": f"{len(urls)} file(s) to pull"})
 

@@ -14,6 +14,7 @@ import tempfile
 import time
 import urllib.error
 import urllib.request
+import contextlib
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
@@ -211,3 +212,15 @@ async def mcp_openssh(tc_env: dict[str, str]) -> AsyncIterator[Client]:
     finally:
         subprocess.run(["ssh", "-S", str(home / ".ssh" / "hpcbridge-default.sock"), "-O", "exit", "x"],
                        capture_output=True, check=False, timeout=10)
+
+
+@contextlib.asynccontextmanager
+async def every_gpu_taken(client: Client) -> AsyncIterator[None]:
+    """Both GPU nodes fully allocated (two 4-GPU jobs) while the block runs: GPU requests pend on Resources."""
+    blockers = [await call(client, "submit_job", script_content="sleep 300", partition="gpu", gpus=4,
+                           time_limit="10") for _ in range(2)]
+    try:
+        yield
+    finally:
+        for job in blockers:
+            await call(client, "cancel_job", job_id=job["job_id"])

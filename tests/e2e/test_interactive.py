@@ -16,7 +16,7 @@ from fastmcp import Client
 from fastmcp.client.transports import StdioTransport, StreamableHttpTransport
 from fastmcp.exceptions import ToolError
 
-from .conftest import HTTP_TOKEN, call, hpcbridge_executable, server_env, start_http_server
+from .conftest import HTTP_TOKEN, call, every_gpu_taken, hpcbridge_executable, server_env, start_http_server
 
 pytestmark = pytest.mark.cluster
 
@@ -113,14 +113,12 @@ async def test_scenario_11_saved_profile(mcp: Client) -> None:
 
 
 async def test_pending_allocation_reports_progress_then_cancels_or_keeps_waiting(mcp: Client) -> None:
-    blockers = [await call(mcp, "submit_job", script_content="sleep 300", partition="gpu", gpus=4, time_limit="10")
-                for _ in range(2)]
     messages: list[str] = []
 
     async def on_progress(progress: float, total: float | None, message: str | None) -> None:
         messages.append(message or "")
 
-    try:
+    async with every_gpu_taken(mcp):
         with pytest.raises(ToolError, match="still pending after 6s .*Resources.*cancelled"):
             await mcp.call_tool("start_interactive_session", {"partition": "gpu", "gpus_per_node": 4,
                                                               "time_limit": "0:10:00", "wait_timeout": 6},
@@ -129,9 +127,6 @@ async def test_pending_allocation_reports_progress_then_cancels_or_keeps_waiting
         kept = await call(mcp, "start_interactive_session", partition="gpu", gpus_per_node=4, time_limit="0:10:00",
                           wait_timeout=4, on_timeout="keep_waiting", session_name="patient")
         assert kept["status"] == "pending" and kept["pending_reason"] == "Resources"
-    finally:
-        for job in blockers:
-            await call(mcp, "cancel_job", job_id=job["job_id"])
     for _ in range(30):
         info = await call(mcp, "get_interactive_session_info", session_id="patient")
         if info["status"] == "active":

@@ -26,6 +26,7 @@ from .conftest import (
     HTTP_TOKEN,
     as_cluster_user,
     call,
+    every_gpu_taken,
     hpcbridge_executable,
     server_env,
     start_http_server,
@@ -231,23 +232,18 @@ async def test_a_persistent_server_is_reattached_then_ends_when_idle(tc_env: dic
 
 
 async def test_a_start_that_exceeds_its_timeout_leaves_nothing(mcp: Client) -> None:
-    blockers = [await call(mcp, "submit_job", script_content="sleep 300", partition="gpu", gpus=4, time_limit="10")
-                for _ in range(2)]
     messages: list[str] = []
 
     async def on_progress(progress: float, total: float | None, message: str | None) -> None:
         messages.append(message or "")
 
-    try:
+    async with every_gpu_taken(mcp):
         with pytest.raises(ToolError, match=r"did not start within 10s \(job \d+: PENDING, Resources.*cancelled"):
             await mcp.call_tool("start_kernel_session", {"notebook": "late", "partition": "gpu", "gpus_per_node": 1,
                                                          "start_timeout": 10}, progress_handler=on_progress)
         assert any("pending: Resources" in m for m in messages), messages
         submitted = [m.split()[3] for m in messages if m.startswith("Jupyter server job")]
         assert submitted and submitted[0] not in jupyter_jobs()
-    finally:
-        for job in blockers:
-            await call(mcp, "cancel_job", job_id=job["job_id"])
 
 
 async def test_a_server_that_fails_to_start_says_why_and_leaves_nothing(mcp: Client) -> None:

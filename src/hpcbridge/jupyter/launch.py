@@ -93,7 +93,9 @@ try:
 
     KernelWebsocketHandler.open = _open_without_nagle
 except Exception as exc:  # a newer jupyter_server: slower cells, nothing worse
-    print(f"hpcbridge: TCP_NODELAY not set on kernel websockets: {exc}")
+    import sys
+
+    sys.stderr.write(f"hpcbridge: TCP_NODELAY not set on kernel websockets: {exc}\\n")
 """
 
 
