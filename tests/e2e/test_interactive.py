@@ -209,3 +209,29 @@ async def test_a_session_whose_allocation_ended_says_so(mcp: Client) -> None:
     with pytest.raises(ToolError, match="is ended"):
         await call(mcp, "exec_in_session", session_id=session["session_id"], command="true")
     assert os.environ["HPCBRIDGE_STATE_DIR"]
+
+
+async def test_two_commands_at_once_in_a_one_gpu_session(mcp: Client, tc_env: dict[str, str]) -> None:
+    """Issue 25, kind 9: two overlapping exec_in_session steps in a 1-GPU allocation both run at once; the
+    second does not wait for the GRES the first step holds. Event-based: the first step waits for a file
+    that only the second writes, so a second step queued behind the first would make the first time out."""
+    marker = f"{tc_env['SLURM_USER_ROOT']}/scratch/overlap-{uuid.uuid4().hex[:8]}"
+    session = await call(mcp, "start_interactive_session", partition="gpu", gpus_per_node=1, time_limit="0:10:00",
+                         session_name=f"overlap-{uuid.uuid4().hex[:4]}")
+    sid = session["session_id"]
+    try:
+        first = asyncio.create_task(call(
+            mcp, "exec_in_session", session_id=sid, timeout=60,
+            command=f"echo GPU=$CUDA_VISIBLE_DEVICES; for i in $(seq 600); do [ -e {marker} ] && break; sleep 0.1; done; "
+                    f"[ -e {marker} ] && echo saw-second"))
+        await asyncio.sleep(0)  # the first step is asked for before the second
+        second = await call(mcp, "exec_in_session", session_id=sid, timeout=60,
+                            command=f"echo GPU=$CUDA_VISIBLE_DEVICES; touch {marker}")
+        first_out = await first
+        assert second["exit_status"] == 0 and first_out["exit_status"] == 0, (first_out, second)
+        assert "saw-second" in first_out["stdout"]
+        gpu_lines = {line for out in (first_out, second) for line in out["stdout"].splitlines() if line.startswith("GPU=")}
+        assert len(gpu_lines) == 1 and gpu_lines != {"GPU="}, gpu_lines  # both steps see the session's one GPU
+    finally:
+        await call(mcp, "end_interactive_session", session_id=sid)
+        subprocess.run(["rm", "-f", marker], check=False)

@@ -256,7 +256,11 @@ def srun_in_allocation_argv(job_id: str, command: str, step_name: str, container
                             working_directory: str | None = None, gpus_per_node: int | None = None) -> list[str]:
     """A step in an existing allocation; --overlap lets it share CPUs with steps already running there.
     Slurm >= 21.08 gives a step no GRES unless asked, so the session's GPUs are asked for again. The step
-    is named so that a timed-out step alone can be cancelled (signalling the job would end the allocation)."""
+    is named so that a timed-out step alone can be cancelled (signalling the job would end the allocation).
+    Since 22.05, plain --overlap sets overlap_force (src/common/slurm_opt.c, arg_set_overlap: "overlap all
+    resources (CPUs, memory, GRES)"), so a second step does not wait for the GPU a first step holds; the
+    optional argument (`--overlap=force`) is accepted and ignored, and 21.08's no-argument --overlap shared
+    CPUs only. Plain --overlap is right on every version we support (22.05-25.11)."""
     argv = ["srun", "--jobid", job_id, "--job-name", step_name, "--overlap", "--nodes", "1", "--ntasks", "1"]
     if gpus_per_node:
         argv += ["--gres", f"gpu:{gpus_per_node}"]
