@@ -44,6 +44,11 @@ static struct spank_option options[NOPTS] = {
 
 int slurm_spank_init(spank_t sp, int ac, char **av)
 {
+    /* As Pyxis with `sbatch_support=0` in plugstack.conf: sbatch and salloc (the allocator context) do not
+       know the options, srun and the steps do. */
+    for (int i = 0; i < ac; i++)
+        if (strcmp(av[i], "sbatch_support=0") == 0 && spank_context() == S_CTX_ALLOCATOR)
+            return 0;
     /* Registered here, not through a static spank_options table: sbatch only sees options registered
        with spank_option_register() (../shared/notes/slurm-in-a-box.md). */
     for (int i = 0; i < NOPTS; i++)

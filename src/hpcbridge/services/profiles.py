@@ -83,7 +83,7 @@ async def allocation(c: Cluster, partition: str | None, account: str | None, nod
     validate.walltime_minutes("time_limit", time_text)
     container = None
     if image:
-        container, _ = await containers.prepare(c, image, mounts=mounts, no_mount_home=no_home)
+        container, _ = await containers.prepare(c, image, used_by="step", mounts=mounts, no_mount_home=no_home)
     elif mounts:
         raise InvalidParameter("container_mounts", "given without container_image", "a container_image as well")
     return AllocationSpec(

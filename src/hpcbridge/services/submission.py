@@ -47,7 +47,7 @@ async def build_request(c: Cluster, params: dict[str, Any]) -> tuple[JobRequest,
                                "a container_image (or drop the container_* options)")
     if p.get("container_image"):
         spec, container_values = await containers.prepare(
-            c, p["container_image"], mounts=p.get("container_mounts"), workdir=p.get("container_workdir"),
+            c, p["container_image"], used_by="batch", mounts=p.get("container_mounts"), workdir=p.get("container_workdir"),
             env=p.get("container_env"), name=p.get("container_name"),
             no_mount_home=p.get("no_container_mount_home"), remap_root=p.get("container_remap_root"))
         exports.update(container_values)
