@@ -28,9 +28,9 @@ def _setup_logging(level: str) -> None:
 
 
 def _serve(args: argparse.Namespace, settings: Settings) -> int:
+    from .private import state_dir
     from .server.app import create_app, new_instance_tag
     from .server.http_auth import NamedTokenVerifier, http_tokens
-    from .store import default_path
 
     if args.token is not None:
         raise ConfigError("--token would show the token to every user in `ps`; set HPCBRIDGE_HTTP_TOKEN, or "
@@ -41,7 +41,7 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
         settings.toolsets = toolset_list(args.toolsets)
     auth = None
     if args.transport == "http":
-        tokens = http_tokens(settings, default_path().parent)
+        tokens = http_tokens(settings, state_dir())
         auth = NamedTokenVerifier(tokens)
         log.info("HTTP principals: %s", ", ".join(sorted(tokens)))
     store = Store()

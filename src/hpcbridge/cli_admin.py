@@ -113,18 +113,18 @@ def _list_clusters(settings: Settings) -> int:
 def history_command(args: argparse.Namespace) -> int:
     from .history.queries import Filters, HistoryReader
     from .history.service import open_database
+    from .private import state_dir as private_state_dir
     from .server import render_history as render
-    from .store import default_path
     from .timewords import absolute_time
 
     settings = load_settings()
-    state_dir = default_path().parent
+    state_dir = private_state_dir()
     db = open_database(settings.history, state_dir)
     try:
         if args.verb == "backup":
             if db.dialect != "sqlite":
                 raise ConfigError("the history is on PostgreSQL: back it up with pg_dump")
-            _say(f"history backed up to {db.backup(state_dir / 'backups', settings.history.backup_keep)}")
+            _say(f"history backed up to {db.backup(state_dir / 'backups', settings.history.backup_keep, 'local')}")
             return 0
         reader = HistoryReader(db)
         cluster = _cluster_name(settings, getattr(args, "cluster", None))

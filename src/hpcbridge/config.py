@@ -271,6 +271,18 @@ class HttpToken(BaseModel):
     name: str = Field(pattern=r"^[A-Za-z0-9_.-]{1,64}$", description="the principal")
     token_file: str = Field(description="file holding the token (at least 32 characters)")
 
+    @field_validator("name")
+    @classmethod
+    def _not_reserved(cls, value: str) -> str:
+        # 'local' is stdio's and the CLI's principal (the machine's owner): an HTTP client named so would share
+        # its sessions, profiles and notebooks. The name is also a notebook directory: no '.', '..', '.x'.
+        if value == "local":
+            raise ValueError("'local' is reserved for stdio and the CLI (the machine's owner); name the token "
+                             "after its client, e.g. 'laptop' or 'ana'")
+        if value.startswith("."):
+            raise ValueError(f"{value!r} starts with '.'; a principal name starts with a letter, digit or _")
+        return value
+
 
 class HttpConfig(BaseModel):
     """`[http]` in the TOML file: who may connect to `serve --transport http`, and from where."""

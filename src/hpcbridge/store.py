@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import platformdirs
+from . import private
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS instances (tag TEXT PRIMARY KEY, host TEXT, pid INTEGER, started REAL, ended REAL);
@@ -53,14 +53,14 @@ class SessionRow:
 
 
 def default_path() -> Path:
-    base = os.environ.get("HPCBRIDGE_STATE_DIR") or platformdirs.user_data_dir("hpcbridge")
-    return Path(base) / "hpcbridge.sqlite3"
+    return private.state_dir_path() / "hpcbridge.sqlite3"
 
 
 class Store:
     def __init__(self, path: Path | None = None) -> None:
-        self.path = path or default_path()
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.path = path or private.state_dir() / "hpcbridge.sqlite3"
+        private.make_dir(self.path.parent)
+        private.create_file(self.path)  # 0600 before SQLite makes it 0644; its -wal and -shm follow its mode
         self._db = sqlite3.connect(self.path, timeout=30, isolation_level=None, check_same_thread=False)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.executescript(SCHEMA)

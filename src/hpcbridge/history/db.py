@@ -7,18 +7,17 @@ porter stemming, PostgreSQL tsvector with the english configuration) and online 
 from __future__ import annotations
 
 import re
-import sqlite3
-import time
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, Engine, Integer, column, create_engine, event, text
+from sqlalchemy import Connection, Engine, Integer, column, create_engine, event, inspect, text
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
 from sqlalchemy.sql.elements import ColumnElement
 
+from .. import private
 from ..errors import ConfigError, HpcBridgeError, Unsupported
-from . import schema
+from . import backups, schema
 
 # The text a job is found by, and a logbook entry. SQLite indexes a copy in FTS5 tables; PostgreSQL indexes
 # the same expression with a GIN index. Underscores separate words in both (train_llama -> train, llama).
@@ -57,7 +56,8 @@ class Database:
         if self.dialect == "sqlite":
             path = self.engine.url.database or ""
             if path and path != ":memory:":
-                Path(path).parent.mkdir(parents=True, exist_ok=True)
+                private.make_dir(Path(path).parent)
+                private.create_file(Path(path))  # 0600 first: SQLite would make it 0644, and -wal/-shm follow
             event.listen(self.engine, "connect", _sqlite_pragmas)
         elif self.dialect != "postgresql":
             raise ConfigError(f"database_url: {self.dialect} is not supported; use sqlite:///PATH or "
@@ -76,6 +76,7 @@ class Database:
         try:
             with self.engine.begin() as conn:
                 schema.metadata.create_all(conn)
+                _add_columns(conn)
                 if self.dialect == "sqlite":
                     for table in FTS:
                         conn.execute(text(f"CREATE VIRTUAL TABLE IF NOT EXISTS {table}_fts USING "
@@ -124,28 +125,25 @@ class Database:
                     ).bindparams(fts_q=words)  # type: ignore[return-value]
 
     # --- backups -------------------------------------------------------------------------------------
-    def backup(self, directory: Path, keep: int) -> Path:
-        """An online copy (SQLite's backup API: consistent while the recorder writes), keeping the newest."""
+    def backup(self, directory: Path, keep: int, owner: str = "") -> Path:
+        """An online copy into `directory`, keeping the owner's newest (history/backups.py)."""
         if self.dialect != "sqlite":
             raise Unsupported("backups of a PostgreSQL history are the database server's job: use pg_dump or "
                               "its continuous archiving; hpcbridge backs up only its SQLite store")
-        directory.mkdir(parents=True, exist_ok=True)
-        target = directory / time.strftime("history-%Y%m%d-%H%M%S.sqlite3")
-        source = sqlite3.connect(self.engine.url.database or "")
-        try:
-            dest = sqlite3.connect(target)
-            with dest:
-                source.backup(dest)
-            dest.close()
-        finally:
-            source.close()
-        target.chmod(0o600)
-        for old in sorted(directory.glob("history-*.sqlite3"))[:-keep or None]:
-            old.unlink()
-        return target
+        return backups.make(self.engine.url.database or "", directory, keep, owner)
 
     def close(self) -> None:
         self.engine.dispose()
+
+
+def _add_columns(conn: Connection) -> None:
+    """A database made before a column existed gets it (create_all makes only missing tables)."""
+    existing = inspect(conn)
+    for table, columns in schema.ADDED_COLUMNS.items():
+        have = {c["name"] for c in existing.get_columns(table)}
+        for name, ddl in columns.items():
+            if name not in have:
+                conn.execute(text(f"ALTER TABLE {table} ADD COLUMN {name} {ddl}"))
 
 
 # PostgreSQL's parser keeps `evaluate.py` or `a/b` as one token where SQLite's unicode61 sees two words: both

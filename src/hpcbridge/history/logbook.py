@@ -3,12 +3,14 @@ run, `#id` another entry."""
 
 from __future__ import annotations
 
+import logging
 import re
 import time
 from dataclasses import dataclass, field
 
 from sqlalchemy import delete, func, insert, select, update
 
+from .. import principal
 from ..errors import InvalidParameter, NotFound
 from ..models import Page
 from .db import Database
@@ -20,6 +22,7 @@ KINDS = ("note", "plan")
 MAX_BODY = 200_000
 RUN_REF = re.compile(r"(?<![\w@])@([A-Za-z0-9][\w.\-]*)")
 ENTRY_REF = re.compile(r"(?<![\w&#])#(\d+)\b")
+audit = logging.getLogger("hpcbridge.audit")
 
 
 @dataclass(frozen=True)
@@ -34,6 +37,8 @@ class Entry:
     runs: list[str] = field(default_factory=list)  # @references that name a recorded run
     missing_runs: list[str] = field(default_factory=list)  # @references that name no recorded run
     entries: dict[int, str] = field(default_factory=dict)  # #references: id -> title
+    author: str = "local"  # the principal that wrote it
+    updated_by: str = "local"  # the principal that changed it last
 
 
 @dataclass(frozen=True)
@@ -43,6 +48,7 @@ class EntryLine:
     kind: str
     title: str
     updated: str
+    author: str = "local"
 
 
 def references(body: str) -> tuple[list[str], list[int]]:
@@ -66,13 +72,16 @@ class Logbook:
         self.db = db
 
     def create(self, project: str, kind: str, title: str, body: str) -> Entry:
+        """A new entry whose author is the calling principal."""
         _checked(kind, title, body, project)
-        now = time.time()
+        now, who = time.time(), principal.name()
         with self.db.connect() as conn:
             new_id = conn.execute(insert(logbook).values(project=project, kind=kind, title=title.strip(),
-                                                         body=body, created=now, updated=now)
+                                                         body=body, created=now, updated=now, author=who,
+                                                         updated_by=who)
                                   ).inserted_primary_key[0]  # type: ignore[index]
             self.db.refresh_text(conn, "logbook", [new_id])
+        audit.info("principal=%s logbook create #%s in %s", who, new_id, project)
         return self.read(int(new_id))
 
     def read(self, entry_id: int) -> Entry:
@@ -85,24 +94,27 @@ class Logbook:
             titles = dict(conn.execute(select(logbook.c.id, logbook.c.title).where(logbook.c.id.in_(entry_ids))).all())
         return Entry(row.id, row.project, row.kind, row.title, row.body, iso(row.created), iso(row.updated),
                      [r for r in run_names if r in known], [r for r in run_names if r not in known],
-                     {i: titles[i] for i in entry_ids if i in titles})
+                     {i: titles[i] for i in entry_ids if i in titles}, row.author, row.updated_by)
 
     def update(self, entry_id: int, title: str | None = None, body: str | None = None,
                kind: str | None = None) -> Entry:
         current = self.read(entry_id)
         title, body, kind = title or current.title, current.body if body is None else body, kind or current.kind
         _checked(kind, title, body, current.project)
+        who = principal.name()
         with self.db.connect() as conn:
             conn.execute(update(logbook).where(logbook.c.id == entry_id).values(
-                title=title.strip(), body=body, kind=kind, updated=time.time()))
+                title=title.strip(), body=body, kind=kind, updated=time.time(), updated_by=who))
             self.db.refresh_text(conn, "logbook", [entry_id])
+        _audit("update", who, current)
         return self.read(entry_id)
 
     def delete(self, entry_id: int) -> None:
-        self.read(entry_id)
+        current = self.read(entry_id)
         with self.db.connect() as conn:
             conn.execute(delete(logbook).where(logbook.c.id == entry_id))
             self.db.forget_text(conn, "logbook", entry_id)
+        _audit("delete", principal.name(), current)
 
     def search(self, text: str = "", project: str = "", kind: str = "", offset: int = 0,
                limit: int = 20) -> Page[EntryLine]:
@@ -117,8 +129,18 @@ class Logbook:
         with self.db.connect() as conn:
             total = conn.execute(select(func.count()).select_from(logbook).where(*where)).scalar() or 0
             rows = conn.execute(select(logbook.c.id, logbook.c.project, logbook.c.kind, logbook.c.title,
-                                       logbook.c.updated).where(*where).order_by(logbook.c.updated.desc())
+                                       logbook.c.updated, logbook.c.author).where(*where).order_by(logbook.c.updated.desc())
                                 .offset(offset).limit(limit)).all()
         end = offset + len(rows)
-        return Page([EntryLine(r.id, r.project, r.kind, r.title, iso(r.updated)) for r in rows], total, offset,
+        return Page([EntryLine(r.id, r.project, r.kind, r.title, iso(r.updated), r.author) for r in rows], total, offset,
                     limit, {}, end if end < total else None)
+
+
+def _audit(action: str, who: str, entry: Entry) -> None:
+    """Principals share the logbook (one cluster account, one team); a change to another's entry is allowed
+    and said in the audit log as such."""
+    if who != entry.author:
+        audit.warning("principal=%s logbook %s #%d written by %s (project %s, title %r)", who, action, entry.id,
+                      entry.author, entry.project, entry.title[:80])
+    else:
+        audit.info("principal=%s logbook %s #%d", who, action, entry.id)

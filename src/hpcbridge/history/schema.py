@@ -20,6 +20,12 @@ from sqlalchemy import (
 )
 
 SCHEMA_VERSION = 1
+# Columns added to a table after schema 1, with their DDL: `Database.create` adds those a database lacks.
+# Each has a server default, so an older hpcbridge writing rows without them still works.
+ADDED_COLUMNS: dict[str, dict[str, str]] = {
+    "logbook": {"author": "VARCHAR(64) NOT NULL DEFAULT 'local'",
+                "updated_by": "VARCHAR(64) NOT NULL DEFAULT 'local'"},
+}
 
 metadata = MetaData()
 
@@ -126,5 +132,8 @@ logbook = Table(
     Column("body", Text, nullable=False),
     Column("created", Float, nullable=False),
     Column("updated", Float, nullable=False),
+    # the principal that wrote it and the last that changed it (a guardrail on a shared server, not a lock)
+    Column("author", String(64), nullable=False, server_default="local"),
+    Column("updated_by", String(64), nullable=False, server_default="local"),
     Index("logbook_by_project", "project"),
 )

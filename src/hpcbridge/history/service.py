@@ -7,10 +7,10 @@ import logging
 import time
 from pathlib import Path
 
+from .. import private
 from ..config import HistoryConfig, Settings
 from ..errors import HpcBridgeError
 from ..services.registry import Registry
-from ..store import default_path
 from .db import Database, default_url
 from .logbook import Logbook
 from .queries import HistoryReader
@@ -30,7 +30,7 @@ class History:
         config = settings.history
         self.config = config
         self.registry = registry
-        self.state_dir = state_dir or default_path().parent
+        self.state_dir = state_dir or private.state_dir()
         self.db = open_database(config, self.state_dir)
         self.writer = HistoryWriter(self.db, config.project_separator)
         self.reader = HistoryReader(self.db)
@@ -69,8 +69,9 @@ class History:
             log.warning("history: queue waits of %s: %s", cluster, exc.message)
             return {}
 
-    def backup(self) -> Path:
-        return self.db.backup(self.state_dir / "backups", self.config.backup_keep)
+    def backup(self, owner: str = "") -> Path:
+        """A backup now; `owner` (the principal that asked, "" when scheduled) names it and prunes only its own."""
+        return self.db.backup(self.state_dir / "backups", self.config.backup_keep, owner)
 
     async def _upkeep(self) -> None:
         last_backup = time.time()

@@ -11,6 +11,7 @@ import hashlib
 import json
 from dataclasses import dataclass
 
+from ..principal import LOCAL
 from ..quoting import shell_join
 from ..schedulers.slurm_build import SEP
 
@@ -33,6 +34,14 @@ class ServerPlan:
 def principal_tag(principal: str) -> str:
     """A short, name-safe stand-in for a principal (job names are visible to every cluster user)."""
     return hashlib.sha256(principal.encode()).hexdigest()[:6]
+
+
+def principal_notebooks(root: str, principal: str) -> str:
+    """Each principal's server is rooted in its own directory, so one HTTP client cannot open (read, overwrite)
+    another's notebooks by name: `<root>/<principal>`. `local` (stdio, the CLI: the machine's owner) keeps
+    `<root>` itself, where its notebooks were before principals. Principal names are `[A-Za-z0-9_.-]`, never
+    `local` nor starting with '.' (config.HttpToken), so the name is one plain path part."""
+    return root if principal == LOCAL else f"{root.rstrip('/')}/{principal}"
 
 
 def job_name(instance: str, principal: str, persist: bool) -> str:

@@ -153,7 +153,7 @@ class JupyterServers:
                                          else f"{home}/notebooks")
         if notebooks.startswith("~/"):
             notebooks = home + notebooks[1:]
-        return f"{home}/.hpcbridge/jupyter/{name}", notebooks
+        return f"{home}/.hpcbridge/jupyter/{name}", launch.principal_notebooks(notebooks, principal.name())
 
     async def _launch(self, c: Cluster, want: Launch, progress: Progress) -> Server:
         name = launch.job_name(self.instance, principal.name(), want.persist)

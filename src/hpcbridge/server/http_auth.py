@@ -18,6 +18,7 @@ from pathlib import Path
 from fastmcp.server.auth import TokenVerifier
 from fastmcp.server.auth.auth import AccessToken
 
+from .. import private
 from ..config import Settings
 from ..errors import ConfigError
 
@@ -63,7 +64,7 @@ def _checked(name: str, token: str) -> str:
 def generated_token(state_dir: Path) -> tuple[str, Path]:
     """The state directory's token (made now, mode 0600, if there is none), so restarts keep clients working."""
     path = state_dir / TOKEN_FILE_NAME
-    state_dir.mkdir(parents=True, exist_ok=True)
+    private.make_dir(state_dir)
     if path.exists() and len(path.read_text().strip()) >= MIN_TOKEN_LENGTH:
         os.chmod(path, 0o600)
         return path.read_text().strip(), path

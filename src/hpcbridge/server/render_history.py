@@ -83,7 +83,9 @@ def entry(e: Entry) -> str:
         refs.append("unknown runs: " + ", ".join(e.missing_runs))
     if e.entries:
         refs.append("entries: " + ", ".join(f"#{i} {t}" for i, t in e.entries.items()))
-    return "\n".join([f"#{e.id} [{e.kind}] {e.title} (project {e.project}, updated {e.updated})", *refs, "", e.body])
+    by = f"by {e.author}" + (f", last changed by {e.updated_by}" if e.updated_by != e.author else "")
+    return "\n".join([f"#{e.id} [{e.kind}] {e.title} (project {e.project}, {by}, updated {e.updated})", *refs, "",
+                      e.body])
 
 
 def entries(page: Page[EntryLine]) -> str:

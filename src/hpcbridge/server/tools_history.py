@@ -9,6 +9,7 @@ from typing import Annotated, Literal
 from fastmcp.tools.base import ToolResult
 from pydantic import Field
 
+from .. import principal
 from ..errors import HpcBridgeError, InvalidParameter, PolicyError
 from ..history.logbook import Entry, EntryLine
 from ..history.queries import (
@@ -202,8 +203,9 @@ def register(kit: ToolKit, history: History) -> None:
 
     @kit.tool(read_only=False, idempotent=False)
     async def backup_history() -> ToolResult:
-        """An online copy of the history database now (also made on a schedule); says where."""
-        path = await db(history.backup)
+        """An online copy of the history database now (also made on a schedule); says where. Keeps your newest
+        backups (backup_keep); other principals' and scheduled ones are never replaced by yours."""
+        path = await db(history.backup, principal.name())
         return ToolResult(content=f"history backed up to {path}", structured_content={"path": str(path)})
 
 

@@ -23,10 +23,9 @@ import httpx
 import tomlkit
 from websockets.exceptions import ConnectionClosed
 
-from .. import validate
+from .. import private, validate
 from ..config import ClusterConfig
 from ..errors import InvalidParameter, NotFound, PolicyError, SchedulerError
-from ..store import default_path
 from . import checks
 from .engine import DEFAULT_ENGINE, Engine
 
@@ -163,12 +162,13 @@ class TensorPool:
     # --- jobs -----------------------------------------------------------------------------------------
     def config_dir(self, account: str | None) -> Path:
         name = account or next(iter(self.accounts), "")
-        return default_path().parent / "tensorpool" / name / "configs"
+        return private.state_subdir("tensorpool", name, "configs")
 
     def results_dir(self, account: str | None) -> Path:
         name = account or next(iter(self.accounts), "")
         configured = self.accounts[name].tensorpool_results_dir if name in self.accounts else None
-        return Path(configured).expanduser() if configured else default_path().parent / "tensorpool" / name / "results"
+        return private.make_dir(Path(configured).expanduser()) if configured else \
+            private.state_subdir("tensorpool", name, "results")
 
     def write_config(self, account: str | None, name: str, commands: list[str], outputs: list[str],
                      ignore: list[str], instance_type: str | None) -> Path:
@@ -184,8 +184,7 @@ class TensorPool:
             doc["instance_type"] = checks.instance_type(instance_type)
         doc["commands"], doc["outputs"], doc["ignore"] = commands, outputs, ignore
         target = self.config_dir(account) / f"{name}.tp.toml"
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_text(tomlkit.dumps(doc))
+        private.write_text(target, tomlkit.dumps(doc))
         return target
 
     async def job_push(self, account: str | None, config_name: str, cluster_id: str, teardown: bool) -> Said:
