@@ -237,6 +237,18 @@ class PbsEnv(BaseSettings):
         return fields
 
 
+# hpcbridge's own secrets among its environment variables (fnmatch patterns), kept from every child process it
+# starts: on a login node its sbatch/srun/salloc/qsub environment becomes the job's (Slurm's default
+# --export=ALL), and a job runs code hpcbridge did not write. First every variable a secret is read from
+# (ServerEnv, SlurmEnv, tensorpool/checks.py); then the rule for ones added later: a token, password, secret,
+# key or database URL under a prefix hpcbridge owns. tests/unit/test_secret_env.py holds the two together.
+SECRET_ENV: tuple[str, ...] = (
+    "HPCBRIDGE_HTTP_TOKEN", "HPCBRIDGE_DATABASE_URL", "SLURM_SSH_PASSWORD", "TENSORPOOL_KEY", "TENSORPOOL_API_KEY",
+    *(f"{owner}*{word}*" for owner in ("HPCBRIDGE_", "SLURM_SSH_", "TENSORPOOL_")
+      for word in ("TOKEN", "PASSWORD", "SECRET", "KEY", "DATABASE_URL")),
+)
+
+
 class ServerEnv(BaseSettings):
     """hpcbridge's own variables."""
 

@@ -33,7 +33,7 @@ def login(settings: Settings, cluster: str | None) -> int:
         return 0
     Path(transport.options.control_path).parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     # stdin, stdout and stderr stay the terminal's: ssh asks its questions there, then backgrounds itself (-f)
-    status = subprocess.run(transport.login_argv(), check=False).returncode
+    status = subprocess.run(transport.login_argv(), check=False, env=transport.child_environ()).returncode
     alive, said = asyncio.run(_settled(transport)) if status == 0 else (False, "ssh failed")
     if status != 0 or not alive:
         raise TransportError(f"the login did not leave a master running (ssh exit {status}; {said})",

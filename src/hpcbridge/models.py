@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import enum
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from fnmatch import fnmatchcase
 from typing import Generic, TypeVar
 
 
@@ -63,6 +65,10 @@ class EnvSpec:
 
     unset: tuple[str, ...] = ()
     assign: tuple[tuple[str, str], ...] = ()
+    # hpcbridge's own secrets (config.SECRET_ENV: names and fnmatch patterns), kept from every local child:
+    # a local sbatch/srun's environment is the job's (Slurm's default --export=ALL). Not in argv_prefix: a
+    # remote command's environment is the remote login's, which never held them.
+    private: tuple[str, ...] = ()
 
     def argv_prefix(self) -> list[str]:
         if not self.unset and not self.assign:
@@ -72,8 +78,12 @@ class EnvSpec:
             prefix += ["-u", name]
         return prefix + [f"{k}={v}" for k, v in self.assign]
 
-    def apply(self, environ: dict[str, str]) -> dict[str, str]:
-        env = {k: v for k, v in environ.items() if k not in self.unset}
+    def inherited(self, environ: Mapping[str, str]) -> dict[str, str]:
+        """environ without hpcbridge's secrets: what any local child process (sbatch, srun, ssh) may see."""
+        return {k: v for k, v in environ.items() if not any(fnmatchcase(k, p) for p in self.private)}
+
+    def apply(self, environ: Mapping[str, str]) -> dict[str, str]:
+        env = {k: v for k, v in self.inherited(environ).items() if k not in self.unset}
         env.update(self.assign)
         return env
 

@@ -15,6 +15,7 @@ from ..principal import LOCAL
 from ..quoting import shell_join
 from ..schedulers.slurm_build import SEP
 
+INHERITED_TOKENS = ("JUPYTER_TOKEN", "JUPYTERHUB_API_TOKEN", "JPY_API_TOKEN")  # Jupyter's and JupyterHub's
 KEEP = "keep"  # the instance part of a persistent server's name: never a 6-hex instance tag, so never reaped
 
 
@@ -73,6 +74,9 @@ def server_script(plan: ServerPlan) -> str:
     lines += [
         shell_join(["export", f"JUPYTER_RUNTIME_DIR={plan.runtime_dir}"]),
         shell_join(["export", f"JUPYTER_TOKEN_FILE={plan.runtime_dir}/token"]),
+        # a token from the login environment (the job inherits it) would win over the file (jupyter_server reads
+        # JUPYTER_TOKEN first), and every kernel would carry it; after module/venv set-up, which may set them
+        shell_join(["unset", *INHERITED_TOKENS]),
         # the user's own jupyter config (a password, extensions) must not change how hpcbridge talks to it
         shell_join(["export", f"JUPYTER_CONFIG_DIR={plan.runtime_dir}/config"]),
         shell_join(["mkdir", "-p", plan.notebook_dir]),

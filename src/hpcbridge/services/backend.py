@@ -9,9 +9,10 @@ one line in BACKENDS.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Protocol
 
+from ..config import SECRET_ENV
 from ..errors import Unsupported
 from ..models import CommandResult, EnvSpec, Job, JobDetails, JobRecord, JobRequest, JobState, Node, Partition
 from ..schedulers.directives import ScriptDirectives
@@ -122,5 +123,6 @@ def make_backend(config: ClusterConfig, run: Runner, write: Writer) -> Scheduler
 
 
 def command_env(config: ClusterConfig) -> EnvSpec:
+    """What the scheduler's commands need, and hpcbridge's own secrets kept from every child."""
     _, env = BACKENDS[config.scheduler]
-    return env(config)
+    return replace(env(config), private=SECRET_ENV)

@@ -31,7 +31,7 @@ class LocalTransport:
                 stdout=asyncio.subprocess.PIPE,
                 stderr=asyncio.subprocess.PIPE,
                 start_new_session=True,
-                env=self.env.apply(dict(os.environ)),
+                env=self.env.apply(os.environ),  # without hpcbridge's secrets: this becomes the job's environment
             )
         except FileNotFoundError as exc:
             return CommandResult(tuple(argv), "", f"{argv[0]}: command not found ({exc})", 127, 0.0)

@@ -84,6 +84,11 @@ class OpenSshTransport:
         return [*self._common_argv(), "-o", "ControlMaster=yes",
                 "-o", f"ControlPersist={self.options.control_persist}", "-f", "-N", self.options.host]
 
+    def child_environ(self) -> dict[str, str]:
+        """The local ssh's environment: the user's (SSH_AUTH_SOCK, a ProxyCommand's needs), without hpcbridge's
+        secrets, which a ProxyCommand or SendEnv would otherwise carry on."""
+        return self.env.inherited(os.environ)
+
     def check_argv(self) -> list[str]:
         return [*self.base_argv(), "-O", "check", self.options.host]
 
@@ -104,7 +109,8 @@ class OpenSshTransport:
         if not os.path.exists(self.options.control_path):
             return False, "no control socket"
         proc = await asyncio.create_subprocess_exec(*self.check_argv(), stdin=asyncio.subprocess.DEVNULL,
-                                                    stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+                                                    stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+                                                    env=self.child_environ())
         try:
             out, err = await asyncio.wait_for(proc.communicate(), 10)
         except TimeoutError:
@@ -123,7 +129,8 @@ class OpenSshTransport:
             try:
                 proc = await asyncio.create_subprocess_exec(
                     *command, stdin=asyncio.subprocess.PIPE if stdin is not None else asyncio.subprocess.DEVNULL,
-                    stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, start_new_session=True)
+                    stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, start_new_session=True,
+                    env=self.child_environ())
             except OSError as exc:
                 raise TransportError(f"cannot run {self.options.ssh_binary}: {exc}", transient=False) from exc
             try:
@@ -163,7 +170,7 @@ class OpenSshTransport:
             raise self._no_master()
         proc = await asyncio.create_subprocess_exec(
             *self.base_argv(), "-O", command, *extra, self.options.host, stdin=asyncio.subprocess.DEVNULL,
-            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, env=self.child_environ())
         out, err = await asyncio.wait_for(proc.communicate(), 10)
         return proc.returncode or 0, (decode(err) + decode(out)).strip()
 
