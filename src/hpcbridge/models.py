@@ -203,6 +203,7 @@ class JobDetails:
     reason_explained: str = ""
     source: str = "controller"  # controller | accounting
     raw: dict[str, str] = field(default_factory=dict)
+    comment: str = ""  # free text, byte-exact (sbatch --comment)
 
 
 @dataclass(frozen=True)
@@ -243,6 +244,7 @@ class JobRecord:
     reason: str = ""
     work_dir: str = ""
     steps: tuple[JobStep, ...] = ()
+    comment: str = ""
 
 
 T = TypeVar("T")

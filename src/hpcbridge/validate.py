@@ -6,13 +6,19 @@ A bad value is refused with InvalidParameter naming the parameter and the valid 
 
 from __future__ import annotations
 
+import ipaddress
 import re
 
 from .errors import InvalidParameter
 
 _NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.+-]{0,127}$")
-_JOB_ID = re.compile(r"^[0-9]{1,12}(?:_(?:[0-9]{1,9}|\[[0-9,\-%]{1,64}\]))?(?:\.[A-Za-z0-9_.-]{1,64})?$")
-_PBS_JOB_ID = re.compile(r"^[0-9]{1,12}(?:\[[0-9]*\])?(?:\.[A-Za-z0-9_.-]{1,128})?$")
+# Slurm: 123, array task 123_4, array ranges 123_[1-50:2,60%5] (squeue prints a pending throttled array so),
+# het job component 123+1, steps 123.0 / 123.batch; `123;cluster` (sbatch --parsable) is taken as 123.
+_JOB_ID = re.compile(
+    r"^[0-9]{1,12}(?:_(?:[0-9]{1,9}|\[[0-9,:\-%]{1,64}\])|\+[0-9]{1,6})?(?:\.[A-Za-z0-9_.-]{1,64})?$"
+)
+# PBS: 123.server, whole array 123[].server, subjob 123[4].server, subjob range 123[1-9:2].server.
+_PBS_JOB_ID = re.compile(r"^[0-9]{1,12}(?:\[(?:[0-9]+(?:-[0-9]+(?::[0-9]+)?)?)?\])?(?:\.[A-Za-z0-9_.-]{1,128})?$")
 _ARRAY = re.compile(r"^[0-9]+(?:-[0-9]+)?(?::[0-9]+)?(?:,[0-9]+(?:-[0-9]+)?(?::[0-9]+)?)*(?:%[0-9]+)?$")
 _DEPENDENCY = re.compile(
     r"^(?:singleton|(?:after|afterany|afternotok|afterok|aftercorr|afterburstbuffer)"
@@ -43,10 +49,13 @@ def optional_name(parameter: str, value: str | None) -> str | None:
 
 def job_id(value: str | int, parameter: str = "job_id", *, pbs: bool = False) -> str:
     text = str(value).strip()
+    if not pbs and re.fullmatch(r"[0-9][^;]*;[A-Za-z][A-Za-z0-9_.-]{0,63}", text):
+        text = text.partition(";")[0]  # sbatch --parsable's 'id;cluster'
     pattern = _PBS_JOB_ID if pbs else _JOB_ID
     if not pattern.match(text):
-        form = "a job id like 1234 or 1234.server (arrays 1234[] / 1234[5])" if pbs else (
-            "a job id like 1234, an array task like 1234_7, or a step like 1234.0"
+        form = "a job id like 1234 or 1234.server (arrays 1234[].server / 1234[5].server)" if pbs else (
+            "a job id like 1234, an array task like 1234_7 (arrays 1234_[1-9%2]), a het job component like "
+            "1234+1, or a step like 1234.0"
         )
         raise InvalidParameter(parameter, f"{text!r} is not a job id", form)
     return text

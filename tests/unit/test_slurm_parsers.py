@@ -47,7 +47,8 @@ def test_json_version_differences() -> None:
     new = slurm_json.parse_jobs(_read("squeue-24.11.6-v0.0.42.json"))[0]
     assert new.job.num_nodes == 12 and new.job.node_list.startswith("dave[4,31,40-42")
     talapas = slurm_json.parse_jobs(_read("slurmrestd-jobs-23.11.1-v0.0.40-talapas.json"))
-    assert [d.job.job_id for d in talapas] == ["7725337_411", "7725337"]
+    # the pending rest of an array: squeue writes it 7725337_[412-9999] (array_task_string), not a bare 7725337
+    assert [d.job.job_id for d in talapas] == ["7725337_411", "7725337_[412-9999]"]
     assert talapas[1].job.reason == "Resources" and "resources" in talapas[1].reason_explained.lower()
 
 
@@ -103,9 +104,10 @@ def test_live_nodes_and_partitions() -> None:
 
 def test_live_squeue_text_matches_squeue_json() -> None:
     text_jobs = {j.job_id: j for j in slurm_text.parse_squeue(_live("squeue-pinned.txt"))}
-    json_jobs = {d.job.job_id: d.job for d in slurm_json.parse_jobs(_live("squeue.json"))}
-    # 22.05's JSON keeps a pending array as one record (array_task_string "0-5"); text expands it (-r)
-    assert text_jobs and {j.array_job_id or j.job_id for j in text_jobs.values()} <= set(json_jobs)
+    json_jobs = {d.job.array_job_id or d.job.job_id: d.job for d in slurm_json.parse_jobs(_live("squeue.json"))}
+    # 22.05's JSON keeps a pending array as one record (array_task_string "0-5", id 385_[0-5]); text expands it
+    json_ids = set(json_jobs)
+    assert text_jobs and {j.array_job_id or j.job_id for j in text_jobs.values()} <= json_ids
     for job_id, job in text_jobs.items():
         other = json_jobs[job.array_job_id or job_id]
         assert (job.state, job.user, job.partition, job.name) == (other.state, other.user, other.partition,

@@ -1,12 +1,19 @@
-"""GPU counts from every GRES / TRES spelling Slurm prints.
+"""GPU counts from every GRES / TRES spelling Slurm prints. One parser for every reader (scontrol text,
+squeue/sinfo/sacct text and JSON).
 
-    gpu:a100:4(S:0-1)      node Gres (socket affinity suffix)
-    gpu:a100:2(IDX:0-1)    node GresUsed / job GRES (device indices)
-    gpu:4, gpu             untyped (count defaults to 1)
-    gres:gpu:a100:3        old TresPerNode (<= 23.02)
-    gres/gpu:1             new TresPerNode
-    gres/gpu=4             TRES (AllocTRES, ReqTRES, CfgTRES), untyped total
-    gres/gpu:a100=2        typed TRES (when AccountingStorageTRES lists the type)
+    gpu:a100:4(S:0-1)          node Gres (socket affinity suffix)
+    gpu:4(S:0-1)               untyped node Gres
+    gpu:a100:2(IDX:0-1)        node GresUsed / job GRES (device indices)
+    gpu:(null):3(IDX:0-2)      untyped devices in GresUsed (21.08-23.x print the missing type as (null))
+    gpu:(null):0(IDX:N/A)      an idle untyped node
+    gpu:a100:no_consume:2      flags between type and count (gres.conf Flags)
+    gpu:4, gpu                 untyped (count defaults to 1)
+    gres:gpu:a100:3            old TresPerNode / TresPerJob (<= 23.02)
+    gres/gpu:1                 new TresPerNode
+    gres/gpu=4                 TRES (AllocTRES, ReqTRES, CfgTRES), untyped total
+    gres/gpu:a100=2            typed TRES (when AccountingStorageTRES lists the type)
+    gres/gpu=8,gres/gpu:a100=4 typed and untyped together: the untyped entry is the total
+    gpu:a100_3g.20gb:7         MIG profiles are types like any other
     gpu:p100:2(S:0-1),tmp:1860G   several GRES, only gpu counts
 """
 
@@ -17,10 +24,13 @@ import re
 from ..models import GpuCount
 
 _EMPTY = {"", "(null)", "n/a", "none", "(none)"}
+_NULL_TYPES = {"(null)", "null", ""}
+_FLAGS = {"no_consume"}
+_SUFFIX = re.compile(r"\([^()]*\)$")  # (S:0-1), (IDX:0-2), (IDX:N/A): affinity/indices, never a count
 
 
 def split_top_level(text: str) -> list[str]:
-    """Split on commas that are not inside parentheses: 'gpu:a:1(S:0-1),gpu:b:2' -> two items."""
+    """Split on commas that are not inside parentheses: 'gpu:a:1(S:0-1),gpu:b:2(IDX:0,2)' -> two items."""
     items: list[str] = []
     current: list[str] = []
     depth = 0
@@ -38,28 +48,35 @@ def split_top_level(text: str) -> list[str]:
     return [i.strip() for i in items if i.strip()]
 
 
-def _one(item: str) -> GpuCount | None:
-    item = re.sub(r"\(.*\)$", "", item.strip())
+def _one(item: str) -> tuple[GpuCount, bool] | None:
+    """One GRES/TRES item -> (count, explicit): explicit is False for an untyped entry that may be a total
+    of typed entries beside it ('gres/gpu=8'), True for devices named untyped ('gpu:(null):3')."""
+    item = _SUFFIX.sub("", item.strip()).strip()
     if item.startswith(("gres/", "gres:")):
         item = item[5:]
     if "=" in item:  # TRES form: gpu[:type]=N
         key, _, value = item.partition("=")
         parts = key.split(":")
-        if parts[0] != "gpu":
-            return None
         count = _count(value)
-        return None if count is None else GpuCount(parts[1] if len(parts) > 1 and parts[1] else None, count)
-    parts = item.split(":")
-    if parts[0] != "gpu":
+        if parts[0] != "gpu" or count is None:
+            return None
+        kind = ":".join(parts[1:])
+        return GpuCount(None if kind in _NULL_TYPES else kind, count), kind == "(null)"
+    parts = [p for p in item.split(":") if p not in _FLAGS]
+    if not parts or parts[0] != "gpu":
         return None
     if len(parts) == 1:
-        return GpuCount(None, 1)
+        return GpuCount(None, 1), False
+    last = _count(parts[-1])
     if len(parts) == 2:
-        count = _count(parts[1])
         # 'gpu:a100' (type, no count) vs 'gpu:4' (count, no type)
-        return GpuCount(None, count) if count is not None else GpuCount(parts[1], 1)
-    count = _count(parts[-1])
-    return GpuCount(":".join(parts[1:-1]) or None, count if count is not None else 0)
+        return (GpuCount(None, last), False) if last is not None else (GpuCount(_type(parts[1]), 1), True)
+    kind = ":".join(parts[1:-1])
+    return GpuCount(_type(kind), last if last is not None else 0), kind in _NULL_TYPES
+
+
+def _type(kind: str) -> str | None:
+    return None if kind in _NULL_TYPES else kind
 
 
 def _count(text: str) -> int | None:
@@ -70,23 +87,55 @@ def _count(text: str) -> int | None:
 
 
 def parse_gpus(text: str | None) -> tuple[GpuCount, ...]:
-    """All GPU counts in a GRES or TRES string, merged by type. Typed entries win over an untyped total."""
+    """All GPU counts in a GRES or TRES string, merged by type. Typed entries win over an untyped total;
+    what the total has beyond the typed ones stays untyped ('gres/gpu=8,gres/gpu:a100=4' -> a100:4 + 4)."""
     if text is None or text.strip().lower() in _EMPTY:
         return ()
     found = [g for g in (_one(i) for i in split_top_level(text)) if g is not None]
-    typed = [g for g in found if g.type]
-    chosen = typed if typed else found
     merged: dict[str | None, int] = {}
-    for g in chosen:
-        merged[g.type] = merged.get(g.type, 0) + g.count
+    for g, _explicit in found:
+        if g.type:
+            merged[g.type] = merged.get(g.type, 0) + g.count
+    typed_sum = sum(merged.values())
+    untyped_devices = sum(g.count for g, explicit in found if g.type is None and explicit)
+    untyped_totals = sum(g.count for g, explicit in found if g.type is None and not explicit)
+    rest = untyped_devices + (max(untyped_totals - typed_sum, 0) if merged else untyped_totals)
+    if rest:
+        merged[None] = rest
     return tuple(GpuCount(t, c) for t, c in merged.items() if c > 0)
 
 
+def with_type_hint(gpus: tuple[GpuCount, ...], *hints: str | None) -> tuple[GpuCount, ...]:
+    """An untyped TRES total ('gres/gpu=2') gets the type the job asked for ('gres:gpu:a100:2', JOB_GRES
+    'gpu:a100:2(IDX:0-1)') when that names exactly one type."""
+    if len(gpus) != 1 or gpus[0].type is not None:
+        return gpus
+    for hint in hints:
+        typed = [g for g in parse_gpus(hint) if g.type]
+        if len(typed) == 1:
+            return (GpuCount(typed[0].type, gpus[0].count),)
+    return gpus
+
+
+def job_gpus(alloc_tres: str | None, num_nodes: int, per_job: str | None = None, per_node: str | None = None,
+             *hints: str | None) -> tuple[GpuCount, ...]:
+    """A job's GPUs. The allocated (or, while pending, requested) TRES is the one place every request form
+    lands: --gres, --gpus, --gpus-per-node and --gpus-per-task all show there, while squeue's %b
+    (tres-per-node) is N/A for --gpus jobs. Without GPUs in the TRES (a site that does not account gres/gpu,
+    or an old output) the request strings are counted instead: per job as is, per node times the nodes."""
+    from_tres = parse_gpus(alloc_tres)
+    if from_tres:
+        return with_type_hint(from_tres, per_node, per_job, *hints)
+    if parse_gpus(per_job):
+        return parse_gpus(per_job)
+    return tuple(GpuCount(g.type, g.count * max(num_nodes, 1)) for g in parse_gpus(per_node))
+
+
 def gpu_indices(text: str | None) -> str:
-    """Device indices from 'gpu:a100:2(IDX:0-1)' -> '0-1' ('' when absent)."""
+    """Device indices from 'gpu:a100:2(IDX:0-1)' -> '0-1' ('' when absent or IDX:N/A)."""
     if not text:
         return ""
-    found = re.findall(r"IDX:([0-9,\-]+)", text)
+    found = re.findall(r"IDX:([0-9][0-9,\-]*)", text)
     return ",".join(found)
 
 

@@ -9,7 +9,7 @@ from ..errors import InvalidParameter
 from ..models import AllocationSpec, ContainerSpec, EnvSpec, JobRequest
 from ..quoting import directive, shell_join
 from .directives import head_end
-from .slurm_text import SACCT_FIELDS, SEP, SQUEUE_FIELDS
+from .slurm_text import JOB_TEXT_FIELDS, RS, SACCT_FIELDS, SEP, SQUEUE_FIELDS
 
 # Users' own output settings must not change what we parse (squeue(1), sinfo(1), sacct(1) ENVIRONMENT).
 _NEUTRALISED_ENV = (
@@ -55,8 +55,7 @@ def squeue_argv(
     states: list[str] | None = None,
     job_ids: list[str] | None = None,
 ) -> list[str]:
-    fmt = SEP.join(code for _, code in SQUEUE_FIELDS)
-    argv = ["squeue", "--noheader", "--array", "--format", fmt]
+    argv = ["squeue", "--noheader", "--array", "--Format", squeue_format()]
     if user:
         argv += ["--user", user]
     if partition:
@@ -66,6 +65,17 @@ def squeue_argv(
     if job_ids:
         argv += ["--jobs", ",".join(job_ids)]
     return argv
+
+
+def squeue_format(fields: tuple[tuple[str, str], ...] = SQUEUE_FIELDS) -> str:
+    """`--Format` with every field `Name:0<SEP>` (width 0: never padded or truncated; the suffix is the
+    separator) and RS after the last: see slurm_records for how records are framed."""
+    return ",".join(f"{name}:0{RS if i == len(fields) - 1 else SEP}" for i, (_, name) in enumerate(fields))
+
+
+def job_text_argv(job_id: str) -> list[str]:
+    """A queued job's free-text fields byte-exact (scontrol's Key=value text cannot carry them exactly)."""
+    return ["squeue", "--noheader", "--states=all", "--jobs", job_id, "--Format", squeue_format(JOB_TEXT_FIELDS)]
 
 
 _SACCT_TIME = re.compile(
@@ -93,7 +103,8 @@ def sacct_argv(
     states: list[str] | None = None,
     partition: str | None = None,
 ) -> list[str]:
-    argv = ["sacct", "--parsable2", "--noheader", "--delimiter", SEP, "--format", ",".join(SACCT_FIELDS)]
+    # with its header: it tells the parser the layout (slurm_text.sacct_layout)
+    argv = ["sacct", "--parsable2", "--delimiter", SEP, "--format", ",".join(SACCT_FIELDS)]
     if job_ids:
         argv += ["--jobs", ",".join(job_ids)]
     if user:

@@ -14,8 +14,9 @@ import json
 from datetime import UTC, datetime
 from typing import Any
 
-from ..models import GpuCount, Job, JobDetails, JobRecord, JobStep, Node
+from ..models import Job, JobDetails, JobRecord, JobStep, Node
 from . import gres
+from .slurm_ids import json_job_id
 from .slurm_states import explain_reason, job_state, native_state_text, node_state
 
 
@@ -100,14 +101,12 @@ def _job(j: dict[str, Any]) -> JobDetails:
     native = native_state_text(j.get("job_state"))
     array_task = num(j.get("array_task_id"))
     array_job = num(j.get("array_job_id"))
-    job_id = str(num(j.get("job_id")) or "")
-    if array_task is not None and array_job:
-        job_id = f"{array_job}_{array_task}"
+    task_string = _text(j.get("array_task_string"))
+    job_id = json_job_id(num(j.get("job_id")), array_job, array_task, task_string,
+                         num(j.get("het_job_id")), num(j.get("het_job_offset")))
     tres = _text(j.get("tres_alloc_str")) or _text(j.get("tres_req_str"))
-    gpus = gres.parse_gpus(tres)
-    typed = gres.parse_gpus(_text(j.get("tres_per_node")))
-    if len(gpus) == 1 and gpus[0].type is None and len(typed) == 1 and typed[0].type:
-        gpus = (GpuCount(typed[0].type, gpus[0].count),)
+    gpus = gres.job_gpus(tres, num(j.get("node_count")) or 0, _text(j.get("tres_per_job")),
+                         _text(j.get("tres_per_node")), _text(j.get("tres_per_task")))
     state = job_state(j.get("job_state"), reason)
     start, now_used = num(j.get("start_time")), None
     end = num(j.get("end_time"))
@@ -131,8 +130,8 @@ def _job(j: dict[str, Any]) -> JobDetails:
         submit_time=ts(j.get("submit_time")),
         start_time=ts(j.get("start_time")),
         gpus=gpus,
-        array_job_id=str(array_job) if array_task is not None and array_job else None,
-        array_task_id=str(array_task) if array_task is not None else None,
+        array_job_id=str(array_job) if (array_task is not None or task_string) and array_job else None,
+        array_task_id=str(array_task) if array_task is not None else (task_string or None),
         priority=num(j.get("priority")),
     )
     code, signal = exit_code(j.get("exit_code"))
@@ -140,7 +139,7 @@ def _job(j: dict[str, Any]) -> JobDetails:
         job=job, exit_code=code, signal=signal,
         work_dir=_text(j.get("current_working_directory")),
         stdout_path=_text(j.get("standard_output")), stderr_path=_text(j.get("standard_error")),
-        command=_text(j.get("command")), dependency=_text(j.get("dependency")),
+        command=_text(j.get("command")), dependency=_text(j.get("dependency")), comment=_text(j.get("comment")),
         end_time=ts(j.get("end_time")), tres=tres,
         gpu_indices=gres.gpu_indices(_text(j.get("gres_detail"))),
         reason_explained="" if state.final else explain_reason(reason),
@@ -202,6 +201,7 @@ def _record(j: dict[str, Any]) -> JobRecord:
         node_list="" if j.get("nodes") in (None, "None assigned") else _text(j.get("nodes")),
         alloc_tres=_tres_text(tres.get("allocated")), reason="" if reason == "None" else reason,
         work_dir=_text(j.get("working_directory")), steps=tuple(steps),
+        comment=_text((j.get("comment") or {}).get("job") if isinstance(j.get("comment"), dict) else j.get("comment")),
     )
 
 

@@ -1,7 +1,8 @@
 """Parsers for Slurm's text output: scontrol key=value records, pinned squeue/sacct formats.
 
-The squeue and sacct formats are pinned by hpcbridge (see slurm_build) and separated by the ASCII unit
-separator (0x1f), which cannot occur in job names, reasons or paths, so free text never shifts columns.
+The squeue and sacct formats are pinned by hpcbridge (see slurm_build): fields separated by the ASCII unit
+separator (0x1f), the free-text fields last. How records are framed when free text holds newlines or the
+separator itself, and what stays ambiguous, is in slurm_records.
 """
 
 from __future__ import annotations
@@ -14,46 +15,44 @@ import hostlist
 
 from ..models import GpuCount, Job, JobDetails, JobRecord, JobStep, Node, Partition
 from . import gres
+from .slurm_ids import detail_job_id
+from .slurm_records import RS, SEP, parse_kv_record, split_records, split_sep_records
 from .slurm_states import explain_reason, job_state, node_state
 
-SEP = "\x1f"
+__all__ = ["RS", "SEP", "parse_kv_record", "split_records"]
 
-# squeue -o fields, in output order. Name is last so a stray separator could only affect the name.
+# squeue -O fields (`Field:0` = never truncated), in output order: fixed fields first, free text last, the
+# name very last (see slurm_records). tres-alloc is where a --gpus job's GPUs are: its %b is N/A.
 SQUEUE_FIELDS: tuple[tuple[str, str], ...] = (
-    ("job_id", "%i"), ("array_job_id", "%F"), ("array_task_id", "%K"), ("state", "%T"),
-    ("partition", "%P"), ("user", "%u"), ("account", "%a"), ("qos", "%q"), ("num_nodes", "%D"),
-    ("num_cpus", "%C"), ("time_used", "%M"), ("time_limit", "%l"), ("node_list", "%N"),
-    ("reason", "%r"), ("gres", "%b"), ("submit_time", "%V"), ("start_time", "%S"),
-    ("priority", "%Q"), ("dependency", "%E"), ("name", "%j"),
+    ("job_id", "JobArrayID"), ("array_job_id", "ArrayJobID"), ("array_task_id", "ArrayTaskID"),
+    ("state", "State"), ("partition", "Partition"), ("user", "UserName"), ("account", "Account"),
+    ("qos", "QOS"), ("num_nodes", "NumNodes"), ("num_cpus", "NumCPUs"), ("time_used", "TimeUsed"),
+    ("time_limit", "TimeLimit"), ("node_list", "NodeList"), ("gres", "tres-per-node"),
+    ("tres_per_job", "tres-per-job"), ("tres_alloc", "tres-alloc"), ("submit_time", "SubmitTime"),
+    ("start_time", "StartTime"), ("priority", "PriorityLong"), ("dependency", "Dependency"),
+    ("reason", "Reason"), ("name", "Name"),
+)
+# The `-o %i...%j` layout hpcbridge pinned before (0x1f between fields, newline after the name): still read.
+LEGACY_SQUEUE_KEYS: tuple[str, ...] = (
+    "job_id", "array_job_id", "array_task_id", "state", "partition", "user", "account", "qos", "num_nodes",
+    "num_cpus", "time_used", "time_limit", "node_list", "reason", "gres", "submit_time", "start_time",
+    "priority", "dependency", "name",
 )
 
+# `squeue --Format` of one job's free text for get_job_details (scontrol's Key=value text cannot carry it
+# exactly). Work dir and comment before the name: only the last field may hold the separator itself.
+JOB_TEXT_FIELDS: tuple[tuple[str, str], ...] = (
+    ("job_id", "JobArrayID"), ("work_dir", "WorkDir"), ("comment", "Comment"), ("name", "Name"),
+)
+
+# Free text last: WorkDir, Comment and JobName may hold newlines; only JobName may also hold 0x1f.
 SACCT_FIELDS: tuple[str, ...] = (
     "JobID", "JobIDRaw", "State", "ExitCode", "Partition", "Account", "User", "Submit", "Start", "End",
     "Elapsed", "Timelimit", "NNodes", "NodeList", "AllocTRES", "ReqMem", "MaxRSS", "Reason", "WorkDir",
-    "JobName",
+    "Comment", "JobName",
 )
 
-# scontrol prints `Key=value` pairs; values may hold spaces (OS=Linux 6.1 #1 SMP, Reason=Not responding).
-# A new pair starts at whitespace followed by a key-shaped token and '='.
-_PAIR_START = re.compile(r"\s+(?=[A-Za-z][A-Za-z0-9_:/().]*=)")
 _EMPTY = {"(null)", "N/A", "None", "Unknown", "", "n/a"}
-
-
-def parse_kv_record(text: str) -> dict[str, str]:
-    """One scontrol record (one-line -o form or the multi-line form) -> {key: value}; first key wins."""
-    flat = " ".join(line.strip() for line in text.strip().splitlines())
-    record: dict[str, str] = {}
-    for token in _PAIR_START.split(flat):
-        key, sep, value = token.partition("=")
-        if sep and key not in record:
-            record[key] = value.strip()
-    return record
-
-
-def split_records(text: str, first_key: str) -> list[str]:
-    """Split `scontrol show X` output into records that each start with `first_key=`."""
-    chunks = re.split(rf"(?m)^(?={re.escape(first_key)}=)", text)
-    return [c for c in chunks if c.strip().startswith(f"{first_key}=")]
 
 
 def epoch_to_iso(value: str) -> str:
@@ -160,7 +159,7 @@ def parse_partition_record(rec: dict[str, str]) -> Partition:
         nodes=expand_hostlist(node_list),
         total_cpus=_int(rec.get("TotalCPUs")),
         total_nodes=_int(rec.get("TotalNodes")),
-        total_gpus=gres.total(gres.parse_gpus(rec.get("TRES"))),
+        total_gpus=gres.total(gres.parse_gpus(rec.get("TRES"))),  # see with_node_gpus
         max_nodes=None if rec.get("MaxNodes", "UNLIMITED").upper() == "UNLIMITED" else _int(rec.get("MaxNodes")),
         allow_accounts=() if rec.get("AllowAccounts", "ALL") == "ALL" else _list(rec.get("AllowAccounts")),
         allow_qos=() if rec.get("AllowQos", "ALL") == "ALL" else _list(rec.get("AllowQos")),
@@ -169,6 +168,19 @@ def parse_partition_record(rec: dict[str, str]) -> Partition:
 
 def parse_partitions(text: str) -> list[Partition]:
     return [parse_partition_record(parse_kv_record(r)) for r in split_records(text, "PartitionName")]
+
+
+def needs_node_gpus(parts: list[Partition]) -> bool:
+    """A partition without GPUs in its TRES may still have them: sites that leave gres/gpu out of
+    AccountingStorageTRES have no GPU in any TRES string, while the nodes' Gres= lists them."""
+    return any(p.total_gpus == 0 and p.nodes for p in parts)
+
+
+def with_node_gpus(parts: list[Partition], nodes: list[Node]) -> list[Partition]:
+    """Partitions whose TRES names no GPU get the sum of their nodes' configured GPUs (Gres=)."""
+    by_name = {n.name: n for n in nodes}
+    return [p if p.total_gpus else replace(p, total_gpus=sum(by_name[n].gpu_total for n in p.nodes if n in by_name))
+            for p in parts]
 
 
 def _exit_code(value: str | None) -> tuple[int | None, int | None]:
@@ -184,14 +196,10 @@ def _strip_uid(value: str) -> str:
 def parse_job_record(rec: dict[str, str]) -> JobDetails:
     reason = rec.get("Reason", "")
     num_nodes = _int(rec.get("NumNodes"))
-    gpus = gres.parse_gpus(rec.get("AllocTRES") or rec.get("TRES") or rec.get("ReqTRES"))
-    typed = gres.parse_gpus(rec.get("JOB_GRES") or rec.get("TresPerNode"))
-    if len(gpus) == 1 and gpus[0].type is None and len(typed) == 1 and typed[0].type:
-        gpus = (GpuCount(typed[0].type, gpus[0].count),)
+    gpus = gres.job_gpus(rec.get("AllocTRES") or rec.get("TRES") or rec.get("ReqTRES"), num_nodes,
+                         rec.get("TresPerJob"), rec.get("TresPerNode"), rec.get("JOB_GRES"), rec.get("TresPerTask"))
     array_job, array_task = rec.get("ArrayJobId"), rec.get("ArrayTaskId")
-    job_id = rec.get("JobId", "")
-    if array_job and array_task and array_task not in _EMPTY:
-        job_id = f"{array_job}_{array_task}"
+    job_id = detail_job_id(rec)
     job = Job(
         job_id=job_id,
         name=rec.get("JobName", ""),
@@ -210,8 +218,8 @@ def parse_job_record(rec: dict[str, str]) -> JobDetails:
         submit_time=epoch_to_iso(rec.get("SubmitTime", "")),
         start_time=epoch_to_iso(rec.get("StartTime", "")),
         gpus=gpus,
-        array_job_id=array_job,
-        array_task_id=array_task,
+        array_job_id=array_job if array_task not in _EMPTY else None,
+        array_task_id=array_task if array_task not in _EMPTY else None,
         priority=_int(rec.get("Priority"), 0) if rec.get("Priority") else None,
     )
     code, sig = _exit_code(rec.get("ExitCode"))
@@ -223,6 +231,7 @@ def parse_job_record(rec: dict[str, str]) -> JobDetails:
         stdout_path=rec.get("StdOut", ""),
         stderr_path=rec.get("StdErr", ""),
         command="" if rec.get("Command") in _EMPTY else rec.get("Command", ""),
+        comment="" if rec.get("Comment") in _EMPTY else rec.get("Comment", ""),
         dependency="" if rec.get("Dependency") in _EMPTY else rec.get("Dependency", ""),
         end_time=epoch_to_iso(rec.get("EndTime", "")),
         memory=rec.get("MinMemoryNode") or rec.get("MinMemoryCPU", ""),
@@ -239,24 +248,20 @@ def parse_jobs_detail(text: str) -> list[JobDetails]:
 
 
 def parse_squeue(text: str) -> list[Job]:
-    """Rows of the pinned squeue format (SQUEUE_FIELDS joined by SEP)."""
-    jobs: list[Job] = []
-    width = len(SQUEUE_FIELDS)
-    for line in text.splitlines():
-        if not line.strip():
-            continue
-        cols = line.split(SEP)
-        if len(cols) < width:
-            continue
-        row = dict(zip((f for f, _ in SQUEUE_FIELDS), cols[: width - 1] + [SEP.join(cols[width - 1 :])]))
-        jobs.append(_job_from_row(row))
-    return jobs
+    """Records of the pinned squeue format (SQUEUE_FIELDS, RS after each record), or of the legacy `-o`
+    layout (LEGACY_SQUEUE_KEYS, a newline after each record) when no record terminator is present."""
+    if RS + "\n" in text or text.endswith(RS):
+        keys: tuple[str, ...] = tuple(k for k, _ in SQUEUE_FIELDS)
+        records = split_sep_records(text, len(keys), RS + "\n")
+    else:
+        keys, records = LEGACY_SQUEUE_KEYS, split_sep_records(text, len(LEGACY_SQUEUE_KEYS))
+    return [_job_from_row(dict(zip(keys, cols, strict=True))) for cols in records]
 
 
 def _job_from_row(row: dict[str, str]) -> Job:
     reason = row["reason"]
     num_nodes = _int(row["num_nodes"])
-    per_node = gres.parse_gpus(row["gres"])
+    gpus = gres.job_gpus(row.get("tres_alloc"), num_nodes, row.get("tres_per_job"), row["gres"])
     task = row["array_task_id"]
     return Job(
         job_id=row["job_id"],
@@ -275,7 +280,7 @@ def _job_from_row(row: dict[str, str]) -> Job:
         time_limit=row["time_limit"],
         submit_time=epoch_to_iso(row["submit_time"]),
         start_time=epoch_to_iso(row["start_time"]),
-        gpus=tuple(GpuCount(g.type, g.count * max(num_nodes, 1)) for g in per_node),
+        gpus=gpus,
         array_job_id=row["array_job_id"] if task not in _EMPTY else None,
         array_task_id=task if task not in _EMPTY else None,
         priority=_int(row["priority"]) if row["priority"].isdigit() else None,
@@ -288,12 +293,10 @@ def parse_sacct(text: str) -> list[JobRecord]:
     jobs: dict[str, JobRecord] = {}
     steps: dict[str, list[JobStep]] = {}
     order: list[str] = []
-    width = len(SACCT_FIELDS)
-    for line in text.splitlines():
-        cols = line.split(SEP)
-        if len(cols) < width or cols[0] == "JobID":
-            continue
-        row = dict(zip(SACCT_FIELDS, cols[: width - 1] + [SEP.join(cols[width - 1 :])]))
+    fields = sacct_layout(text)
+    for cols in split_sep_records(text, len(fields)):
+        row = dict(zip(fields, cols, strict=True))
+        row.setdefault("Comment", "")
         job_id, _, step = row["JobID"].partition(".")
         code, sig = _exit_code(row["ExitCode"])
         if step:
@@ -313,8 +316,22 @@ def parse_sacct(text: str) -> list[JobRecord]:
             node_list="" if row["NodeList"].startswith("None") else row["NodeList"],
             alloc_tres=row["AllocTRES"], req_mem=row["ReqMem"], max_rss=row["MaxRSS"],
             reason="" if row["Reason"] == "None" else row["Reason"], work_dir=row["WorkDir"],
+            comment=row["Comment"],
         )
     return [_with_steps(jobs[j], steps.get(j, [])) for j in order]
+
+
+# The layout pinned before Comment was added; recorded outputs of it are still read.
+LEGACY_SACCT_FIELDS = tuple(f for f in SACCT_FIELDS if f != "Comment")
+
+
+def sacct_layout(text: str) -> tuple[str, ...]:
+    """The fields of a pinned sacct output: its header when present (sacct_argv asks for it), else the
+    current layout, or the legacy one when the first record has exactly its number of separators."""
+    first = text.split("\n", 1)[0]
+    if first.startswith("JobID" + SEP):  # column titles may differ from the names asked for: count them
+        return LEGACY_SACCT_FIELDS if first.count(SEP) == len(LEGACY_SACCT_FIELDS) - 1 else SACCT_FIELDS
+    return LEGACY_SACCT_FIELDS if first.count(SEP) == len(LEGACY_SACCT_FIELDS) - 1 else SACCT_FIELDS
 
 
 def _with_steps(record: JobRecord, steps: list[JobStep]) -> JobRecord:
@@ -338,3 +355,18 @@ def parse_version(text: str) -> str:
     """'slurm 22.05.8' / 'slurm-wlm 22.05.8' -> '22.05.8'."""
     m = re.search(r"([0-9]+\.[0-9]+(?:\.[0-9]+)?)", text)
     return m.group(1) if m else ""
+
+
+def parse_job_text(text: str) -> dict[str, dict[str, str]]:
+    """job id -> {work_dir, comment, name} from job_text_argv's answer."""
+    keys = tuple(k for k, _ in JOB_TEXT_FIELDS)
+    rows = (dict(zip(keys, cols, strict=True)) for cols in split_sep_records(text, len(keys), RS + "\n"))
+    return {r["job_id"]: {**r, "comment": "" if r["comment"] == "(null)" else r["comment"]} for r in rows}
+
+
+def with_job_text(details: JobDetails, text: dict[str, str] | None) -> JobDetails:
+    """Details whose name, work dir and comment are the byte-exact ones of parse_job_text."""
+    if not text:
+        return details
+    return replace(details, job=replace(details.job, name=text["name"]), work_dir=text["work_dir"],
+                   comment=text["comment"])

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 from .. import validate
 from ..errors import InvalidParameter, NotFound, PrivilegeError, SchedulerError
 from ..models import CommandResult, EnvSpec, Job, JobDetails, JobRecord, Node, Partition
-from ..schedulers import directives, merge, slurm_states
+from ..schedulers import directives, merge, slurm_ids, slurm_states
 from ..schedulers import slurm_build as build
 from ..schedulers import slurm_messages as messages
 from ..schedulers import slurm_text as parse
@@ -83,7 +83,8 @@ class SlurmBackend:
         return (await self._ok("id", ["id", "-un"])).stdout.strip()
 
     async def partitions(self) -> list[Partition]:
-        return parse.parse_partitions((await self._ok("scontrol show partition", build.partitions_argv())).stdout)
+        parts = parse.parse_partitions((await self._ok("scontrol show partition", build.partitions_argv())).stdout)
+        return parse.with_node_gpus(parts, await self.nodes()) if parse.needs_node_gpus(parts) else parts
 
     async def nodes(self) -> list[Node]:
         return parse.parse_nodes((await self._ok("scontrol show node", build.nodes_argv())).stdout)
@@ -103,17 +104,20 @@ class SlurmBackend:
         return parse.epoch_to_iso(text) if text else ""
 
     async def job(self, job_id: str) -> JobDetails | None:
-        result = await self._run(build.job_argv(job_id))
+        result = await self._run(build.job_argv(slurm_ids.for_show(job_id)))
         if not result.ok:
             if "Invalid job id" in result.stderr:
                 return None
             raise command_error("scontrol show job", result)
         details = parse.parse_jobs_detail(result.stdout)
         # an array's parent id expands to every task; pick the exact match when there is one
-        for d in details:
-            if d.job.job_id == job_id or d.raw.get("JobId") == job_id:
-                return d
-        return details[0] if details else None
+        found = next((d for d in details if job_id in (d.job.job_id, d.raw.get("JobId"),
+                                                        slurm_ids.for_signal(d.job.job_id))), None)
+        found = found or (details[0] if details else None)
+        if found is None:
+            return None
+        text = await self._run(build.job_text_argv(slurm_ids.for_signal(found.job.job_id)))
+        return parse.with_job_text(found, parse.parse_job_text(text.stdout).get(found.job.job_id)) if text.ok else found
 
     async def history(self, job_ids: list[str] | None = None, user: str | None = None, all_users: bool = False,
                       start_time: str | None = None, end_time: str | None = None) -> list[JobRecord]:
@@ -155,13 +159,20 @@ class SlurmBackend:
         if force:
             raise InvalidParameter("force", "Slurm has no forced deletion (it is PBS's qdel -W force); scancel "
                                    "already ends the job", "force=false, or signal='KILL' to kill it at once")
+        leader = slurm_ids.het_leader(job_id)
+        if leader:
+            raise InvalidParameter("job_id", f"{job_id!r} is one component of heterogeneous job {leader}, and "
+                                   "Slurm cancels a heterogeneous job only as a whole", f"job_id={leader!r}")
+        job_id = slurm_ids.for_signal(job_id)
         result = await self._run(build.scancel_argv(job_id, signal), idempotent=False)
         self._check_job_command("scancel", job_id, result)
 
     async def hold(self, job_id: str) -> None:
+        job_id = slurm_ids.for_signal(job_id)
         self._check_job_command("scontrol hold", job_id, await self._run(build.hold_argv(job_id)))
 
     async def release(self, job_id: str) -> None:
+        job_id = slurm_ids.for_signal(job_id)
         self._check_job_command("scontrol release", job_id, await self._run(build.release_argv(job_id)))
 
     @staticmethod
