@@ -15,9 +15,11 @@ from pathlib import Path
 from typing import Annotated, Any, Literal, cast
 
 import platformdirs
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, ValidationInfo, field_validator
+from pydantic_core import PydanticCustomError
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from . import validate
 from .errors import ConfigError
 
 
@@ -25,6 +27,20 @@ def _split_csv(value: object) -> object:
     """'a,b' -> ['a', 'b']; paths may also be separated by ':' like PATH (SLURM_IMAGE_DIR=/a:/b)."""
     if isinstance(value, str):
         return [v.strip() for v in re.split(r"[,:]", value) if v.strip()]
+    return value
+
+
+def _ssh_identity(field: str, value: object, shown_as: str = "") -> object:
+    """host / user as every door hands them in (file, SLURM_* variables, `cluster add`, an engine's answer):
+    a plain name or address, else refused here so that no door can skip the check."""
+    if value is None:
+        return value
+    host = field.endswith("host")
+    problem = validate.host_problem(value) if host else validate.user_problem(value)
+    if problem:
+        form = validate.HOST_FORM if host else validate.USER_FORM
+        # one placeholder: pydantic substitutes context values, and the value itself may hold braces
+        raise PydanticCustomError("ssh_identity", "{detail}", {"detail": f"{shown_as}{problem}; expected {form}"})
     return value
 
 
@@ -135,6 +151,11 @@ class ClusterConfig(BaseModel):
     def _modules(cls, value: object) -> object:
         return [v.strip() for v in value.split(",") if v.strip()] if isinstance(value, str) else value
 
+    @field_validator("host", "user")
+    @classmethod
+    def _identity(cls, value: object, info: ValidationInfo) -> object:
+        return _ssh_identity(str(info.field_name), value)
+
     def explicit_dirs(self) -> dict[str, str | None]:
         return {
             "datasets": self.dir_datasets, "results": self.dir_results, "models": self.dir_models,
@@ -189,6 +210,11 @@ class SlurmEnv(BaseSettings):
     @classmethod
     def _csv(cls, value: object) -> object:
         return _split_csv(value)
+
+    @field_validator("ssh_host", "ssh_user")
+    @classmethod
+    def _identity(cls, value: object, info: ValidationInfo) -> object:
+        return _ssh_identity(str(info.field_name), value, f"SLURM_{str(info.field_name).upper()}=")
 
     def cluster_fields(self) -> dict[str, object]:
         mapping = {

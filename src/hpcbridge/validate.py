@@ -172,3 +172,51 @@ def directory_path(parameter: str, value: str) -> str:
     if not value.startswith(("/", "~/")) or "/../" in f"{value}/":
         raise InvalidParameter(parameter, f"{value!r} is not an absolute path", "/path/to/dir or ~/dir, without ..")
     return value
+
+
+# Where a host or user goes, OpenSSH (and asyncssh) substitute it into ~/.ssh/config's ProxyCommand (%h, %r),
+# which a shell runs: blanks, quotes or a leading - there become options or commands. So only plain names.
+_HOST = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,252}$")
+_USER = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.@-]{0,127}$")
+HOST_FORM = ("a host name or ~/.ssh/config Host alias (letters, digits and . _ -, not starting with - or .), "
+             "or an IPv4 or IPv6 address without brackets (the port goes in port)")
+USER_FORM = "a user name: letters, digits and . _ - @ (not starting with -, . or @; no blanks, quotes or %)"
+
+
+def host_problem(value: object) -> str | None:
+    """None for a host name, alias or IP literal; else what is wrong with it (value quoted, cut to 80)."""
+    if isinstance(value, str) and _HOST.match(value):
+        return None
+    if isinstance(value, str) and ":" in value and "%" not in value:
+        try:
+            ipaddress.IPv6Address(value)
+            return None
+        except ValueError:
+            pass
+    return f"{_shown(value)} is not a host name or IP address"
+
+
+def user_problem(value: object) -> str | None:
+    if isinstance(value, str) and _USER.match(value):
+        return None
+    return f"{_shown(value)} is not a user name"
+
+
+def ssh_host(parameter: str, value: str) -> str:
+    """A host bound for ssh's command line or a ProxyCommand: refused unless it is plain (host_problem)."""
+    problem = host_problem(value)
+    if problem:
+        raise InvalidParameter(parameter, problem, HOST_FORM)
+    return value
+
+
+def ssh_user(parameter: str, value: str) -> str:
+    problem = user_problem(value)
+    if problem:
+        raise InvalidParameter(parameter, problem, USER_FORM)
+    return value
+
+
+def _shown(value: object) -> str:
+    text = repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."

@@ -20,6 +20,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from .. import validate
 from ..errors import CommandTimeout, TransportError
 from ..models import CommandResult, EnvSpec
 from ..quoting import shell_join
@@ -70,10 +71,15 @@ class OpenSshTransport:
         if o.port:
             argv += ["-p", str(o.port)]
         if o.user:
-            argv += ["-l", o.user]
+            argv += ["-l", validate.ssh_user("user", o.user)]
         if o.key_path:
             argv += ["-i", str(Path(o.key_path).expanduser()), "-o", "IdentitiesOnly=yes"]
         return argv
+
+    def _destination(self) -> str:
+        """The host, last before the command: one that starts with - would be read by ssh as an option
+        (-oProxyCommand=...). The config refuses such a host already; this holds for any other caller too."""
+        return validate.ssh_host("host", self.options.host)
 
     def base_argv(self) -> list[str]:
         return [*self._common_argv(), "-o", "ControlMaster=no", "-o", "BatchMode=yes"]
@@ -82,7 +88,7 @@ class OpenSshTransport:
         """What `hpcbridge login` runs in the user's terminal: a master that asks its questions there, goes to
         the background once logged in (-f), and stays ControlPersist after the last command."""
         return [*self._common_argv(), "-o", "ControlMaster=yes",
-                "-o", f"ControlPersist={self.options.control_persist}", "-f", "-N", self.options.host]
+                "-o", f"ControlPersist={self.options.control_persist}", "-f", "-N", self._destination()]
 
     def child_environ(self) -> dict[str, str]:
         """The local ssh's environment: the user's (SSH_AUTH_SOCK, a ProxyCommand's needs), without hpcbridge's
@@ -90,7 +96,7 @@ class OpenSshTransport:
         return self.env.inherited(os.environ)
 
     def check_argv(self) -> list[str]:
-        return [*self.base_argv(), "-O", "check", self.options.host]
+        return [*self.base_argv(), "-O", "check", self._destination()]
 
     def _remote(self, argv: list[str], timeout: float) -> str:
         # the remote command dies with its deadline even though the local ssh cannot signal it
@@ -124,7 +130,7 @@ class OpenSshTransport:
         if not os.path.exists(self.options.control_path):
             raise self._no_master()
         started = time.monotonic()
-        command = [*self.base_argv(), self.options.host, "--", self._remote(argv, timeout)]
+        command = [*self.base_argv(), self._destination(), "--", self._remote(argv, timeout)]
         async with self._sessions:
             try:
                 proc = await asyncio.create_subprocess_exec(
@@ -169,7 +175,7 @@ class OpenSshTransport:
         if not os.path.exists(self.options.control_path):
             raise self._no_master()
         proc = await asyncio.create_subprocess_exec(
-            *self.base_argv(), "-O", command, *extra, self.options.host, stdin=asyncio.subprocess.DEVNULL,
+            *self.base_argv(), "-O", command, *extra, self._destination(), stdin=asyncio.subprocess.DEVNULL,
             stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, env=self.child_environ())
         out, err = await asyncio.wait_for(proc.communicate(), 10)
         return proc.returncode or 0, (decode(err) + decode(out)).strip()

@@ -11,13 +11,15 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import asyncssh
 
-from ..errors import CommandTimeout, TransportError
+from .. import validate
+from ..errors import CommandTimeout, ConfigError, TransportError
 from ..models import CommandResult, EnvSpec
 from ..quoting import shell_join
 from .base import decode
@@ -92,8 +94,18 @@ class SshTransport:
         async with self._lock:
             if self._conn is not None and not self._conn.is_closed():
                 return self._conn
+            self._check_identity()
             try:
                 self._conn = await asyncssh.connect(self.options.host, **self._connect_kwargs())
+            except (asyncssh.KeyImportError, asyncssh.KeyEncryptionError) as exc:
+                raise ConfigError(f"key_path {self.options.key_path!r} is not a private key hpcbridge can "
+                                  f"use ({exc}): point key_path at the private key (not the .pub), and set "
+                                  "password to its passphrase if it has one") from exc
+            except TimeoutError as exc:  # asyncssh's connect_timeout; it says nothing itself
+                raise TransportError(
+                    f"no SSH answer from {self._address()} within {self.options.connect_timeout:g} s "
+                    "(connect_timeout): the host is down, a firewall drops the connection, or no SSH server "
+                    "listens there; check host and port") from exc
             except asyncssh.HostKeyNotVerifiable as exc:
                 raise TransportError(
                     f"host key of {self.options.host} is not in known_hosts "
@@ -108,12 +120,34 @@ class SshTransport:
                     "(log in once with `hpcbridge login CLUSTER`).",
                     transient=False,
                 ) from exc
-            except (TimeoutError, OSError, asyncssh.Error) as exc:
-                raise TransportError(f"cannot reach {self.description}: {exc}") from exc
+            except (OSError, asyncssh.Error) as exc:
+                raise TransportError(f"cannot reach {self.description}: {exc or type(exc).__name__}") from exc
             self.connects += 1
             self._sftp_ok = None
             log.info("connected to %s", self.description)
             return self._conn
+
+    def _address(self) -> str:
+        o = self.options
+        return f"{o.host}:{o.port}" if o.port else f"{o.host} (port from ~/.ssh/config, else 22)"
+
+    def _check_identity(self) -> None:
+        """Before connecting: a host or user that is not a plain name would land in ~/.ssh/config's
+        ProxyCommand (%h, %r), which asyncssh runs; a key file that is not there is the configuration's fault,
+        not the network's (asyncssh says only 'No such file', which reads as worth retrying)."""
+        validate.ssh_host("host", self.options.host)
+        if self.options.user:
+            validate.ssh_user("user", self.options.user)
+        key = self.options.key_path
+        if key:
+            path = Path(key).expanduser()
+            if not path.is_file():
+                what = "a directory" if path.exists() else "absent"
+                raise ConfigError(f"key_path {key!r} is not a file ({what}): point key_path (SLURM_SSH_KEY_PATH) "
+                                  "at the private key, or leave it out to use the SSH agent and ~/.ssh/id_*")
+            if not os.access(path, os.R_OK):
+                raise ConfigError(f"key_path {key!r} cannot be read by this user: check its owner and mode "
+                                  "(0600)")
 
     def _drop(self, conn: asyncssh.SSHClientConnection) -> None:
         if self._conn is conn:
