@@ -28,6 +28,7 @@ log = logging.getLogger("hpcbridge.jupyter")
 logging.getLogger("httpx").setLevel(logging.WARNING)  # one INFO line per request otherwise
 Address = Callable[[], Awaitable[tuple[str, int]]]
 Message = dict[str, Any]
+OnMessage = Callable[[str, Message], Awaitable[None]]
 
 
 class ServerGone(HpcBridgeError):
@@ -187,10 +188,9 @@ class KernelChannel:
         return {"header": header, "parent_header": {}, "metadata": {}, "content": content, "channel": "shell",
                 "buffers": []}
 
-    async def execute(self, code: str, on_message: Callable[[str, dict[str, Any]], None],
-                      store_history: bool = True) -> str:
-        """Send code; hand every output message to on_message until the kernel is idle again and has
-        replied. Returns the reply's status (ok, error, aborted). Raises ServerGone if the socket closes."""
+    async def execute(self, code: str, on_message: OnMessage, store_history: bool = True) -> str:
+        """Send code; hand every output message to on_message (awaited: one at a time, in order) until the
+        kernel is idle again and has replied. Returns the reply's status (ok, error, aborted). Raises ServerGone if the socket closes."""
         socket = await self._ensure()
         msg = self._request("execute_request", {
             "code": code, "silent": False, "store_history": store_history, "user_expressions": {},
@@ -207,7 +207,7 @@ class KernelChannel:
             self._waiting.pop(msg_id, None)
 
     @staticmethod
-    async def _collect(queue: asyncio.Queue[Message], on_message: Callable[[str, dict[str, Any]], None]) -> str:
+    async def _collect(queue: asyncio.Queue[Message], on_message: OnMessage) -> str:
         idle, status = False, ""
         while not (idle and status):
             msg = await queue.get()
@@ -220,9 +220,9 @@ class KernelChannel:
             elif kind == "execute_reply":
                 status = str(content.get("status", "ok"))
                 if content.get("execution_count") is not None:
-                    on_message("_count", {"execution_count": content["execution_count"]})
+                    await on_message("_count", {"execution_count": content["execution_count"]})
             else:
-                on_message(kind, msg)
+                await on_message(kind, msg)
         return status
 
     async def close(self) -> None:

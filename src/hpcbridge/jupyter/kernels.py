@@ -279,11 +279,11 @@ class Kernels:
 
     async def _run(self, c: Cluster, o: Open, code: str, save: bool, output: CellOutput,
                    messages: list[dict[str, Any]], progress: Progress) -> str:
-        def on_message(kind: str, msg: dict[str, Any]) -> None:
+        async def on_message(kind: str, msg: dict[str, Any]) -> None:
             if kind == "_count":
                 output.execution_count = msg["execution_count"]
                 return
-            output.add(kind, msg.get("content") or {})
+            await output.receive(kind, msg.get("content") or {})  # images and markup: off the event loop
             messages.append(msg)
 
         channel = o.server.client.channel(o.session.kernel_id)
