@@ -16,13 +16,14 @@ import socket
 import threading
 import time
 import tomllib
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
 
 import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse, PlainTextResponse, Response
+from starlette.responses import JSONResponse, PlainTextResponse, RedirectResponse, Response, StreamingResponse
 from starlette.routing import Route, WebSocketRoute
 from starlette.websockets import WebSocket
 
@@ -59,7 +60,11 @@ class TpJob:
 
 
 class Engine:
-    """mode: "ok", "error" (every request answers 500) or "hang" (every request waits forever)."""
+    """mode: "ok", "error" (every request answers 500) or "hang" (every request waits forever).
+
+    Hostile answers, for tests/security: `pull_answer` replaces what /job/pull answers, `redirect_to` is where
+    /redirect sends a client, `next_id` is the id the next created cluster or pushed job gets, and
+    /stream/<n> sends n bytes without a Content-Length."""
 
     def __init__(self, key: str, ssh_command: str = "", push_command: str = "") -> None:
         self.key = key
@@ -70,6 +75,9 @@ class Engine:
         self.jobs: dict[str, TpJob] = {}
         self.requests: dict[str, tuple[str, str, int]] = {}  # id -> (kind, target, polls left)
         self.seen: list[tuple[str, str, dict[str, str]]] = []  # method, path, headers (as received)
+        self.pull_answer: dict[str, Any] | None = None
+        self.redirect_to = ""
+        self.next_id: str | None = None
         self.url = ""
         self._server: uvicorn.Server | None = None
 
@@ -89,6 +97,8 @@ class Engine:
             Route("/job/cancel/{jid}", self.job_cancel, methods=["POST"]),
             Route("/job/pull/{jid}", self.job_pull),
             Route("/files/{jid}/{path:path}", self.file),
+            Route("/redirect", self.redirect),
+            Route("/stream/{size:int}", self.stream),
             WebSocketRoute("/job/push", self.job_push),
             WebSocketRoute("/job/listen/{jid}", self.job_listen),
         ]
@@ -133,7 +143,7 @@ class Engine:
         if refused := await self._gate(request):
             return refused
         body = await request.json()
-        cid = "c-" + secrets.token_hex(4)
+        cid = self.next_id or "c-" + secrets.token_hex(4)
         self.clusters[cid] = TpCluster(cid, body["instance_type"], body.get("num_nodes") or 1,
                                        body.get("tp_cluster_name") or cid, body.get("public_keys") or [])
         rid = "r-" + secrets.token_hex(4)
@@ -234,6 +244,8 @@ class Engine:
         job = await self._job(request)
         if isinstance(job, Response):
             return job
+        if self.pull_answer is not None:
+            return JSONResponse(self.pull_answer)
         urls = {path: f"{self.url}/files/{job.id}/{path}" for path in job.files}
         return JSONResponse({"download_map": urls, "message": f"{len(urls)} file(s) to pull"})
 
@@ -242,6 +254,18 @@ class Engine:
         data = job.files.get(request.path_params["path"]) if job else None
         return Response(data, media_type="application/octet-stream") if data is not None else \
             PlainTextResponse("not found", status_code=404)
+
+    async def redirect(self, request: Request) -> Response:
+        return RedirectResponse(self.redirect_to, status_code=302)
+
+    async def stream(self, request: Request) -> Response:
+        size = request.path_params["size"]
+
+        async def chunks() -> AsyncIterator[bytes]:
+            for start in range(0, size, 65536):
+                yield b"x" * min(65536, size - start)
+
+        return StreamingResponse(chunks(), media_type="application/octet-stream")
 
     async def _ws_key(self, ws: WebSocket) -> bool:
         await ws.accept()
@@ -261,7 +285,7 @@ class Engine:
             await ws.close(code=4004, reason=f"cluster {payload.get('cluster_id')} not found")
             return
         config = tomllib.loads(payload["tp_config"])
-        jid = "j-" + secrets.token_hex(4)
+        jid = self.next_id or "j-" + secrets.token_hex(4)
         outputs = config.get("outputs") or []
         job = TpJob(jid, payload["cluster_id"], config,
                     files={f"{o.rstrip('/')}/result.txt": f"{jid} {o}\n".encode() for o in outputs})

@@ -71,6 +71,11 @@ class ClusterConfig(BaseModel):
                                                               "TENSORPOOL_KEY is not set")
     tensorpool_results_dir: str | None = Field(None, description="TensorPool only: local directory job "
                                                                  "outputs are pulled into")
+    tensorpool_pull_max_files: int = Field(1000, ge=1, description="TensorPool only: most files one pull takes")
+    tensorpool_pull_max_file_bytes: int = Field(10 * 1024**3, ge=1, description="TensorPool only: largest file "
+                                                                                "a pull takes (bytes)")
+    tensorpool_pull_max_bytes: int = Field(20 * 1024**3, ge=1, description="TensorPool only: most bytes one "
+                                                                           "pull takes in all")
     pbs_flavor: Literal["auto", "pbspro", "torque"] = Field(
         "auto", description="PBS only: pbspro (-F json, script on stdin) or torque (text, script file); "
                             "auto asks qstat --version")

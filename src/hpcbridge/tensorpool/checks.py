@@ -1,5 +1,5 @@
 """What is checked before anything reaches TensorPool or the disk: the API key's source, SSH public keys, the
-files a pull would write, the ssh command an instance is reached with, and ids. Pure, except reading the key."""
+ssh command an instance is reached with, and ids. Pure, except reading the key."""
 
 from __future__ import annotations
 
@@ -44,6 +44,15 @@ def identifier(parameter: str, value: str) -> str:
     return value
 
 
+def engine_id(kind: str, value: object, after: str) -> str | None:
+    """An id the engine answered (None when it gave none), held to the same pattern as ids we send, before it
+    reaches a URL path, a file path or a tool answer. `after` says what may have happened at the engine."""
+    if value is None or (isinstance(value, str) and _ID.match(value)):
+        return value
+    raise PolicyError(f"the engine answered a {kind} that is not an id: {str(value)[:100]!r} (an id is letters, "
+                      f"digits, . _ - starting with a letter or digit); it was not used. {after}")
+
+
 def instance_type(value: str) -> str:
     if not _INSTANCE_TYPE.match(value or ""):
         raise InvalidParameter("instance_type", f"{value!r}", "COUNTxTYPE such as 1xH100 or 8xB200")
@@ -66,17 +75,6 @@ def public_key(value: str) -> str:
     if key.get_algorithm() != kind and not (kind == "ssh-rsa" and key.get_algorithm().startswith("rsa")):
         raise InvalidParameter("ssh_public_key", f"declared {kind} but the key is {key.get_algorithm()}", form)
     return line
-
-
-def pull_target(root: Path, relative: str) -> Path:
-    """Where a pulled file goes: inside root, whatever the engine names it (the CLI writes the name as given,
-    so `../../.bashrc` from the engine would land outside the project)."""
-    if not relative or relative.startswith(("/", "~")) or "\x00" in relative:
-        raise PolicyError(f"the engine named a file to pull outside the results directory: {relative[:200]!r}")
-    target = (root / relative).resolve()
-    if not target.is_relative_to(root.resolve()):
-        raise PolicyError(f"the engine named a file to pull outside the results directory: {relative[:200]!r}")
-    return target
 
 
 @dataclass(frozen=True)

@@ -13,25 +13,22 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import re
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import httpx
 import tomlkit
 from websockets.exceptions import ConnectionClosed
 
 from .. import private, validate
 from ..config import ClusterConfig
 from ..errors import InvalidParameter, NotFound, PolicyError, SchedulerError
-from . import checks
+from . import checks, pull
 from .engine import DEFAULT_ENGINE, Engine
 
 Progress = Callable[[str], Awaitable[None]]
 TEXT_CAP = 16 * 1024
-MAX_PULL_BYTES = 2 * 1024**3
 
 
 @dataclass(frozen=True)
@@ -110,7 +107,9 @@ class TensorPool:
         if name:
             body["tp_cluster_name"] = name
         answer = await engine.request("POST", "/cluster/create", body=body, ok=(202,))
-        rid, cid = answer.data.get("request_id"), answer.data.get("cluster_id")
+        made = "The engine accepted the creation: check tensorpool_cluster_list, it may bill."
+        rid = checks.engine_id("request id", answer.data.get("request_id"), made)
+        cid = checks.engine_id("cluster id", answer.data.get("cluster_id"), made)
         said = self._said(engine, answer.message or "cluster creation initiated", request_id=rid,
                           cluster_id=cid, status="PENDING", done=False)
         return await self._follow(engine, said, wait, progress)
@@ -133,7 +132,9 @@ class TensorPool:
         engine = self.engine(account)
         answer = await engine.request("DELETE", f"/cluster/{cid}", ok=(202,))
         said = self._said(engine, answer.message or f"cluster {cid} destruction initiated",
-                          request_id=answer.data.get("request_id"), cluster_id=cid, status="PENDING", done=False)
+                          request_id=checks.engine_id("request id", answer.data.get("request_id"),
+                                                      f"The engine accepted destroying {cid}."),
+                          cluster_id=cid, status="PENDING", done=False)
         return await self._follow(engine, said, wait, progress)
 
     async def request_status(self, account: str | None, request_id: str) -> Said:
@@ -199,7 +200,8 @@ class TensorPool:
             async with engine.socket("/job/push", payload) as ws:
                 async for raw in ws:
                     data = json.loads(raw)
-                    job_id = job_id or data.get("job_id")
+                    job_id = job_id or checks.engine_id("job id", data.get("job_id"),
+                                                        "The push may have started a job: check tensorpool_job_list.")
                     if data.get("message"):
                         said.append(str(data["message"]))
                     if data.get("command"):
@@ -269,18 +271,15 @@ class TensorPool:
             raise PolicyError("the engine asked to run a local command to pull this job, which hpcbridge does "
                               f"not do: {engine.scrub(str(answer.data['command']))[:300]}")
         root = self.results_dir(account) / jid
-        files = {k: str(v) for k, v in (answer.data.get("download_map") or {}).items()}
-        targets = {name: checks.pull_target(root, name) for name in files}  # all checked before any is written
-        written, skipped = [], []
-        async with httpx.AsyncClient(timeout=engine.timeout, follow_redirects=True) as http:
-            for name, url in files.items():
-                target = targets[name]
-                if target.exists() and not overwrite:
-                    skipped.append(name)
-                    continue
-                await _download(http, url, target)
-                written.append(name)
-        return Pulled(engine.account, jid, str(root), written, skipped, engine.scrub(answer.message))
+        cfg = self.accounts[engine.account]
+        limits = pull.Limits(cfg.tensorpool_pull_max_files, cfg.tensorpool_pull_max_file_bytes,
+                             cfg.tensorpool_pull_max_bytes)
+        items = pull.plan(root, answer.data.get("download_map") or {}, engine.url, limits)  # before any fetch
+        fetched = [i for i in items if overwrite or not i.target.exists()]
+        await pull.pull(fetched, root, engine.url, limits, engine.timeout)
+        skipped = [i.name for i in items if i.name not in {f.name for f in fetched}]
+        return Pulled(engine.account, jid, str(root), [i.name for i in fetched], skipped,
+                      engine.scrub(answer.message))
 
     async def ssh_target(self, account: str | None, instance_id: str) -> checks.SshTarget:
         engine = self.engine(account)
@@ -290,21 +289,3 @@ class TensorPool:
             raise SchedulerError(f"TensorPool gave no ssh command for {instance_id}: {answer.message}")
         return checks.ssh_target(str(answer.data["command"]))
 
-
-async def _download(http: httpx.AsyncClient, url: str, target: Path) -> None:
-    if not re.match(r"^https?://", url):
-        raise PolicyError(f"the engine gave a download address that is not http(s): {url[:100]!r}")
-    target.parent.mkdir(parents=True, exist_ok=True)
-    partial = target.with_name(target.name + ".part")
-    size = 0
-    async with http.stream("GET", url) as response:
-        if response.status_code != 200:
-            raise SchedulerError(f"downloading {target.name} failed: status {response.status_code}")
-        with partial.open("wb") as fh:
-            async for chunk in response.aiter_bytes():
-                size += len(chunk)
-                if size > MAX_PULL_BYTES:
-                    partial.unlink(missing_ok=True)
-                    raise PolicyError(f"{target.name} is larger than {MAX_PULL_BYTES // 1024**3} GB: not pulled")
-                fh.write(chunk)
-    partial.replace(target)
