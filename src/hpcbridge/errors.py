@@ -38,6 +38,16 @@ class PolicyError(HpcBridgeError):
     """The request is well formed but configuration policy forbids it."""
 
 
+class ReadOnlyCluster(PolicyError):
+    """A change asked of a cluster configured `read_only = true`; refused before anything is sent."""
+
+    def __init__(self, cluster: str, action: str) -> None:
+        super().__init__(f"cluster '{cluster}' is read-only (read_only = true): {action} refused; "
+                         "reading (jobs, queue, files, history) still works")
+        self.cluster = cluster
+        self.action = action
+
+
 class NotFound(HpcBridgeError):
     """A job, partition, node or cluster that does not exist (the message lists what does)."""
 

@@ -6,6 +6,8 @@ shared by several named tokens keeps each principal's sessions and profiles apar
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from contextvars import ContextVar
 
 LOCAL = "local"
@@ -14,3 +16,14 @@ current: ContextVar[str] = ContextVar("hpcbridge_principal", default=LOCAL)
 
 def name() -> str:
     return current.get()
+
+
+@contextmanager
+def acting_as(who: str) -> Iterator[None]:
+    """One request's work done as `who` (a tool call, a resource read, a dashboard page): every front door
+    sets it the same way, so the audit log, sessions and profiles name the caller."""
+    token = current.set(who)
+    try:
+        yield
+    finally:
+        current.reset(token)

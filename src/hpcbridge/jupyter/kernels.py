@@ -76,6 +76,7 @@ class Kernels:
 
     # --- sessions -------------------------------------------------------------------------------------
     async def start(self, c: Cluster, name: str, want: Launch, progress: Progress) -> SessionView:
+        c.check_writable("starting a Jupyter kernel (and its server job)")
         name = validate.name("notebook", name)
         server = await self.servers.ensure(c, want, progress)
         key = (c.name, principal.name(), name)
@@ -145,6 +146,7 @@ class Kernels:
         return server, views
 
     async def shutdown(self, c: Cluster, name: str) -> SessionView:
+        c.check_writable("shutting down a kernel")
         o = await self._get(c, name)
         await o.server.client.end_session(o.session.id)
         await o.server.client.channel(o.session.kernel_id).close()
@@ -160,11 +162,13 @@ class Kernels:
         return server
 
     async def interrupt(self, c: Cluster, name: str) -> SessionView:
+        c.check_writable("interrupting a kernel")
         o = await self._get(c, name)
         await self._call(c, o, o.server.client.interrupt(o.session.kernel_id))
         return self._view(c, o, "interrupt sent")
 
     async def restart(self, c: Cluster, name: str) -> SessionView:
+        c.check_writable("restarting a kernel")
         o = await self._get(c, name)
         await self._call(c, o, o.server.client.restart(o.session.kernel_id))
         await o.server.client.channel(o.session.kernel_id).close()
@@ -195,6 +199,7 @@ class Kernels:
         return o, notebook.summary(o.nb, start, limit)
 
     async def add_cell(self, c: Cluster, name: str, source: str, cell_type: str, index: int | None) -> int:
+        c.check_writable(f"changing notebook {name}")
         o = await self._get(c, name)
         async with o.lock:
             position = notebook.add(o.nb, source, cell_type, index)
@@ -202,6 +207,7 @@ class Kernels:
         return position
 
     async def edit_cell(self, c: Cluster, name: str, index: int, source: str) -> tuple[int, str]:
+        c.check_writable(f"changing notebook {name}")
         o = await self._get(c, name)
         async with o.lock:
             index = notebook.checked_index(o.nb, index)
@@ -212,6 +218,7 @@ class Kernels:
         return index, o.nb.cells[index].cell_type
 
     async def delete_cell(self, c: Cluster, name: str, index: int) -> int:
+        c.check_writable(f"changing notebook {name}")
         o = await self._get(c, name)
         async with o.lock:
             index = notebook.checked_index(o.nb, index)
@@ -258,6 +265,7 @@ class Kernels:
         """Run code in the kernel. Saved code becomes a new cell (or re-runs cell_index) with its outputs;
         scratch code leaves the notebook and the kernel's history alone. A cancelled call interrupts the
         kernel, which stays usable."""
+        c.check_writable("running code in a kernel")
         o = await self._get(c, name)
         async with o.lock:
             if cell_index is not None:

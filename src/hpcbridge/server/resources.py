@@ -13,11 +13,11 @@ from typing import Any
 
 from pydantic import TypeAdapter
 
-from .. import validate
+from .. import principal, validate
 from ..errors import HpcBridgeError
 from ..services.cluster import Cluster
 from ..services.resources import partition_status
-from .toolkit import ToolKit
+from .toolkit import ToolKit, caller
 
 _ANY: TypeAdapter[Any] = TypeAdapter(Any)
 
@@ -40,7 +40,8 @@ def _register_scheme(kit: ToolKit, scheme: str) -> None:
 
     async def guarded(fn: Any) -> str:
         try:
-            return _json(await fn())
+            with principal.acting_as(caller()):  # as for tools: the audit log names the token's principal
+                return _json(await fn())
         except HpcBridgeError as exc:
             return json.dumps({"error": exc.message})
 

@@ -1,10 +1,9 @@
-"""What tool modules need: the registration helper (annotations, read-only refusal, the error boundary) and
+"""What tool modules need: the registration helper (annotations, the error boundary, who calls) and
 `reply`. Tool modules import this, never app.py, so server/ has no import cycle."""
 
 from __future__ import annotations
 
 import functools
-import inspect
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -19,7 +18,7 @@ from mcp.types import ToolAnnotations
 from pydantic import TypeAdapter
 
 from .. import principal
-from ..errors import HpcBridgeError, PolicyError
+from ..errors import HpcBridgeError
 from ..services.registry import Registry
 
 log = logging.getLogger("hpcbridge.server")
@@ -52,7 +51,9 @@ class ToolKit:
         def decorate(fn: Callable[..., Awaitable[ToolResult]]) -> Callable[..., Awaitable[ToolResult]]:
             if not read_only and all(c.read_only for c in self.registry.settings.clusters.values()):
                 return fn  # every cluster is read-only: a tool that changes things is not offered at all
-            wrapped = self._noticed(boundary(fn if read_only else self._refusing_read_only(fn)))
+            # a read-only cluster refuses changes in the cluster object (services.cluster.refuse_if_read_only),
+            # so the dashboard, the CLI and every other door get the same rule as the tools
+            wrapped = self._noticed(boundary(fn))
             tool = FunctionTool.from_function(wrapped, annotations=annotations, output_schema=schema)
             self.tools[tool.name] = tool
             self.mcp.add_tool(tool)
@@ -69,19 +70,11 @@ class ToolKit:
 
         return run
 
-    def _refusing_read_only(self, fn: Callable[..., Awaitable[ToolResult]]) -> Callable[..., Awaitable[ToolResult]]:
-        settings = self.registry.settings
 
-        @functools.wraps(fn)
-        async def run(*args: Any, **kwargs: Any) -> ToolResult:
-            if "cluster" in kwargs or "cluster" in inspect.signature(fn).parameters:
-                config = settings.cluster(kwargs.get("cluster"))
-                if config.read_only:
-                    raise PolicyError(f"cluster '{config.name}' is read-only (read_only = true): {fn.__name__} "
-                                      "changes things and is refused there; the looking tools all work")
-            return await fn(*args, **kwargs)
-
-        return run
+def caller() -> str:
+    """The principal of this MCP request: its HTTP token's name, or "local" (stdio, the CLI)."""
+    token = get_access_token()
+    return token.client_id if token and token.client_id else principal.LOCAL
 
 
 def boundary(fn: Callable[..., Awaitable[ToolResult]]) -> Callable[..., Awaitable[ToolResult]]:
@@ -89,10 +82,9 @@ def boundary(fn: Callable[..., Awaitable[ToolResult]]) -> Callable[..., Awaitabl
 
     @functools.wraps(fn)
     async def run(*args: Any, **kwargs: Any) -> ToolResult:
-        token = get_access_token()
-        owner = principal.current.set(token.client_id if token and token.client_id else principal.LOCAL)
         try:
-            return await fn(*args, **kwargs)
+            with principal.acting_as(caller()):
+                return await fn(*args, **kwargs)
         except ToolError:
             raise
         except HpcBridgeError as exc:
@@ -101,8 +93,6 @@ def boundary(fn: Callable[..., Awaitable[ToolResult]]) -> Callable[..., Awaitabl
         except Exception as exc:
             log.exception("tool %s failed", fn.__name__)
             raise ToolError(f"internal error in {fn.__name__}: {type(exc).__name__}: {exc}") from exc
-        finally:
-            principal.current.reset(owner)
 
     return run
 

@@ -10,7 +10,7 @@ from fastmcp.tools.base import ToolResult
 from pydantic import Field
 
 from .. import principal
-from ..errors import HpcBridgeError, InvalidParameter, PolicyError
+from ..errors import HpcBridgeError, InvalidParameter, PolicyError, ReadOnlyCluster
 from ..history.logbook import Entry, EntryLine
 from ..history.queries import (
     ClusterSummary,
@@ -149,6 +149,8 @@ def register(kit: ToolKit, history: History) -> None:
             try:
                 await c.cancel(job_id)
                 result.cancelled.append(job_id)
+            except ReadOnlyCluster:
+                raise  # the cluster refuses them all: said once, nothing was sent
             except HpcBridgeError as exc:  # one refusal must not stop the rest; each is reported
                 result.failed[job_id] = exc.message
         return reply(result, render.cancelled(result))

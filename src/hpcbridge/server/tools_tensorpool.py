@@ -171,6 +171,7 @@ def register(kit: ToolKit, tp: TensorPool) -> None:
     ) -> ToolResult:
         """Add a TensorPool instance (a Slurm login node) as an ordinary SSH cluster, in this server and in the
         config file; every other tool then works on it. Its host key must already be in known_hosts."""
+        tp.check_writable(account, "adding an instance as a cluster")  # no writable cluster from a read-only one
         name = validate.name("cluster_name", cluster_name)
         target = await tp.ssh_target(account, instance_id)
         values: dict[str, object] = {"host": target.host}

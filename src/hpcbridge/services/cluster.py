@@ -10,7 +10,7 @@ from dataclasses import dataclass, field, replace
 
 from .. import principal, validate
 from ..config import ClusterConfig
-from ..errors import CommandTimeout, InfeasibleRequest, NotFound, PolicyError
+from ..errors import CommandTimeout, InfeasibleRequest, NotFound, PolicyError, ReadOnlyCluster
 from ..models import CommandResult, Job, JobDetails, JobRecord, JobRequest, Node, Partition
 from ..quoting import shell_join
 from ..schedulers import gres
@@ -35,6 +35,13 @@ class SubmitResult:
     from_script: list[str] = field(default_factory=list)  # values the script's own directives set
 
 
+def refuse_if_read_only(config: ClusterConfig, action: str) -> None:
+    """The one read-only rule, for every front door (tools, dashboard, CLI, history, Jupyter, TensorPool):
+    a change asked of a `read_only = true` cluster or account is refused here, before anything is sent."""
+    if config.read_only:
+        raise ReadOnlyCluster(config.name, action)
+
+
 class Cluster:
     def __init__(self, config: ClusterConfig, transport: Transport) -> None:
         self.config = config
@@ -47,6 +54,10 @@ class Cluster:
     @property
     def name(self) -> str:
         return self.config.name
+
+    def check_writable(self, action: str) -> None:
+        """Called first by every operation that changes something on the cluster (see refuse_if_read_only)."""
+        refuse_if_read_only(self.config, action)
 
     async def run(
         self, argv: list[str], *, timeout: float | None = None, stdin: bytes | None = None,
@@ -73,6 +84,7 @@ class Cluster:
                        time.monotonic() - started, shell_join(argv))
 
     async def write_file(self, path: str, data: bytes) -> None:
+        self.check_writable(f"writing {path}")
         audit.info("cluster=%s principal=%s write %s (%d bytes)", self.name, principal.name(), path, len(data))
         await self.transport.write_file(path, data, timeout=self.config.command_timeout)
 
@@ -138,18 +150,23 @@ class Cluster:
         return await self.backend.history(**filters)  # type: ignore[arg-type]
 
     async def cancel(self, job_id: str, signal: str | None = None, force: bool = False) -> None:
+        self.check_writable(f"cancelling job {job_id}")
         await self.backend.cancel(job_id, signal, force)
         self.cache.invalidate("jobs:")
 
     async def hold(self, job_id: str) -> None:
+        self.check_writable(f"holding job {job_id}")
         await self.backend.hold(job_id)
         self.cache.invalidate("jobs:")
 
     async def release(self, job_id: str) -> None:
+        self.check_writable(f"releasing job {job_id}")
         await self.backend.release(job_id)
         self.cache.invalidate("jobs:")
 
     async def submit(self, req: JobRequest, *, test_only: bool = False) -> SubmitResult:
+        if not test_only:  # a test submission (sbatch --test-only) changes nothing: recommend_resources uses it
+            self.check_writable("submitting a job")
         req = await self._complete_request(req)
         await self.backend.check_request(req)
         await self.check_feasible(req)

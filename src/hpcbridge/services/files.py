@@ -120,6 +120,7 @@ async def write_file(
     make_dirs: bool = False,
 ) -> str:
     """Replace atomically (temporary file beside the target, then rename), or append with O_APPEND."""
+    cluster.check_writable(f"writing {path}")
     sandbox = Sandbox(cluster)
     target, _ = await sandbox.resolve(path, kind, writing=True, must_exist=False)
     name = posixpath.basename(target)
@@ -142,7 +143,7 @@ async def write_file(
             raise HpcBridgeError(f"cannot append to {target}: {result.stderr.strip()}")
         return target
     temp = posixpath.join(parent, f".{name}.hpcbridge-{secrets.token_hex(4)}.tmp")
-    await cluster.transport.write_file(temp, data, timeout=timeout)
+    await cluster.write_file(temp, data)  # the runner's twin: audited, and read_only checked
     moved = await cluster.run(["mv", "-f", "--", temp, target], idempotent=False)
     if not moved.ok:
         await cluster.run(["rm", "-f", "--", temp])
@@ -184,6 +185,7 @@ async def _refuse_protected_inside(cluster: Cluster, sandbox: Sandbox, real: str
 
 
 async def delete_path(cluster: Cluster, path: str, kind: str | None = None, *, recursive: bool = False) -> str:
+    cluster.check_writable(f"deleting {path}")
     sandbox = Sandbox(cluster)
     real, _ = await sandbox.resolve(path, kind, writing=True, follow_last=False)
     refuse_root_removal(real, await sandbox.roots())

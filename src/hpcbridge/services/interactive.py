@@ -113,6 +113,7 @@ class Sessions:
     # --- one-shot ---------------------------------------------------------------------------------
     async def run_command(self, cluster: Cluster, spec: AllocationSpec, command: str,
                           working_directory: str | None, timeout: float) -> CommandOutput:
+        cluster.check_writable("run_interactive_command (srun runs any command)")
         await self.check(cluster, spec)
         name = self.job_name(f"cmd-{secrets.token_hex(3)}")
         argv = build.srun_argv(spec, command, name, working_directory)
@@ -132,6 +133,7 @@ class Sessions:
                     on_timeout: str, progress: Progress) -> SessionInfo:
         if on_timeout not in ("cancel", "keep_waiting"):
             raise InvalidParameter("on_timeout", f"{on_timeout!r}", "'cancel' or 'keep_waiting'")
+        cluster.check_writable("starting an interactive session (salloc)")
         name = validate.name("session_name", name) if name else f"s{secrets.token_hex(3)}"
         await self.check(cluster, spec)
         now = time.time()
@@ -216,6 +218,7 @@ class Sessions:
         if row.status != "active":
             raise SchedulerError(f"session {row.name} is {row.status}" + (f": {row.note}" if row.note else ""))
         cluster = self.registry.get(row.cluster)
+        cluster.check_writable("exec_in_session (srun runs any command)")
         spec = spec_from_dict(row.spec)
         step_name = f"hpcb-exec-{secrets.token_hex(3)}"
         argv = build.srun_in_allocation_argv(row.job_id, command, step_name, spec.container, working_directory,
@@ -278,6 +281,7 @@ class Sessions:
     async def end(self, session_id: str, note: str = "ended by request") -> SessionInfo:
         row = self.row(session_id)
         cluster = self.registry.get(row.cluster)
+        cluster.check_writable(f"ending session {row.name}")
         await cluster.run(build.scancel_by_name_argv(self.job_name(row.name)))
         if row.id in self._waiters:
             self._waiters.pop(row.id).cancel()
@@ -309,6 +313,7 @@ class Sessions:
                 if not cluster.backend.capabilities.interactive:
                     continue  # no allocations can exist there
                 try:
+                    cluster.check_writable("cancelling allocations left behind")  # logged below, left alone
                     user = await cluster.user()
                     listing = await cluster.run(build.user_job_names_argv(user))
                     ids = build.ids_named(listing.stdout, f"hpcb-{tag}-")

@@ -48,6 +48,7 @@ def shell_argv(command: str, allowlist: list[str], working_directory: str | None
 
 async def run_shell_command(c: Cluster, command: str, working_directory: str | None,
                             timeout: float | None) -> ShellResult:
+    c.check_writable("run_shell_command (a command can change anything)")
     if not c.config.allow_shell:
         raise PolicyError(f"run_shell_command is disabled for cluster '{c.name}' (set allow_shell = true, "
                           "or SLURM_ALLOW_SHELL=true, to enable it)")

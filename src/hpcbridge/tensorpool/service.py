@@ -24,6 +24,7 @@ from websockets.exceptions import ConnectionClosed
 from .. import private, validate
 from ..config import ClusterConfig
 from ..errors import InvalidParameter, NotFound, PolicyError, SchedulerError
+from ..services.cluster import refuse_if_read_only
 from . import checks, pull
 from .engine import DEFAULT_ENGINE, Engine
 
@@ -83,6 +84,12 @@ class TensorPool:
             self._engines[name] = Engine(name, url, key, cfg.command_timeout)
         return self._engines[name]
 
+    def check_writable(self, account: str | None, action: str) -> None:
+        """The cluster object's read-only rule for an account (`read_only = true`): first in every change."""
+        name = account or next(iter(self.accounts), "")
+        if name in self.accounts:
+            refuse_if_read_only(self.accounts[name], action)
+
     def _said(self, engine: Engine, message: str, **facts: object) -> Said:
         return Said(engine.account, _cap(engine.scrub(message)), **facts)  # type: ignore[arg-type]
 
@@ -95,6 +102,7 @@ class TensorPool:
     # --- clusters -------------------------------------------------------------------------------------
     async def cluster_create(self, account: str | None, instance_type: str, ssh_public_key: str, num_nodes: int,
                              name: str | None, confirm: bool, wait: float, progress: Progress) -> Said:
+        self.check_writable(account, "creating a TensorPool cluster")
         kind = checks.instance_type(instance_type)
         key = checks.public_key(ssh_public_key)
         name = validate.optional_name("name", name)
@@ -125,6 +133,7 @@ class TensorPool:
 
     async def cluster_destroy(self, account: str | None, cluster_id: str, confirm: bool, wait: float,
                               progress: Progress) -> Said:
+        self.check_writable(account, "destroying a TensorPool cluster")
         cid = checks.identifier("cluster_id", cluster_id)
         if not confirm:
             raise PolicyError(f"destroying TensorPool cluster {cid} ends every job on it and deletes its disks: "
@@ -189,6 +198,7 @@ class TensorPool:
         return target
 
     async def job_push(self, account: str | None, config_name: str, cluster_id: str, teardown: bool) -> Said:
+        self.check_writable(account, "pushing a TensorPool job")
         engine = self.engine(account)
         path = self.config_dir(account) / f"{validate.name('config_name', config_name)}.tp.toml"
         if not path.exists():
@@ -232,6 +242,7 @@ class TensorPool:
                           done=status in ("completed", "canceled", "error", "failed"))
 
     async def job_cancel(self, account: str | None, job_id: str, confirm: bool) -> Said:
+        self.check_writable(account, "cancelling a TensorPool job")
         jid = checks.identifier("job_id", job_id)
         if not confirm:
             raise PolicyError(f"cancelling TensorPool job {jid} stops it for good: call again with confirm=true")
