@@ -16,6 +16,7 @@ from markupsafe import Markup
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, PlainTextResponse, RedirectResponse, Response, StreamingResponse
 
+from .. import principal
 from ..errors import HpcBridgeError, NotFound
 from .auth import COOKIE, Login, Logins, csrf_ok
 
@@ -90,7 +91,8 @@ def guarded(logins: Logins, on_look: Callable[[], None], handler: Handler) -> Ca
                                          headers=HEADERS)
         on_look()
         try:
-            return await handler(request, login)
+            with principal.acting_as(login.principal):  # as for tools: the audit log names who acted
+                return await handler(request, login)
         except HpcBridgeError as exc:  # a bad id, an unknown cluster, a refused action: said on the page
             status = 404 if isinstance(exc, NotFound) else 400
             return page(request, login, "error.html", status=status, message=exc.message)
@@ -103,7 +105,10 @@ def event_stream(request: Request, produce: Callable[[], Awaitable[str]], every_
     """Server-sent events: `produce` again every `every_s` while the page is open; sent only when changed.
     While the stream is open the page counts as someone looking (the history recorder polls)."""
 
+    owner = principal.name()  # the page's login (set by guarded); the stream runs after guarded has returned
+
     async def stream() -> AsyncIterator[str]:
+        principal.current.set(owner)  # in this response's own task: the request's context, gone with it
         hold()
         last = None
         try:
