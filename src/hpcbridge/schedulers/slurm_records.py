@@ -28,7 +28,7 @@ _RECORD_START = re.compile(r"[0-9]+[0-9_\[\]%,+.\-A-Za-z]*" + SEP)
 
 
 def _starts_record(text: str, pos: int) -> bool:
-    return pos >= len(text) or text[pos:].strip("\n") == "" or bool(_RECORD_START.match(text, pos))
+    return pos >= len(text) or bool(_RECORD_START.match(text, pos))
 
 
 def split_sep_records(text: str, width: int, end: str = "\n") -> Iterator[list[str]]:
