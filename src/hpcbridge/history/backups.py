@@ -3,8 +3,8 @@
 Names: `history-YYYYmmdd-HHMMSS-micro[-by-PRINCIPAL].sqlite3` (UTC). Scheduled backups (`backup_hours`) have
 no owner; `backup_history` and `hpcbridge history backup` name whoever asked. Pruning keeps the `keep` newest
 of the asking owner's backups only, so a principal calling `backup_history` in a loop replaces only its own
-copies, never the scheduled ones or another principal's; and the newest backup older than a day is never
-deleted by anyone (a burst of backups of an already damaged history cannot push out the last good one).
+copies, never the scheduled ones or another principal's; and each owner's newest backup older than a day is
+never deleted (a burst of backups of an already damaged history cannot push out the last good one).
 Files are created 0600 and exclusively (O_EXCL): two backups in the same second get two names.
 """
 
@@ -72,12 +72,11 @@ def _new_file(directory: Path, owner: str) -> Path:
 
 
 def prune(directory: Path, keep: int, owner: str, now: float | None = None) -> list[Path]:
-    """Delete the owner's backups beyond the `keep` newest, except the newest backup older than a day."""
+    """Delete the owner's backups beyond the `keep` newest, except the owner's newest one older than a day."""
     now = time.time() if now is None else now
     found = [b for b in (parse(p) for p in directory.glob("history-*.sqlite3")) if b is not None]
-    day_old = [b for b in found if now - b.at >= DAY]
-    anchor = max(day_old, key=lambda b: b.at).path if day_old else None
     mine = sorted((b for b in found if b.owner == owner), key=lambda b: b.at, reverse=True)
+    anchor = next((b.path for b in mine if now - b.at >= DAY), None)
     removed = []
     for old in mine[keep:]:
         if old.path != anchor:
