@@ -292,6 +292,7 @@ class ServerEnv(BaseSettings):
     log_level: str = "INFO"
     state_dir: str | None = None  # read by store.default_path(); declared here so it is documented and checked
     database_url: SecretStr | None = None  # [history] database_url
+    dashboard_cookie_secure: bool | None = None  # [dashboard] cookie_secure
     tool_aliases: Annotated[list[str] | None, NoDecode] = None
     toolsets: str | None = None
 
@@ -344,6 +345,25 @@ class HttpConfig(BaseModel):
         return [v.strip() for v in value.split(",") if v.strip()] if isinstance(value, str) else value
 
 
+class DashboardConfig(BaseModel):
+    """`[dashboard]` in the TOML file: the web pages served beside /mcp."""
+
+    model_config = ConfigDict(extra="forbid")
+    cookie_secure: bool = Field(False, description="mark the session cookie Secure: a dashboard behind a TLS "
+                                "proxy (it sees plain http; browsers then send the cookie over HTTPS only)")
+
+
+def _dashboard_config(data: dict[str, object], server: ServerEnv) -> DashboardConfig:
+    """[dashboard] from the file, HPCBRIDGE_DASHBOARD_* from the environment taking precedence."""
+    table: dict[str, Any] = dict(cast(dict[str, Any], data.get("dashboard") or {}))
+    if server.dashboard_cookie_secure is not None:
+        table["cookie_secure"] = server.dashboard_cookie_secure
+    try:
+        return DashboardConfig.model_validate(table)
+    except ValidationError as exc:
+        raise ConfigError(f"[dashboard]: {_first_error(exc)}") from exc
+
+
 class HistoryConfig(BaseModel):
     """`[history]` in the TOML file: the job history's store and the recorder's polling rule."""
 
@@ -391,6 +411,7 @@ class Settings(BaseModel):
     tool_aliases: list[Literal["pbs"]] = Field(default_factory=list)
     toolsets: list[str] = Field(default_factory=lambda: list(DEFAULT_TOOLSETS))
     history: HistoryConfig = Field(default_factory=lambda: HistoryConfig.model_validate({}))
+    dashboard: DashboardConfig = Field(default_factory=lambda: DashboardConfig.model_validate({}))
     source: str = ""
 
     def cluster(self, name: str | None) -> ClusterConfig:
@@ -473,7 +494,8 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         settings = Settings(clusters=clusters, default_cluster=default, providers=providers, http_token=token, http=http, history=history,
                             log_level=str(data.get("log_level", server.log_level)), tool_aliases=aliases,
                             toolsets=toolset_list(server.toolsets or data.get("toolsets") or list(DEFAULT_TOOLSETS)),
-                            source=str(path) if path.exists() else "environment")
+                            source=str(path) if path.exists() else "environment",
+                            dashboard=_dashboard_config(data, server))
     except ValidationError as exc:
         raise ConfigError(f"tool_aliases: {_first_error(exc)} (the only alias set is 'pbs')") from exc
     return settings

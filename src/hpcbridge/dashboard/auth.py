@@ -13,6 +13,7 @@ import time
 from dataclasses import dataclass
 
 from fastmcp.server.auth import TokenVerifier
+from starlette.requests import Request
 
 COOKIE = "hpcbridge_session"
 LIFETIME_S = 12 * 3600
@@ -56,6 +57,14 @@ class Logins:
         now = time.time()
         for key in [k for k, v in self._by_id.items() if v.expires < now]:
             del self._by_id[key]
+
+
+def cookie_name(request: Request) -> str:
+    """`hpcbridge_session_PORT`, the port this server listens on. Browsers keep cookies per host, not per port:
+    two dashboards on one host (two users of a login node, two tunnels) would otherwise overwrite each other's
+    session cookie, and each would be offered the other's."""
+    server = request.scope.get("server")
+    return f"{COOKIE}_{server[1]}" if server and server[1] else COOKIE
 
 
 def csrf_ok(login: Login, given: str | None) -> bool:

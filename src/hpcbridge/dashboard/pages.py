@@ -22,17 +22,19 @@ from ..services.files import read_file
 from ..services.recommend import Need, recommend
 from ..services.registry import Registry
 from ..services.resources import gpu_pools
-from . import web
-from .auth import COOKIE, LIFETIME_S, Login, Logins
+from . import params, web
+from .auth import LIFETIME_S, Login, Logins, cookie_name
 from .board import Board
 from .markdown import render_entry
 
 ACTIONS = ("cancel", "hold", "release")
+MAX_GPUS = 100_000  # the "where can I get N GPUs" form
 TAIL_LINES = 200
 
 
 def register(mcp: FastMCP, registry: Registry, history: History, verifier: TokenVerifier | None) -> None:
     logins = Logins(verifier)
+    cookie_secure = registry.settings.dashboard.cookie_secure
     board = Board([registry.get(n) for n in registry.names], history.reader)
     activity = history.activity
 
@@ -43,22 +45,27 @@ def register(mcp: FastMCP, registry: Registry, history: History, verifier: Token
     async def login_page(request: Request) -> Response:
         if request.method == "GET":
             return web.page(request, None, "login.html", error="")
-        form = await request.form()
-        made = await logins.log_in(str(form.get("token") or ""))
+        try:
+            made = await logins.log_in(params.text(await params.form(request), "token", max_len=4096))
+        except params.BodyTooLarge as exc:
+            return web.too_large(exc)
+        except HpcBridgeError as exc:
+            return web.page(request, None, "login.html", status=400, error=exc.message)
         if made is None:
             return web.page(request, None, "login.html", status=401, error="That token is not accepted.")
         response = web.redirect("/")
-        response.set_cookie(COOKIE, made[0], max_age=LIFETIME_S, httponly=True, samesite="strict",
-                            secure=request.url.scheme == "https", path="/")
+        # Secure when configured (a TLS proxy in front: the scheme seen here is plain http)
+        response.set_cookie(cookie_name(request), made[0], max_age=LIFETIME_S, httponly=True, samesite="strict",
+                            secure=cookie_secure or request.url.scheme == "https", path="/")
         return response
 
     mcp.custom_route("/login", methods=["GET", "POST"], include_in_schema=False)(login_page)
     mcp.custom_route("/static/{name}", methods=["GET"], include_in_schema=False)(web.static)
 
     async def log_out(request: Request, login: Login) -> Response:
-        logins.log_out(request.cookies.get(COOKIE))
+        logins.log_out(request.cookies.get(cookie_name(request)))
         response = web.redirect("/login")
-        response.delete_cookie(COOKIE, path="/")
+        response.delete_cookie(cookie_name(request), path="/")
         return response
 
     async def board_html(fresh: bool = False) -> str:
@@ -79,22 +86,20 @@ def register(mcp: FastMCP, registry: Registry, history: History, verifier: Token
         return web.event_stream(request, board_html, 2.0, open_board, close_board)
 
     async def job_page(request: Request, login: Login) -> Response:
-        c = registry.get(request.path_params["cluster"])
-        job_id = c.job_id(request.path_params["job_id"])
+        c, job_id = _job_of(registry, request)
         details = await c.job_details(job_id)
         script, diagnosis = await _script(history, c.name, job_id, c), None
         state = details.job.state
         if state is JobState.PENDING or (state.final and state is not JobState.COMPLETED):  # why it waits or died
             diagnosis = await _quietly(diagnose_job(c, job_id))
         return web.page(request, login, "job.html", cluster=c.name, d=details, script=script, diagnosis=diagnosis,
-                        read_only=c.config.read_only, done=request.query_params.get("done", ""),
-                        error=request.query_params.get("error", ""),
+                        read_only=c.config.read_only, done=params.text(request.query_params, "done"),
+                        error=params.text(request.query_params, "error", max_len=4000),
                         tail=await _tail(c, details.stdout_path), tail_err=await _tail(c, details.stderr_path))
 
     async def tail_events(request: Request, login: Login) -> Response:
-        c = registry.get(request.path_params["cluster"])
-        job_id = c.job_id(request.path_params["job_id"])
-        stream = "stderr" if request.query_params.get("stream") == "stderr" else "stdout"
+        c, job_id = _job_of(registry, request)
+        stream = params.choice(request.query_params, "stream", ("stdout", "stderr"), "stdout")
 
         async def produce() -> str:
             details = await c.job_details(job_id)
@@ -104,9 +109,8 @@ def register(mcp: FastMCP, registry: Registry, history: History, verifier: Token
         return web.event_stream(request, produce, 2.0, activity.hold, activity.release)
 
     async def job_action(request: Request, login: Login) -> Response:
-        c = registry.get(request.path_params["cluster"])
-        job_id = c.job_id(request.path_params["job_id"])
-        action = request.path_params["action"]
+        c, job_id = _job_of(registry, request)
+        action = params.text(request.path_params, "action")
         back = f"/job/{c.name}/{job_id}"
         if action not in ACTIONS:
             return web.redirect(f"{back}?error=unknown+action")
@@ -120,42 +124,43 @@ def register(mcp: FastMCP, registry: Registry, history: History, verifier: Token
 
     async def history_page(request: Request, login: Login) -> Response:
         q = request.query_params
-        error, page = "", None
+        error, page, status = "", None, 200
         try:
-            cluster = q.get("cluster") or ""
-            filters = Filters.checked(q.get("text", ""), (registry.get(cluster).name,) if cluster else (),
-                                      [s for s in q.getlist("state") if s], q.get("user"), q.get("partition"),
-                                      q.get("project"), q.get("since"), q.get("until"))
-            offset = max(0, int(q.get("offset") or 0))
+            cluster = params.text(q, "cluster", max_len=128)
+            words = [params.text(q, k) or None for k in ("user", "partition", "project", "since", "until")]
+            filters = Filters.checked(params.text(q, "text"), (registry.get(cluster).name,) if cluster else (),
+                                      params.texts(q, "state"), *words)
+            offset = params.integer(q, "offset", 0, 0, params.MAX_OFFSET)
             page = await asyncio.to_thread(history.reader.search, filters, offset, 50)
-        except (HpcBridgeError, ValueError) as exc:
-            error = getattr(exc, "message", str(exc))
+        except HpcBridgeError as exc:  # a bad filter: said above the results (htmx swaps a 400 in too)
+            error, status = exc.message, 400
         context: dict[str, Any] = {"page": page, "error": error, "q": q, "clusters": registry.names,
                                    "states": [s.value for s in JobState]}
         if request.headers.get("hx-request"):
-            return web.HTMLResponse(web.fragment("_history_rows.html", **context), headers=web.HEADERS)
-        return web.page(request, login, "history.html", **context)
+            return web.HTMLResponse(web.fragment("_history_rows.html", **context), status, headers=web.HEADERS)
+        return web.page(request, login, "history.html", status=status, **context)
 
     async def run_page(request: Request, login: Login) -> Response:
-        view = await asyncio.to_thread(history.reader.run, request.path_params["name"],
-                                       request.query_params.get("cluster") or None, 0, 200)
+        view = await asyncio.to_thread(history.reader.run, params.text(request.path_params, "name"),
+                                       params.text(request.query_params, "cluster") or None, 0, 200)
         return web.page(request, login, "run.html", view=view)
 
     async def compute_page(request: Request, login: Login) -> Response:
         q = request.query_params
-        days = int(q.get("days") or 7) if (q.get("days") or "7") in ("7", "14", "30") else 7
+        days = int(params.choice(q, "days", ("7", "14", "30"), "7"))
+        gpus = params.integer(q, "gpus", 0, 1, MAX_GPUS)
+        hours = params.number(q, "hours", 1.0, 0.1, 24 * 366)
+        gpu_type = validate.optional_name("gpu_type", params.text(q, "gpu_type", max_len=128) or None)
         clusters = [registry.get(n) for n in registry.names]
         pools = await asyncio.gather(*(_quietly(_pools(c)) for c in clusters))
         usage = {c.name: await asyncio.to_thread(history.reader.gpu_usage, c.name, days) for c in clusters}
         advice, error = None, ""
-        if q.get("gpus"):
+        if gpus:
             try:
-                hours = float(q.get("hours") or 1)
-                need = Need(gpus=int(q["gpus"]), gpu_type=validate.optional_name("gpu_type", q.get("gpu_type") or None),
-                            time_limit=f"{int(hours * 60)}")
+                need = Need(gpus=gpus, gpu_type=gpu_type, time_limit=f"{max(1, round(hours * 60))}")
                 advice = await recommend(clusters, need, history.queue_waits)
-            except (HpcBridgeError, ValueError) as exc:
-                error = getattr(exc, "message", str(exc))
+            except HpcBridgeError as exc:
+                error = exc.message
         chart = web.script_json({"days": days, "series": {name: [[p.at, p.total, p.allocated, p.mine] for p in points]
                                                            for name, points in usage.items()}})
         return web.page(request, login, "compute.html", pools=dict(zip(registry.names, pools, strict=True)),
@@ -163,21 +168,23 @@ def register(mcp: FastMCP, registry: Registry, history: History, verifier: Token
 
     async def logbook_page(request: Request, login: Login) -> Response:
         q = request.query_params
-        error = ""
+        error, status = "", 200
+        text, project = params.text(q, "text"), params.text(q, "project", max_len=128)
         if request.method == "POST":
-            form = await request.form()
+            form = await params.form(request)
             try:
-                entry = await asyncio.to_thread(history.logbook.create, str(form.get("project") or ""),
-                                                str(form.get("kind") or "note"), str(form.get("title") or ""),
-                                                str(form.get("body") or ""))
+                entry = await asyncio.to_thread(history.logbook.create, params.text(form, "project", max_len=128),
+                                                params.text(form, "kind") or "note", params.text(form, "title"),
+                                                params.text(form, "body", max_len=params.MAX_BODY))
                 return web.redirect(f"/logbook/{entry.id}")
-            except HpcBridgeError as exc:
-                error = exc.message
-        page = await asyncio.to_thread(history.logbook.search, q.get("text", ""), q.get("project", ""), "", 0, 100)
-        return web.page(request, login, "logbook.html", page=page, q=q, error=error)
+            except HpcBridgeError as exc:  # the form again, with what is wrong
+                error, status = exc.message, 400
+        page = await asyncio.to_thread(history.logbook.search, text, project, "", 0, 100)
+        return web.page(request, login, "logbook.html", status=status, page=page, q=q, error=error)
 
     async def entry_page(request: Request, login: Login) -> Response:
-        entry = await asyncio.to_thread(history.logbook.read, int(request.path_params["entry_id"]))
+        entry_id = params.integer(request.path_params, "entry_id", 0, 1, params.MAX_ID)
+        entry = await asyncio.to_thread(history.logbook.read, entry_id)
         return web.page(request, login, "entry.html", entry=entry, body=render_entry(entry))
 
     async def clusters_page(request: Request, login: Login) -> Response:
@@ -196,8 +203,14 @@ def register(mcp: FastMCP, registry: Registry, history: History, verifier: Token
     route("/run/{name}", run_page)
     route("/compute", compute_page)
     route("/logbook", logbook_page, ("GET", "POST"))
-    route("/logbook/{entry_id:int}", entry_page)
+    route("/logbook/{entry_id}", entry_page)
     route("/clusters", clusters_page)
+
+
+def _job_of(registry: Registry, request: Request) -> tuple[Any, str]:
+    """The cluster and the checked job id of a `/job/{cluster}/{job_id}` path."""
+    c = registry.get(params.text(request.path_params, "cluster", max_len=128))
+    return c, c.job_id(params.text(request.path_params, "job_id", max_len=128))
 
 
 async def _quietly(coro: Any) -> Any:
@@ -216,9 +229,15 @@ async def _tail(cluster: Any, path: str) -> str:
     if not path:
         return ""
     try:
-        return (await read_file(cluster, path, tail_lines=TAIL_LINES, max_bytes=64 * 1024)).content
+        return as_terminal((await read_file(cluster, path, tail_lines=TAIL_LINES, max_bytes=64 * 1024)).content)
     except HpcBridgeError as exc:
         return f"({exc.message})"
+
+
+def as_terminal(text: str) -> str:
+    """Output as a terminal shows it: a carriage return (every tqdm bar) goes back to the start of the line, so
+    each line shows what was written after its last one (a CR ending the line, as in CRLF, changes nothing)."""
+    return "\n".join(line.rstrip("\r").rsplit("\r", 1)[-1] for line in text.split("\n"))
 
 
 async def _script(history: History, cluster: str, job_id: str, c: Any) -> str:

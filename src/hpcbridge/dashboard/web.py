@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import re
 from collections.abc import AsyncIterator, Awaitable, Callable
 from importlib import resources
 from typing import Any
@@ -18,7 +19,8 @@ from starlette.responses import HTMLResponse, PlainTextResponse, RedirectRespons
 
 from .. import principal
 from ..errors import HpcBridgeError, NotFound
-from .auth import COOKIE, Login, Logins, csrf_ok
+from . import params
+from .auth import Login, Logins, cookie_name, csrf_ok
 
 log = logging.getLogger("hpcbridge.dashboard")
 
@@ -40,6 +42,7 @@ NAV = [("/", "Board"), ("/history", "History"), ("/compute", "Compute"), ("/logb
        ("/clusters", "Clusters")]
 
 Handler = Callable[[Request, Login], Awaitable[Response]]
+_LINE_END = re.compile(r"\r\n|\r|\n")  # the SSE line ends (not str.splitlines: it splits on \x1c, \u2028, ...)
 
 templates = Environment(loader=PackageLoader("hpcbridge.dashboard", "templates"),
                         autoescape=select_autoescape(default=True, default_for_string=True),
@@ -78,26 +81,40 @@ def guarded(logins: Logins, on_look: Callable[[], None], handler: Handler) -> Ca
     """The login check for every page; state-changing methods also need the session's CSRF token."""
 
     async def endpoint(request: Request) -> Response:
-        login = logins.find(request.cookies.get(COOKIE))
-        if login is None:
+        login = logins.find(request.cookies.get(cookie_name(request)))
+        if login is None:  # refused before any body is read
             if request.method == "GET" and "text/html" in request.headers.get("accept", ""):
                 return redirect("/login")
             return PlainTextResponse("log in first (POST /login with the token)", status_code=401, headers=HEADERS)
-        if request.method != "GET":
-            form = await request.form()
-            given = request.headers.get("x-csrf-token") or str(form.get("csrf") or "")
-            if not csrf_ok(login, given):
-                return PlainTextResponse("missing or wrong CSRF token: reload the page", status_code=403,
-                                         headers=HEADERS)
-        on_look()
         try:
+            if request.method != "GET":
+                form = await params.form(request)
+                given = request.headers.get("x-csrf-token") or params.text(form, "csrf")
+                if not csrf_ok(login, given):
+                    return PlainTextResponse("missing or wrong CSRF token: reload the page", status_code=403,
+                                             headers=HEADERS)
+            on_look()
             with principal.acting_as(login.principal):  # as for tools: the audit log names who acted
                 return await handler(request, login)
+        except params.BodyTooLarge as exc:
+            return too_large(exc)
         except HpcBridgeError as exc:  # a bad id, an unknown cluster, a refused action: said on the page
             status = 404 if isinstance(exc, NotFound) else 400
             return page(request, login, "error.html", status=status, message=exc.message)
 
     return endpoint
+
+
+def too_large(exc: params.BodyTooLarge) -> Response:
+    # the connection closes after this answer: the rest of the body is never read
+    return PlainTextResponse(exc.message, status_code=413, headers={**HEADERS, "Connection": "close"})
+
+
+def sse_event(name: str, data: str) -> str:
+    """One server-sent event. A field may hold neither CR nor LF, and a reader ends a line at CRLF, CR or LF:
+    each line of `data` (a CR in job output or a job name is a line end too) is its own `data:` field, which
+    EventSource joins again with LF."""
+    return f"event: {name}\n" + "".join(f"data: {line}\n" for line in _LINE_END.split(data)) + "\n"
 
 
 def event_stream(request: Request, produce: Callable[[], Awaitable[str]], every_s: float,
@@ -120,7 +137,7 @@ def event_stream(request: Request, produce: Callable[[], Awaitable[str]], every_
                     html = last or ""
                 if html != last:
                     last = html
-                    yield "event: update\n" + "".join(f"data: {line}\n" for line in html.split("\n")) + "\n"
+                    yield sse_event("update", html)
                 else:
                     yield ": still here\n\n"
                 await asyncio.sleep(every_s)

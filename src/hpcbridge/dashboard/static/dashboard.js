@@ -56,3 +56,8 @@ document.addEventListener("DOMContentLoaded", () => {
 document.addEventListener("htmx:configRequest", (event) => {
   event.detail.headers["X-CSRF-Token"] = csrfToken();
 });
+// A 400 carries the form's answer (what is wrong with a search): shown like any other answer, where htmx
+// would otherwise drop it.
+document.addEventListener("htmx:beforeSwap", (event) => {
+  if (event.detail.xhr.status === 400) { event.detail.shouldSwap = true; event.detail.isError = false; }
+});
