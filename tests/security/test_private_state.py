@@ -22,10 +22,13 @@ from fastmcp import Client
 from fastmcp.client.transports import StreamableHttpTransport
 
 from ..e2e.conftest import call, server_env, start_http_server, stop_and_read_log
+from ..tensorpool_engine import Engine, TpJob
 from .conftest import client_with
 
 pytestmark = pytest.mark.cluster
 OPEN = stat.S_IRWXG | stat.S_IRWXO
+KEY = "tpkey-" + os.urandom(16).hex()
+JOB = "j-9f8e"
 
 
 @pytest.fixture
@@ -34,6 +37,16 @@ def usual_umask() -> Iterator[None]:
     old = os.umask(0o022)
     yield
     os.umask(old)
+
+
+@pytest.fixture
+def engine() -> Iterator[Engine]:
+    """The stand-in TensorPool engine (no TensorPool account is reachable here), with one job's files."""
+    running = Engine(KEY)
+    running.start()
+    running.jobs[JOB] = TpJob(JOB, "c-1", {}, files={"out/model.txt": b"weights\n", "log.txt": b"done\n"})
+    yield running
+    running.stop()
 
 
 def too_open(root: Path) -> list[str]:
@@ -57,12 +70,11 @@ async def _until(what: str, probe: Any, seconds: float) -> Any:
 
 
 async def test_state_made_through_every_door_is_owner_only(tc_env: dict[str, str], tmp_path: Path,
-                                                            usual_umask: None) -> None:
+                                                            usual_umask: None, engine: Engine) -> None:
     state = tmp_path / "state"  # not made here: the server makes it
-    toml = '[clusters.tp]\nprovider = "tensorpool"\ntensorpool_engine = "http://127.0.0.1:9"\n'
+    toml = f'[clusters.tp]\nprovider = "tensorpool"\ntensorpool_engine = "{engine.url}"\n'
     tag = os.urandom(3).hex()
-    async with client_with(tc_env, toml, tmp_path, HPCBRIDGE_STATE_DIR=str(state),
-                           TENSORPOOL_API_KEY="tpkey-" + "x" * 32) as mcp:
+    async with client_with(tc_env, toml, tmp_path, HPCBRIDGE_STATE_DIR=str(state), TENSORPOOL_API_KEY=KEY) as mcp:
         job = await call(mcp, "submit_job", script_content=f"echo private {tag}", job_name=f"priv_{tag}",
                          partition="cpu")
         await call(mcp, "wait_for_job", job_id=job["job_id"], until="final", timeout=120)
@@ -76,11 +88,13 @@ async def test_state_made_through_every_door_is_owner_only(tc_env: dict[str, str
         backup = await call(mcp, "backup_history")
         await call(mcp, "save_interactive_profile", profile_name="mine", partition="cpu")
         written = await call(mcp, "tensorpool_job_write_config", config_name="train", commands=["python t.py"])
+        pulled = await call(mcp, "tensorpool_job_pull", job_id=JOB)
         entries = sorted(p.name for p in state.rglob("*"))
         assert too_open(state) == [], entries
     assert Path(backup["path"]).parent.parent == state and Path(written["path"]).is_relative_to(state)
+    assert Path(pulled["directory"]).is_relative_to(state), pulled
     assert {"history.sqlite3", "history.sqlite3-wal", "hpcbridge.sqlite3", "hpcbridge.sqlite3-wal", "backups",
-            "configs", "train.tp.toml"} <= set(entries), entries
+            "configs", "train.tp.toml", "results", JOB, "out", "model.txt", "log.txt"} <= set(entries), entries
 
 
 async def test_the_generated_http_token_and_state_are_owner_only(tc_env: dict[str, str], tmp_path: Path,

@@ -27,6 +27,7 @@ from pathlib import Path
 
 import httpx
 
+from .. import private
 from ..errors import PolicyError, SchedulerError, TransportError
 
 MAX_REDIRECTS = 3
@@ -201,8 +202,8 @@ class Puller:
         if declared.isdigit():
             self._count(name, int(declared), 0)
         size = 0
-        into.parent.mkdir(parents=True, exist_ok=True)
-        with into.open("wb") as fh:
+        private.make_dir(into.parent)
+        with os.fdopen(os.open(into, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "wb") as fh:  # never 0644
             async for chunk in response.aiter_bytes():
                 self._count(name, size + len(chunk), size)
                 size += len(chunk)
@@ -221,9 +222,9 @@ class Puller:
 async def pull(items: list[Item], root: Path, engine_url: str, limits: Limits, timeout: float) -> None:
     """Fetch all items into a staging directory beside root, then move them into place; on any failure the
     staging directory goes and nothing is moved."""
-    root.parent.mkdir(parents=True, exist_ok=True)
+    private.make_dir(root.parent)
     staging = root.parent / f".pulling-{root.name}-{secrets.token_hex(4)}"  # ids start alphanumeric: no clash
-    staging.mkdir()
+    staging.mkdir(mode=0o700)
     try:
         # trust_env off: no proxy or .netrc credentials for hosts the engine chose
         async with httpx.AsyncClient(timeout=timeout, follow_redirects=False, trust_env=False) as http:
@@ -231,7 +232,7 @@ async def pull(items: list[Item], root: Path, engine_url: str, limits: Limits, t
             for item in items:
                 await puller.fetch(item, staging / item.name)
         for item in items:
-            item.target.parent.mkdir(parents=True, exist_ok=True)
+            private.make_dir(item.target.parent)
             os.replace(staging / item.name, item.target)
     except httpx.HTTPError as exc:
         raise TransportError(f"pulling the job's files failed ({type(exc).__name__}: {exc}): nothing was "
