@@ -13,6 +13,7 @@ import html
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import NamedTuple
 
 _NAME = re.compile(r"[A-Za-z][^\t\n\f\r />]*")
 # the end of a start tag: the first '>' outside a quoted value ('=' then optional blanks then a quote)
@@ -21,11 +22,14 @@ _ATTR = re.compile(r"""([^\t\n\f\r /=>"']+)(?:[\t\n\f\r ]*=[\t\n\f\r ]*(?:"([^"]
 _RAW_END = {name: re.compile(f"</{name}", re.IGNORECASE) for name in ("script", "style")}
 
 
-@dataclass(frozen=True)
-class Token:
+class Token(NamedTuple):  # a tuple, not a dataclass: a quarter of the time on tag-dense input is making these
     kind: str  # data | start | end
     name: str = ""  # tag name, lower case
     text: str = ""  # data (entities decoded), or a start tag's raw attributes
+
+
+def _data(text: str) -> Token:
+    return Token("data", "", html.unescape(text) if "&" in text else text)
 
 
 def tokens(markup: str) -> Iterator[Token]:
@@ -37,16 +41,15 @@ def tokens(markup: str) -> Iterator[Token]:
         lt = markup.find("<", i)
         if lt < 0:
             break
-        after = _after_markup(markup, lt)
+        after, token = _construct(markup, lt)
         if after == lt:
             i = lt + 1
             continue
         if lt > text_from:
-            yield Token("data", text=html.unescape(markup[text_from:lt]))
+            yield _data(markup[text_from:lt])
         if after < 0:
             return
         i = text_from = after
-        token = _tag(markup, lt, after)
         if token is not None:
             yield token
             if token.kind == "start" and token.name in _RAW_END:
@@ -55,24 +58,30 @@ def tokens(markup: str) -> Iterator[Token]:
                     return
                 i = text_from = found.start()
     if text_from < n:
-        yield Token("data", text=html.unescape(markup[text_from:]))
+        yield _data(markup[text_from:])
 
 
-def _after_markup(markup: str, lt: int) -> int:
-    """Where the construct starting at `lt` ends (one past its '>'), `lt` if it starts none, -1 if it never
-    ends."""
-    if markup.startswith("<!--", lt):
-        end = markup.find("-->", lt + 4)
-        return end + 3 if end >= 0 else -1
+def _construct(markup: str, lt: int) -> tuple[int, Token | None]:
+    """The construct starting at `lt`: one past its end and its token (None for a comment, doctype or
+    processing instruction); (lt, None) if the '<' starts none; (-1, None) if it never ends."""
     follower = markup[lt + 1:lt + 2]
-    if follower in ("!", "?", "/"):
+    if follower == "/":
         end = markup.find(">", lt + 2)
-        return end + 1 if end >= 0 else -1
+        name = _NAME.match(markup, lt + 2, end) if end >= 0 else None
+        return (end + 1 if end >= 0 else -1), (Token("end", name.group().lower()) if name else None)
+    if follower == "!" and markup.startswith("<!--", lt):
+        end = markup.find("-->", lt + 4)
+        return (end + 3 if end >= 0 else -1), None
+    if follower in ("!", "?"):
+        end = markup.find(">", lt + 2)
+        return (end + 1 if end >= 0 else -1), None
     name = _NAME.match(markup, lt + 1)
     if name is None:
-        return lt
+        return lt, None
     end = _start_tag_end(markup, name.end())
-    return end + 1 if end >= 0 else -1
+    if end < 0:
+        return -1, None
+    return end + 1, Token("start", name.group().lower(), markup[name.end():end])
 
 
 def _start_tag_end(markup: str, pos: int) -> int:
@@ -87,17 +96,6 @@ def _start_tag_end(markup: str, pos: int) -> int:
         if close < 0:
             return -1
         pos = close + 1
-
-
-def _tag(markup: str, lt: int, after: int) -> Token | None:
-    if markup.startswith("</", lt):
-        name = _NAME.match(markup, lt + 2, after)
-        return Token("end", name.group().lower()) if name else None
-    if markup[lt + 1] in "!?":
-        return None
-    name = _NAME.match(markup, lt + 1, after)
-    assert name is not None  # _after_markup found one
-    return Token("start", name.group().lower(), markup[name.end():after - 1])
 
 
 def attributes(raw: str) -> dict[str, str]:
