@@ -369,17 +369,29 @@ make_lustre() {
 
 JUPYTER_VENV="$DIR/jupyter-venv"
 
+# An older jupyter-server, as sites' environments carry them: before 2.20 a server started with --port=0 writes
+# port 0 in its runtime file and its log while it listens elsewhere (the e2e runs a kernel through it:
+# tests/e2e/test_jupyter_old_server.py). Pinned to versions released together (mid 2024).
+JUPYTER_OLD_VENV="$DIR/jupyter-venv-2.14"
+JUPYTER_OLD_PINS=('jupyter-server==2.14.2' 'jupyter-client==8.6.2' 'ipykernel==6.29.5' 'jupyter-core==5.7.2'
+  'jupyter-events==0.10.0' 'tornado==6.4.1' 'traitlets==5.14.3' 'pyzmq==26.0.3')
+
+make_venv() { # make_venv DIR PACKAGE...: once (cached by .complete); under $DIR, so purge starts it afresh
+  local venv=$1; shift
+  [ -x "$venv/bin/jupyter-server" ] && [ -e "$venv/.complete" ] && return 0
+  log "creating the Jupyter environment $venv"
+  rm -rf "$venv"
+  /usr/bin/python3 -m venv "$venv"
+  "$venv/bin/pip" install -q --disable-pip-version-check "$@"
+  touch "$venv/.complete"
+  chmod -R a+rX "$venv"
+}
+
 make_jupyter_env() {
   # The Python environment the compute nodes' Jupyter servers activate (SLURM_JUPYTER_VENV): Debian's python3
-  # with jupyter-server, ipykernel, numpy and matplotlib from PyPI. Under $DIR, so purge starts it afresh.
-  [ -x "$JUPYTER_VENV/bin/jupyter-server" ] && [ -e "$JUPYTER_VENV/.complete" ] && return 0
-  log "creating the Jupyter environment $JUPYTER_VENV"
-  rm -rf "$JUPYTER_VENV"
-  /usr/bin/python3 -m venv "$JUPYTER_VENV"
-  "$JUPYTER_VENV/bin/pip" install -q --disable-pip-version-check \
-    'jupyter-server>=2,<3' 'ipykernel>=6,<8' 'numpy>=1.26,<3' 'matplotlib>=3.7,<4'
-  touch "$JUPYTER_VENV/.complete"
-  chmod -R a+rX "$JUPYTER_VENV"
+  # with jupyter-server, ipykernel, numpy and matplotlib from PyPI.
+  make_venv "$JUPYTER_VENV" 'jupyter-server>=2,<3' 'ipykernel>=6,<8' 'numpy>=1.26,<3' 'matplotlib>=3.7,<4'
+  make_venv "$JUPYTER_OLD_VENV" "${JUPYTER_OLD_PINS[@]}"
 }
 
 write_connection() {
@@ -401,7 +413,8 @@ SLURM_DEFAULT_IMAGE=$LUSTRE/images/pytorch-24.01.sqsh
 SLURM_INTERACTIVE_DEFAULT_GPUS=4
 SLURM_JUPYTER_VENV=$JUPYTER_VENV
 EOF
-  printf 'HPCB_TC_SSH_PORT_NOSFTP=%s\nHPCB_TC_SSH_PORT_OTP=%s\n' "$NOSFTP_PORT" "$OTP_PORT" >"$DIR/testcluster.env"
+  printf 'HPCB_TC_SSH_PORT_NOSFTP=%s\nHPCB_TC_SSH_PORT_OTP=%s\nHPCB_TC_JUPYTER_OLD_VENV=%s\n' \
+    "$NOSFTP_PORT" "$OTP_PORT" "$JUPYTER_OLD_VENV" >"$DIR/testcluster.env"
   chmod 644 "$DIR/connection.env"
 }
 
@@ -473,7 +486,8 @@ cmd_purge() {
     su postgres -s /bin/sh -c "psql -q -c 'DROP DATABASE IF EXISTS hpcbridge_test' -c 'DROP ROLE IF EXISTS hpcbridge'" || true
   fi
   rm -f /etc/slurm/slurm.conf /etc/slurm/gres.conf /etc/slurm/slurmdbd.conf /etc/slurm/plugstack.conf.d/pyxis.conf "$OTP_PAM"
-  rm -rf /var/spool/slurmctld /var/spool/slurmd "$PLUGIN_DIR" "$LUSTRE" "$DIR"
+  # "$DIR" holds both Jupyter environments (jupyter-venv, jupyter-venv-2.14)
+  rm -rf /var/spool/slurmctld /var/spool/slurmd "$PLUGIN_DIR" "$LUSTRE" "$JUPYTER_VENV" "$JUPYTER_OLD_VENV" "$DIR"
   log "purged: the next 'up' starts from nothing"
 }
 
