@@ -9,12 +9,15 @@ text. Known JSON bugs are tolerated: invalid `\\` escapes and unquoted numeric-l
 
 from __future__ import annotations
 
-import json
 import re
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
+from ..errors import SchedulerError
 from ..models import GpuCount, Job, JobDetails, JobRecord, JobState, Node, Partition
+from . import pbs_json
+from .pbs_ids import array_parent, short, subjob_index
 from .slurm_text import time_minutes
 
 # qstat(1B) job states. F/X/C need Exit_status to tell success from failure.
@@ -76,78 +79,127 @@ def job_state(letter: str, exit_status: int | None = None) -> JobState:
 
 # --- JSON -----------------------------------------------------------------------------------------
 
-_BAD_ESCAPE = re.compile(r'\\(?!["\\/bfnrtu])')
-_BARE_VALUE = re.compile(r'(:\s*)(-?[0-9][^,\s{}\[\]"]*)(\s*[,}\n])')
-
-
-def load_json(text: str) -> dict[str, Any]:
-    """qstat/pbsnodes JSON, repaired where PBS is known to emit invalid JSON (openpbs#1255 and others)."""
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError:
-        fixed = _BAD_ESCAPE.sub(r"\\\\", text)
-        fixed = _BARE_VALUE.sub(lambda m: m.group(1) + (m.group(2) if _is_number(m.group(2)) else
-                                                         json.dumps(m.group(2))) + m.group(3), fixed)
-        data = json.loads(fixed)
-    return data if isinstance(data, dict) else {}
-
-
-def _is_number(token: str) -> bool:
-    try:
-        json.loads(token)
-    except json.JSONDecodeError:
-        return False
-    return True
-
+_VAR_SPECIAL = re.compile(r"[,'\"]")
+_VAR_SPLIT = re.compile(r"(?<!\\),")
+_VAR_ESCAPED = re.compile(r"\\([,'\"])")
+# A `qstat -f` text answer: its first non-blank line is a record header.
+_TEXT_FORM = re.compile(r"\A\s*(?:Job Id|Queue|Server):[ \t]*\S")
 
 def _flatten(record: dict[str, Any], prefix: str = "") -> dict[str, str]:
-    """Nested JSON -> the dotted keys of the text form (Resource_List.walltime)."""
+    """Nested JSON -> the dotted keys of the text form (Resource_List.walltime); Variable_List back to the
+    text form's `K=v,K2=v2` with a comma, quote or apostrophe inside a value escaped as PBS escapes it."""
     flat: dict[str, str] = {}
     for key, value in record.items():
         name = f"{prefix}{key}"
         if isinstance(value, dict) and key != "Variable_List":
             flat.update(_flatten(value, f"{name}."))
         elif isinstance(value, dict):
-            flat[name] = ",".join(f"{k}={v}" for k, v in value.items())
+            flat[name] = ",".join(f"{k}={_VAR_SPECIAL.sub(_backslashed, _scalar(v))}" for k, v in value.items())
         else:
-            flat[name] = str(value)
+            flat[name] = _scalar(value)
     return flat
 
 
+def _backslashed(m: re.Match[str]) -> str:
+    return "\\" + m.group()
+
+
+def variables(value: str) -> dict[str, str]:
+    """Variable_List `K=v,K2=v2`: qsub escapes a `,` `'` or `"` inside a value with a backslash. A value whose
+    own text ends in a backslash reads as escaping the comma after it (ambiguous in PBS's form itself)."""
+    found: dict[str, str] = {}
+    for part in _VAR_SPLIT.split(value):
+        key, sep, val = part.partition("=")
+        if sep and key:
+            found[key] = _VAR_ESCAPED.sub(lambda m: m.group(1), val)
+    return found
+
+
+def _scalar(value: Any) -> str:
+    if isinstance(value, list):
+        return ",".join(_scalar(v) for v in value)
+    return str(value)
+
+
 def parse_jobs_json(text: str) -> list[JobDetails]:
-    jobs = load_json(text).get("Jobs") or {}
-    return [job_from_record(job_id, _flatten(rec)) for job_id, rec in jobs.items() if isinstance(rec, dict)]
+    """`qstat -f [-x] [-t] -F json`; the text form when the version answered with it; a job whose record
+    cannot be read is listed with what could be read of it and says so."""
+    if not pbs_json.is_json(text):
+        return parse_jobs_text(text) if _text_form(text, "qstat -f -F json") else []
+    return [_unreadable_job(job_id, rec) if isinstance(rec, pbs_json.Unreadable) else
+            job_from_record(job_id, _flatten(rec)) for job_id, rec in pbs_json.section(text, "Jobs").items()]
+
+
+def _unreadable_job(job_id: str, rec: pbs_json.Unreadable) -> JobDetails:
+    said = f"qstat's JSON for this job could not be read ({rec.why}); the fields shown were read line by line"
+    d = job_from_record(job_id, rec.fields)
+    return replace(d, job=replace(d.job, reason=said), reason_explained=said)
+
+
+def _text_form(text: str, command: str) -> bool:
+    """Some PBS versions answer `-F json` in the text form: True for that, False for an empty answer, and
+    anything else is an error that names the command."""
+    if not text.strip():
+        return False
+    if _TEXT_FORM.search(text):
+        return True
+    raise SchedulerError(f"{command} answered neither JSON nor PBS's text form: {text.strip()[:200]!r}")
 
 
 # --- text -----------------------------------------------------------------------------------------
 
-def _records(text: str) -> list[tuple[str, dict[str, str]]]:
-    """`Job Id: X` / `Queue: X` / bare node-name headed blocks of `key = value` lines, continuations joined."""
+_HEADERS = {"job": re.compile(r"^Job Id:[ \t]*(\S+)[ \t]*$"), "queue": re.compile(r"^Queue:[ \t]*(\S+)[ \t]*$")}
+_PAIR = re.compile(r"^([ \t]+)([A-Za-z_][\w.\-]*) =(?: |$)(.*)$")
+
+
+def _records(text: str, kind: str = "node") -> list[tuple[str, dict[str, str]]]:
+    """`Job Id: X` / `Queue: X` / bare node-name headed blocks of `key = value` lines.
+
+    qstat prints values raw (prt_attr): a long value is wrapped with newline + TAB, at a comma or mid-token,
+    and a newline inside a value (a name, a comment, an exported shell function in Variable_List) is printed
+    as it is. So a record's pairs are the lines at its first pair's indentation (4 blanks in PBS Pro/OpenPBS,
+    a TAB in Torque-style wrappers); a TAB line under a blank-indented record (or 8 blanks: a TAB expanded by
+    a copy) continues the value; any other line is the value's own newline and text. Still ambiguous: a
+    value's newline followed by a TAB, by the record's indentation + `key = `, or by `Job Id: `; a value's
+    trailing newlines (read as the blank line between records); and empty items of a comma list (prt_attr
+    splits with strtok, which drops them)."""
+    header = _HEADERS.get(kind)
     records: list[tuple[str, dict[str, str]]] = []
     current: dict[str, str] | None = None
-    last_key = ""
-    for raw in text.splitlines():
-        if not raw.strip():
-            continue
-        header = re.match(r"^(?:Job Id|Queue|Server):\s*(\S+)\s*$", raw)
-        if header or (not raw[0].isspace() and "=" not in raw):
-            current = {}
-            records.append((header.group(1) if header else raw.strip(), current))
-            last_key = ""
+    key, indent, blanks = "", "", 0
+    for line in text.split("\n"):
+        found = header.match(line) if header else (
+            re.match(r"^(\S[^=]*?)\s*$", line) if line and not line[0].isspace() else None)
+        if found:
+            current, key, indent, blanks = {}, "", "", 0
+            records.append((found.group(1), current))
             continue
         if current is None:
             continue
-        pair = re.match(r"^\s+([A-Za-z_][\w.]*)\s=\s?(.*)$", raw)
-        if pair:
-            last_key = pair.group(1)
-            current[last_key] = pair.group(2).rstrip()
-        elif last_key:  # a TAB continuation of a wrapped value, possibly mid-token
-            current[last_key] += raw.lstrip("\t").rstrip("\n")
+        if not line.strip():
+            blanks += 1
+            continue
+        pair = _PAIR.match(line)
+        if pair and indent in ("", pair.group(1)):
+            key, indent, blanks = pair.group(2), pair.group(1), 0
+            current.setdefault(key, pair.group(3))
+            continue
+        if not key:
+            continue
+        if blanks:
+            current[key] += "\n" * blanks
+            blanks = 0
+        if indent != "\t" and line.startswith("\t"):
+            current[key] += line[1:]
+        elif indent == "    " and line.startswith(" " * 8):
+            current[key] += line[8:]
+        else:
+            current[key] += "\n" + line
     return records
 
 
 def parse_jobs_text(text: str) -> list[JobDetails]:
-    return [job_from_record(job_id, rec) for job_id, rec in _records(text) if rec]
+    return [job_from_record(job_id, rec) for job_id, rec in _records(text, "job") if rec]
 
 
 def _int(value: str | None) -> int | None:
@@ -178,15 +230,6 @@ def _hosts(exec_host: str) -> str:
     return ",".join(dict.fromkeys(part.split("/")[0] for part in exec_host.split("+") if part)) if exec_host else ""
 
 
-# PBS Pro subjobs: 1234[7].server, whose array (parent) is 1234[].server
-_SUBJOB = re.compile(r"^(\d+)\[(\d+)\](.*)$")
-
-
-def array_parent(job_id: str) -> str | None:
-    m = _SUBJOB.match(job_id)
-    return f"{m.group(1)}[]{m.group(3)}" if m else None
-
-
 def _hold_reason(rec: dict[str, str]) -> str:
     """An operator (o) or system (s) hold is one the owner cannot release: say it in Slurm's word for that."""
     holds = rec.get("Hold_Types", "n")
@@ -201,7 +244,7 @@ def job_from_record(job_id: str, rec: dict[str, str]) -> JobDetails:
     state = job_state(letter, exit_status)
     _, code, signal, why = exit_meaning(exit_status) if letter[:1] in ("F", "X", "C") else (state, None, None, "")
     ngpus = _int(rec.get("Resource_List.ngpus")) or 0
-    variables = dict(kv.split("=", 1) for kv in rec.get("Variable_List", "").split(",") if "=" in kv)
+    env = variables(rec.get("Variable_List", ""))
     job = Job(
         job_id=job_id,
         name=rec.get("Job_Name", ""),
@@ -220,13 +263,13 @@ def job_from_record(job_id: str, rec: dict[str, str]) -> JobDetails:
         start_time=to_iso(rec.get("stime", "")),
         gpus=(GpuCount(None, ngpus),) if ngpus else (),
         array_job_id=array_parent(job_id),
-        array_task_id=_SUBJOB.match(job_id).group(2) if _SUBJOB.match(job_id) else None,  # type: ignore[union-attr]
+        array_task_id=subjob_index(job_id),
         priority=_int(rec.get("Priority")),
         dependency=rec.get("depend", ""),
     )
     return JobDetails(
         job=job, exit_code=code, signal=signal,
-        work_dir=rec.get("jobdir") or variables.get("PBS_O_WORKDIR", ""),
+        work_dir=rec.get("jobdir") or env.get("PBS_O_WORKDIR", ""),
         stdout_path=_path(rec.get("Output_Path", "")), stderr_path=_path(rec.get("Error_Path", "")),
         end_time=to_iso(rec.get("obittime", "")), memory=rec.get("Resource_List.mem", ""),
         tres=rec.get("Resource_List.select", ""), reason_explained=why or rec.get("comment", ""),
@@ -237,9 +280,10 @@ def job_from_record(job_id: str, rec: dict[str, str]) -> JobDetails:
 def parse_queues(text: str) -> list[Partition]:
     """`qstat -Q -f -F json`, or the `qstat -Qf` text form."""
     if text.lstrip().startswith("{"):
-        queues = {name: _flatten(rec) for name, rec in (load_json(text).get("Queue") or {}).items()}
+        queues = {name: _flatten(rec) if isinstance(rec, dict) else rec.fields
+                  for name, rec in pbs_json.section(text, "Queue").items()}
     else:
-        queues = {name: rec for name, rec in _records(text)}
+        queues = dict(_records(text, "queue")) if _text_form(text, "qstat -Q -f") else {}
     parts = []
     for name, rec in queues.items():
         # PBS Pro prints True/False, Torque yes/no
@@ -258,7 +302,8 @@ def parse_queues(text: str) -> list[Partition]:
 def parse_nodes(text: str) -> list[Node]:
     """`pbsnodes -a -F json`, or `pbsnodes -a` text (PBS Pro and Torque forms)."""
     if text.lstrip().startswith("{"):
-        nodes = {name: _flatten(rec) for name, rec in (load_json(text).get("nodes") or {}).items()}
+        nodes = {name: _flatten(rec) if isinstance(rec, dict) else rec.fields
+                 for name, rec in pbs_json.section(text, "nodes").items()}
     else:
         nodes = {name: rec for name, rec in _records(text)}
     result = []
@@ -309,7 +354,7 @@ def record_from_details(d: JobDetails) -> JobRecord:
 
 def short_id(job_id: str) -> str:
     """'1004.pbs' -> '1004' (Torque wrappers print short ids; PBS Pro the full one)."""
-    return job_id.split(".", 1)[0]
+    return short(job_id)
 
 
 _FINAL_STATES = frozenset(s for s in JobState if s.final)
