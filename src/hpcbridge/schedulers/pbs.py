@@ -127,7 +127,14 @@ def parse_jobs_json(text: str) -> list[JobDetails]:
     if not pbs_json.is_json(text):
         return parse_jobs_text(text) if _text_form(text, "qstat -f -F json") else []
     return [_unreadable_job(job_id, rec) if isinstance(rec, pbs_json.Unreadable) else
-            job_from_record(job_id, _flatten(rec)) for job_id, rec in pbs_json.section(text, "Jobs").items()]
+            job_from_record(job_id, _flatten(rec), _env(rec)) for job_id, rec in pbs_json.section(text, "Jobs").items()]
+
+
+def _env(record: dict[str, Any]) -> dict[str, str]:
+    """JSON's Variable_List, read from the object itself: its text rendering cannot tell a value that ends in
+    a backslash from an escaped comma."""
+    found = record.get("Variable_List")
+    return {k: _scalar(v) for k, v in found.items()} if isinstance(found, dict) else {}
 
 
 def _unreadable_job(job_id: str, rec: pbs_json.Unreadable) -> JobDetails:
@@ -238,13 +245,13 @@ def _hold_reason(rec: dict[str, str]) -> str:
     return ""
 
 
-def job_from_record(job_id: str, rec: dict[str, str]) -> JobDetails:
+def job_from_record(job_id: str, rec: dict[str, str], env: dict[str, str] | None = None) -> JobDetails:
     exit_status = _int(rec.get("Exit_status") or rec.get("exit_status"))
     letter = rec.get("job_state", "")
     state = job_state(letter, exit_status)
     _, code, signal, why = exit_meaning(exit_status) if letter[:1] in ("F", "X", "C") else (state, None, None, "")
     ngpus = _int(rec.get("Resource_List.ngpus")) or 0
-    env = variables(rec.get("Variable_List", ""))
+    env = variables(rec.get("Variable_List", "")) if env is None else env
     job = Job(
         job_id=job_id,
         name=rec.get("Job_Name", ""),

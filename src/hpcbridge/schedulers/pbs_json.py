@@ -29,7 +29,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 _WS = re.compile(r"\s*")
-_PLAIN = re.compile(r'[^"\\]*')
+# PBS escapes every newline inside a string, so a raw one means the string was cut: stop there.
+_PLAIN = re.compile(r'[^"\\\n]*')
 _BARE = re.compile(r"[^,}\]\n]*")
 _HEX4 = re.compile(r"[0-9A-Fa-f]{4}")
 # After `\"`: the end of the line (maybe after the pair's comma) means the backslash ended the value.
@@ -124,7 +125,7 @@ class _Reader:
             plain = _PLAIN.match(text, pos)
             parts.append(plain.group())  # type: ignore[union-attr]
             pos = plain.end()  # type: ignore[union-attr]
-            if pos >= len(text):
+            if pos >= len(text) or text[pos] == "\n":
                 raise self.fail("unterminated string")
             if text[pos] == '"':
                 self.pos = pos + 1
@@ -178,22 +179,24 @@ def load(text: str) -> dict[str, Any]:
 
 def section(text: str, name: str) -> dict[str, dict[str, Any] | Unreadable]:
     """The members of one top-level object ("Jobs", "Queue", "nodes"), each read on its own if need be, so
-    one broken record never costs the others."""
+    one broken record never costs the others. BadJson when the output is beyond that (no such object in
+    PBS's layout): the service then asks for the text form."""
     try:
         members = load(text).get(name) or {}
         return {k: v for k, v in members.items() if isinstance(v, dict)} if isinstance(members, dict) else {}
-    except BadJson:
-        pass
+    except BadJson as exc:
+        broken = exc
     head = re.search(rf'^([ \t]*)"{re.escape(name)}"\s*:\s*\{{[ \t]*\n([ \t]*)"', text, re.MULTILINE)
-    if not head:
-        return {}
+    if not head:  # not PBS's layout either: the caller asks again for the text form
+        raise broken
     indent = re.escape(head.group(2))
-    starts = list(re.finditer(rf'^{indent}"((?:[^"\\\n]|\\.)*)"\s*:\s*\{{', text[head.end(2):], re.MULTILINE))
+    base = head.start(2)
+    starts = list(re.finditer(rf'^{indent}"((?:[^"\\\n]|\\.)*)"\s*:\s*\{{', text[base:], re.MULTILINE))
     result: dict[str, dict[str, Any] | Unreadable] = {}
     for i, start in enumerate(starts):
-        begin = head.end(2) + start.end() - 1
-        end = head.end(2) + starts[i + 1].start() if i + 1 < len(starts) else len(text)
-        reader = _Reader(text, begin)
+        begin = base + start.end() - 1
+        end = base + starts[i + 1].start() if i + 1 < len(starts) else len(text)
+        reader = _Reader(text[:end], begin)
         key = start.group(1)
         try:
             result[key] = _surrogates(reader.value())

@@ -10,17 +10,18 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 from .. import validate
 from ..errors import InvalidParameter, NotFound, PrivilegeError, SchedulerError, Unsupported
 from ..models import CommandResult, EnvSpec, Job, JobDetails, JobRecord, JobRequest, Node, Partition
-from ..schedulers import directives, merge
+from ..schedulers import directives, merge, pbs_ids
 from ..schedulers import pbs as parse
 from ..schedulers import pbs_build as build
 from ..schedulers import pbs_messages as messages
 from ..schedulers.directives import ScriptDirectives
 from ..schedulers.merge import FromScript
+from ..schedulers.pbs_json import BadJson
 from .backend import Capabilities
 from .slurm import command_error
 
@@ -29,6 +30,7 @@ if TYPE_CHECKING:
 
 Runner = Callable[..., Awaitable[CommandResult]]
 Writer = Callable[[str, bytes], Awaitable[None]]
+_T = TypeVar("_T")
 
 def _text(result: CommandResult) -> str:
     return (result.stderr + "\n" + result.stdout).strip()
@@ -48,7 +50,7 @@ class PbsBackend:
 
     @staticmethod
     def job_id(value: str | int, parameter: str = "job_id") -> str:
-        return validate.job_id(value, parameter, pbs=True)
+        return validate.job_id(pbs_ids.pasted(str(value)), parameter, pbs=True)
 
     @staticmethod
     def history_time(parameter: str, value: str) -> str:
@@ -96,7 +98,7 @@ class PbsBackend:
     # --- reads --------------------------------------------------------------------------------------
     async def partitions(self) -> list[Partition]:
         await self.flavor()
-        queues = parse.parse_queues((await self._ok("qstat -Q -f", build.queues_argv(self.json))).stdout)
+        queues = await self._read("qstat -Q -f", build.queues_argv, parse.parse_queues)
         nodes = await self.nodes()
         default = await self._default_queue()
         bound = any(n.partitions for n in nodes)
@@ -116,7 +118,14 @@ class PbsBackend:
 
     async def nodes(self) -> list[Node]:
         await self.flavor()
-        return parse.parse_nodes((await self._ok("pbsnodes -a", build.nodes_argv(self.json))).stdout)
+        return await self._read("pbsnodes -a", build.nodes_argv, parse.parse_nodes)
+
+    async def _read(self, what: str, argv: Callable[[bool], list[str]], read: Callable[[str], list[_T]]) -> list[_T]:
+        """A `-F json` listing, or the text form when this server's JSON is beyond repair (issue 25, kind 6)."""
+        try:
+            return read((await self._ok(what, argv(self.json))).stdout)
+        except BadJson:
+            return read((await self._ok(what, argv(False))).stdout)
 
     async def _details(self, job_id: str | None = None, history: bool = False) -> list[JobDetails]:
         await self.flavor()
@@ -130,7 +139,13 @@ class PbsBackend:
             if not job_id and not _text(result):
                 return []  # some qstat versions exit non-zero when there is no job at all
             raise command_error("qstat -f", result)
-        return parse.parse_jobs_json(result.stdout) if self.json else parse.parse_jobs_text(result.stdout)
+        if not self.json:
+            return parse.parse_jobs_text(result.stdout)
+        try:
+            return parse.parse_jobs_json(result.stdout)
+        except BadJson:  # beyond repair as a whole: the same question in the text form
+            text_argv = build.qstat_argv(job_id, history=history, json=False, subjobs=job_id is None)
+            return parse.parse_jobs_text((await self._ok("qstat -f", text_argv)).stdout)
 
     async def jobs(self, user: str | None = None, partition: str | None = None,
                    states: list[str] | None = None) -> list[Job]:
@@ -143,9 +158,8 @@ class PbsBackend:
 
     async def job(self, job_id: str) -> JobDetails | None:
         details = await self._details(job_id, history=True)
-        wanted = {job_id, parse.short_id(job_id)}
         for d in details:
-            if d.job.job_id in wanted or parse.short_id(d.job.job_id) in wanted:
+            if pbs_ids.same_job(job_id, d.job.job_id):
                 return d
         return details[0] if details else None
 
