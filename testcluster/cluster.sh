@@ -2,7 +2,8 @@
 # The hpcbridge test cluster: a real Slurm 22.05 cluster on one machine (see
 # ../shared/notes/slurm-in-a-box.md). Nodes gpu1-2 (4 fake A100 each) and cpu1-2,
 # partitions gpu, cpu, interactive; slurmdbd + MariaDB; sshd on 127.0.0.1 with an
-# ordinary user, a generated key and a known_hosts file.
+# ordinary user, a generated key and a known_hosts file. Beside it, a real OpenPBS 23.06 complex with its own
+# login sshd on 127.0.0.1:2225 (openpbs.sh; every verb below includes it, purge keeps its build cache).
 #
 #   cluster.sh install   apt-get the Debian packages (needs root and network)
 #   cluster.sh up        start everything (idempotent)
@@ -33,6 +34,8 @@ NODES=(gpu1 gpu2 cpu1 cpu2)
 PACKAGES=(slurm-wlm slurmdbd munge openssh-server mariadb-server libslurm-dev
   slurm-wlm-torque gcc squashfs-tools procps postgresql python3-venv)
 
+OPENPBS="$(dirname "$(readlink -f "$0")")/openpbs.sh" # the OpenPBS complex beside Slurm (issue 26)
+
 log() { printf '[testcluster] %s\n' "$*" >&2; }
 die() { log "ERROR: $*"; exit 1; }
 need_root() { [ "$(id -u)" = 0 ] || die "must run as root (it starts slurmctld, slurmd, sshd, MariaDB)"; }
@@ -56,11 +59,13 @@ cmd_install() {
   for p in "${PACKAGES[@]}"; do
     dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
   done
-  if [ ${#missing[@]} -eq 0 ]; then log "packages present"; return; fi
-  log "installing ${missing[*]}"
-  export DEBIAN_FRONTEND=noninteractive
-  apt-get update -q
-  apt-get install -y -q "${missing[@]}"
+  if [ ${#missing[@]} -eq 0 ]; then log "packages present"; else
+    log "installing ${missing[*]}"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -q
+    apt-get install -y -q "${missing[@]}"
+  fi
+  bash "$OPENPBS" install
 }
 
 conf_sum() {
@@ -438,6 +443,7 @@ cmd_up() {
   make_lustre
   make_jupyter_env
   write_connection
+  bash "$OPENPBS" up
   log "up: $(sinfo -h -o '%P' | tr '\n' ' ')| ssh $TC_USER@127.0.0.1 -p $SSH_PORT"
 }
 
@@ -448,6 +454,7 @@ stop_pidfile() {
 
 cmd_down() {
   need_root
+  bash "$OPENPBS" down
   stop_pidfile "$DIR/sshd.pid"
   stop_pidfile "$DIR/sshd-nosftp.pid"
   stop_pidfile "$DIR/sshd-otp.pid"
@@ -462,6 +469,7 @@ cmd_down() {
 
 cmd_purge() {
   need_root
+  bash "$OPENPBS" purge
   if command -v slurmctld >/dev/null; then cmd_down || true; fi
   pkill -x slurmctld 2>/dev/null || true; pkill -x slurmdbd 2>/dev/null || true
   local name
@@ -502,6 +510,7 @@ cmd_status() {
   NAME=sshd check running "$DIR/sshd.pid"
   NAME=sshd-nosftp check running "$DIR/sshd-nosftp.pid"
   NAME=sshd-otp check running "$DIR/sshd-otp.pid"
+  bash "$OPENPBS" status || ok=1
   return $ok
 }
 
