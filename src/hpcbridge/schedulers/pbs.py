@@ -183,7 +183,7 @@ def _records(text: str, kind: str = "node") -> list[tuple[str, dict[str, str]]]:
             continue
         if current is None:
             continue
-        if not line.strip():
+        if not line:
             blanks += 1
             continue
         pair = _PAIR.match(line)

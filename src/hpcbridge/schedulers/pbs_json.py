@@ -6,19 +6,21 @@ and it breaks in known ways (issue 25, kind 6). Each is read back to the value t
 - A value that strtod() reads whole is printed bare, byte for byte, as a "number": `-v A=.5,B=7.,C=0042`
   gives `"A":.5`, `"B":7.`, `"C":0042`; also `1e5`, `-0`, `inf`, `nan`, `0x1A`. Every bare token is kept as
   the text PBS printed (valid ones too: json.loads with parse_int/parse_float=str), so `1e5` stays `1e5`.
-- Strings are escaped only partly (JSON_ESCAPE): \\b \\f \\n \\r \\t and a lone `"` are escaped, but a
-  backslash is copied with the character after it (`C:\\data` -> `\\d`, not a JSON escape) and other control
-  characters are written raw. Read: a backslash before a character JSON does not escape is a literal
-  backslash; a raw control character is itself; a value that ends in a backslash prints `\\"` at the end
-  of its line, which closes the string there (a PBS string never holds a raw newline).
+- Strings are escaped only partly (JSON_ESCAPE): \\b \\f \\n \\r \\t and a `"` are escaped (not a value's
+  first one), but a backslash is copied with the character after it (`C:\\data` -> `\\d`, not a JSON
+  escape; a raw newline after a backslash) and other control characters are written raw. Read: a
+  backslash before a character JSON does not escape is a literal backslash; a raw control character is
+  itself; a value that ends in a backslash prints `\\"` at the end of its line, which closes the string
+  there (a PBS string holds no other raw newline: one means the output was cut).
 - Some versions answer `-F json` in the text form (`Job Id:` blocks): the callers check for it (is_json).
 - A record that is still unreadable (cut output, a bug not known here) costs only that record: its members
   are split by the indentation PBS prints them at, each read alone, and a broken one comes back as
   Unreadable with what could be read of it line by line.
 
 Still ambiguous (the output cannot tell): a value's backslash followed by one of `"\\/bfnrtu` (the `\\n` of
-`C:\\new` reads as a newline, `\\\\` as one backslash, `\\"` as a quote), blanks before or after a bare
-value (strtod skips them), and a value whose own text ends in a backslash followed by `,` or a newline.
+`C:\\new` reads as a newline, `\\\\` as one backslash, `\\"` as a quote) or by `,` or `'` (PBS drops that
+backslash), blanks before or after a bare value (strtod skips them), and a value that starts with a quote
+followed by `,` `:` `}` `]` or its end.
 """
 
 from __future__ import annotations
@@ -35,6 +37,9 @@ _BARE = re.compile(r"[^,}\]\n]*")
 _HEX4 = re.compile(r"[0-9A-Fa-f]{4}")
 # After `\"`: the end of the line (maybe after the pair's comma) means the backslash ended the value.
 _CLOSES = re.compile(r"[ \t]*,?[ \t]*(?:\r?\n|$)")
+# A quote ends a string only before what may follow one in PBS's layout: strdup_escape leaves a value's
+# leading quote unescaped (it looks back before the start), so `""quoted"` is one value.
+_ENDS = re.compile(r"[ \t]*(?:[,:\]}]|\r?\n|$)")
 _ESCAPES = {'"': '"', "\\": "\\", "/": "/", "b": "\b", "f": "\f", "n": "\n", "r": "\r", "t": "\t"}
 _CONSTANTS: dict[str, Any] = {"true": True, "false": False, "null": None}
 
@@ -128,14 +133,21 @@ class _Reader:
             if pos >= len(text) or text[pos] == "\n":
                 raise self.fail("unterminated string")
             if text[pos] == '"':
-                self.pos = pos + 1
-                return "".join(parts)
+                if _ENDS.match(text, pos + 1):
+                    self.pos = pos + 1
+                    return "".join(parts)
+                parts.append('"')
+                pos += 1
+                continue
             nxt = text[pos + 1:pos + 2]
             if nxt == '"' and _CLOSES.match(text, pos + 2):  # the value ended in a backslash
                 parts.append("\\")
                 self.pos = pos + 2
                 return "".join(parts)
-            if nxt in _ESCAPES:
+            if nxt == "\n":  # strdup_escape copies a backslash's next character even when it is a newline
+                parts.append("\\\n")
+                pos += 2
+            elif nxt in _ESCAPES:
                 parts.append(_ESCAPES[nxt])
                 pos += 2
             elif nxt == "u" and _HEX4.match(text, pos + 2):
