@@ -232,7 +232,8 @@ configure_mom() {
     done
   } >"$file"
   local want changed=0
-  want=$(printf '$clienthost %s\n$usecp *:/ /' "$host")
+  # $usecp: outputs are copied locally, not over scp; check_poll: walltime overruns are noticed within seconds
+  want=$(printf '$clienthost %s\n$usecp *:/ /\n$min_check_poll 2\n$max_check_poll 5' "$host")
   if [ "$(cat "$conf" 2>/dev/null)" != "$want" ]; then printf '%s\n' "$want" >"$conf"; changed=1; fi
   if ! in_ns "$PBS_EXEC/sbin/pbs_mom" -s show hpcb_vnodes 2>/dev/null | cmp -s - "$file"; then
     in_ns "$PBS_EXEC/sbin/pbs_mom" -s remove hpcb_vnodes >/dev/null 2>&1 || true

@@ -38,6 +38,17 @@ def cluster_env() -> dict[str, str]:
     return dict(line.split("=", 1) for line in env_file.read_text().split())
 
 
+def openpbs_env() -> dict[str, str]:
+    """The test cluster's OpenPBS complex (testcluster/openpbs.sh): its login sshd, queues and users."""
+    env_file = TC_DIR / "openpbs.env"
+    if not env_file.exists():
+        message = f"OpenPBS test cluster not running ({env_file} missing): run 'sudo testcluster/cluster.sh up'"
+        if os.environ.get("HPCBRIDGE_REQUIRE_CLUSTER"):
+            pytest.fail(message)
+        pytest.skip(message)
+    return dict(line.split("=", 1) for line in env_file.read_text().split())
+
+
 @contextlib.contextmanager
 def postgres_schema() -> Iterator[str]:
     """A database URL on the test PostgreSQL (scripts/test.sh sets HPCBRIDGE_TEST_DATABASE_URL) whose

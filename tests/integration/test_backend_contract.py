@@ -1,5 +1,5 @@
 """One behaviour suite for every backend: Slurm live, Torque live (the test cluster through Debian's PBS
-wrappers), PBS Pro replayed from recorded OpenPBS 23.06 output (no PBS Pro server can run here; the replay
+wrappers), OpenPBS 23.06 live (the test cluster's own PBS complex, flavour auto-detected), PBS Pro replayed from recorded OpenPBS 23.06 output (no PBS Pro server can run here; the replay
 checks what is sent and how the real answers are read)."""
 
 from __future__ import annotations
@@ -17,13 +17,20 @@ from hpcbridge.services.backend import SchedulerBackend, make_backend
 from hpcbridge.services.cluster import Cluster
 from hpcbridge.services.registry import make_transport
 
-from ..conftest import shared_fixtures
+from ..conftest import openpbs_env, shared_fixtures
 
-KINDS = ["slurm", "torque", "pbspro"]
-LIVE = {"slurm", "torque"}
+KINDS = ["slurm", "torque", "openpbs", "pbspro"]
+LIVE = {"slurm", "torque", "openpbs"}
+QUEUE = {"openpbs": "workq"}  # the Slurm cluster's partition cpu, under its own name on the OpenPBS site
 
 
 def _config(tc_env: dict[str, str], kind: str) -> ClusterConfig:
+    if kind == "openpbs":
+        env = openpbs_env()
+        return ClusterConfig(
+            name=kind, scheduler="pbs", host=env["OPENPBS_SSH_HOST"], port=int(env["OPENPBS_SSH_PORT"]),
+            user=env["OPENPBS_SSH_USER"], key_path=env["OPENPBS_SSH_KEY_PATH"],
+            known_hosts=env["OPENPBS_SSH_KNOWN_HOSTS"], default_partition=env["OPENPBS_DEFAULT_QUEUE"])
     return ClusterConfig(
         name=kind, scheduler="slurm" if kind == "slurm" else "pbs", pbs_flavor="torque" if kind == "torque" else "auto",
         host=tc_env["SLURM_SSH_HOST"], port=int(tc_env["SLURM_SSH_PORT"]), user=tc_env["SLURM_SSH_USER"],
@@ -105,7 +112,8 @@ async def test_submit_hold_release_cancel_and_history(kind: str, tc_env: dict[st
     cluster = Cluster(config, make_transport(config))
     backend = cluster.backend
     try:
-        req = JobRequest(script_content="sleep 60", partition="cpu", time_limit="5", hold=True, job_name="contract")
+        req = JobRequest(script_content="sleep 60", partition=QUEUE.get(kind, "cpu"), time_limit="5", hold=True,
+                         job_name="contract")
         await backend.check_request(req)
         job_id = await backend.submit(backend.render_script(req), req)
         assert backend.job_id(job_id) == job_id

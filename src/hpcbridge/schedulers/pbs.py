@@ -237,6 +237,28 @@ def _hosts(exec_host: str) -> str:
     return ",".join(dict.fromkeys(part.split("/")[0] for part in exec_host.split("+") if part)) if exec_host else ""
 
 
+def _job_nodes(rec: dict[str, str]) -> str:
+    """The vnodes of exec_vnode ('(gpu1:ncpus=2:ngpus=1)+(cpu1:ncpus=1+cpu2:ncpus=1)'): on a host that presents
+    several vnodes, exec_host names only the host, while pbsnodes lists the vnodes."""
+    vnodes = re.findall(r"(?:^|[(+])([^:()+]+):", rec.get("exec_vnode", ""))
+    return ",".join(dict.fromkeys(vnodes)) if vnodes else _hosts(rec.get("exec_host", ""))
+
+
+def _size_mb(value: str | None) -> int:
+    """PBS sizes ('16gb', '24684084kb', '0kb', bare bytes, w for 8-byte words) in megabytes."""
+    m = re.fullmatch(r"\s*(\d+)([kmgtp]?)([bw]?)\s*", str(value or ""), re.IGNORECASE)
+    if not m:
+        return 0
+    factor = 1024 ** "_kmgtp".index(m.group(2).lower() or "_") * (8 if m.group(3).lower() == "w" else 1)
+    return int(m.group(1)) * factor // 1024**2
+
+
+def _account(rec: dict[str, str]) -> str:
+    """Account_Name, else a project the user set: OpenPBS gives every job project=_pbs_project_default."""
+    project = rec.get("project", "")
+    return rec.get("Account_Name") or ("" if project == "_pbs_project_default" else project)
+
+
 def _hold_reason(rec: dict[str, str]) -> str:
     """An operator (o) or system (s) hold is one the owner cannot release: say it in Slurm's word for that."""
     holds = rec.get("Hold_Types", "n")
@@ -259,10 +281,10 @@ def job_from_record(job_id: str, rec: dict[str, str], env: dict[str, str] | None
         state=state,
         native_state=letter,
         partition=rec.get("queue", ""),
-        account=rec.get("Account_Name", rec.get("project", "")),
+        account=_account(rec),
         num_nodes=_int(rec.get("Resource_List.nodect")) or 0,
         num_cpus=_int(rec.get("Resource_List.ncpus")) or 0,
-        node_list=_hosts(rec.get("exec_host", "")),
+        node_list=_job_nodes(rec),
         reason=_hold_reason(rec) or rec.get("comment", ""),
         time_used=rec.get("resources_used.walltime", ""),
         time_limit=rec.get("Resource_List.walltime", ""),
@@ -321,12 +343,15 @@ def parse_nodes(text: str) -> list[Node]:
         flags = tuple(s.upper() for s in states[1:]) + (("DRAIN",) if "offline" in states else ())
         gpus = _int(rec.get("resources_available.ngpus") or rec.get("gpus")) or 0
         used = _int(rec.get("resources_assigned.ngpus")) or 0
-        gtype = rec.get("resources_available.gputype") or None
+        # sites name their GPU type resource gputype or gpu_type (NCAR's, and the test cluster's)
+        gtype = rec.get("resources_available.gputype") or rec.get("resources_available.gpu_type") or None
         result.append(Node(
             name=name, state=base, flags=flags,
             partitions=tuple(q for q in rec.get("queue", "").split(",") if q),
             cpus_total=_int(rec.get("resources_available.ncpus") or rec.get("pcpus") or rec.get("np")) or 0,
             cpus_alloc=_int(rec.get("resources_assigned.ncpus")) or 0,
+            memory_mb=_size_mb(rec.get("resources_available.mem")),
+            memory_alloc_mb=_size_mb(rec.get("resources_assigned.mem")),
             gpus=(GpuCount(gtype.lower() if gtype else None, gpus),) if gpus else (),
             gpus_used=(GpuCount(gtype.lower() if gtype else None, used),) if used else (),
             reason=rec.get("comment") or None,

@@ -101,11 +101,12 @@ class PbsBackend:
         queues = await self._read("qstat -Q -f", build.queues_argv, parse.parse_queues)
         nodes = await self.nodes()
         default = await self._default_queue()
-        bound = any(n.partitions for n in nodes)
         result = []
         for q in queues:
-            # a queue without nodes bound to it (PBS's usual set-up) can run on any node
-            members = tuple(n.name for n in nodes if q.name in n.partitions or not bound)
+            # a queue that owns vnodes (their `queue` attribute) runs there; one that owns none runs on the
+            # vnodes no queue owns (all of them in PBS's usual set-up)
+            owned = [n.name for n in nodes if q.name in n.partitions]
+            members = tuple(owned or (n.name for n in nodes if not n.partitions))
             result.append(replace(q, nodes=members, total_nodes=q.total_nodes or len(members),
                                   is_default=q.name == default,
                                   total_cpus=sum(n.cpus_total for n in nodes if n.name in members),
@@ -118,7 +119,10 @@ class PbsBackend:
 
     async def nodes(self) -> list[Node]:
         await self.flavor()
-        return await self._read("pbsnodes -a", build.nodes_argv, parse.parse_nodes)
+        nodes = await self._read("pbsnodes -a", build.nodes_argv, parse.parse_nodes)
+        # A host that presents its resources as vnodes (pbs_mom -s insert) keeps its natural vnode, idle and
+        # offering nothing (ncpus = 0): no job lands there, so it is not a node to show
+        return [n for n in nodes if n.cpus_total or n.gpus or n.state != "IDLE"]
 
     async def _read(self, what: str, argv: Callable[[bool], list[str]], read: Callable[[str], list[_T]]) -> list[_T]:
         """A `-F json` listing, or the text form when this server's JSON is beyond repair (issue 25, kind 6)."""
