@@ -1,1 +1,0 @@
-"""Pure scheduler modules: build argv / script text and parse output. No I/O imports here."""
