@@ -48,14 +48,14 @@ async def check_cluster(registry: Registry, name: str) -> list[Check]:
     else:
         out.append(Check(f"{name}: local", True, f"running commands as {who}"))
     try:
-        version = await cluster.backend.version()
+        version = await cluster.version()
         out.append(Check(f"{name}: scheduler", True, f"{cfg.scheduler} {version}"))
     except HpcBridgeError as exc:
         out.append(Check(f"{name}: scheduler", False, str(exc)))
         return out
-    accounting = await cluster.backend.accounting_available()
-    out.append(Check(f"{name}: accounting", accounting, cluster.backend.history_note(accounting), fatal=False))
-    out.append(Check(f"{name}: privileges", True, f"{who}: {await cluster.backend.privileges(who)}", fatal=False))
+    accounting = await cluster.accounting_available()
+    out.append(Check(f"{name}: accounting", accounting, cluster.history_note(accounting), fatal=False))
+    out.append(Check(f"{name}: privileges", True, f"{who}: {await cluster.privileges(who)}", fatal=False))
     try:
         parts = await cluster.partitions()
         nodes = await cluster.nodes()

@@ -10,6 +10,7 @@ from dataclasses import asdict
 from typing import Any
 
 from . import config_edit
+from .backends import registry as scheduler_registry
 from .config import Settings, config_file_path, load_settings
 from .errors import ConfigError
 
@@ -26,7 +27,7 @@ def add_parsers(sub: Any) -> None:
     add.add_argument("--user", help="SSH user")
     add.add_argument("--port", type=int, help="SSH port")
     add.add_argument("--key-path", help="private key file")
-    add.add_argument("--scheduler", choices=["slurm", "pbs"])
+    add.add_argument("--scheduler", choices=scheduler_registry.names())
     add.add_argument("--transport", choices=["ssh", "local"])
     add.add_argument("--pbs-flavor", choices=["auto", "pbspro", "torque"])
     add.add_argument("--pbs-server")

@@ -20,6 +20,7 @@ from pydantic_core import PydanticCustomError
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from . import validate
+from .backends import registry as scheduler_registry
 from .errors import ConfigError
 
 
@@ -62,7 +63,8 @@ class ClusterConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     name: str = Field("default", description="cluster name used in tool calls")
-    scheduler: Literal["slurm", "pbs"] = Field("slurm", description="slurm, or pbs (PBS Pro, OpenPBS, Torque)")
+    scheduler: str = Field("slurm", description="the cluster's scheduler: " + ", ".join(
+        f"{e.name} ({e.description})" for e in map(scheduler_registry.entry, scheduler_registry.names())))
     provider: Literal["tensorpool"] | None = Field(None, description="tensorpool: a TensorPool account (cloud GPU "
                                                                      "clusters) instead of a scheduler")
     tensorpool_engine: str | None = Field(None, description="TensorPool only: engine URL (default "
@@ -155,6 +157,15 @@ class ClusterConfig(BaseModel):
     @classmethod
     def _modules(cls, value: object) -> object:
         return [v.strip() for v in value.split(",") if v.strip()] if isinstance(value, str) else value
+
+    @field_validator("scheduler")
+    @classmethod
+    def _known_scheduler(cls, value: str) -> str:
+        """The registry's schedulers (backends/registry.py), so a registered one is a valid value too."""
+        if value not in scheduler_registry.names():
+            raise PydanticCustomError("scheduler", "'{value}' is not a scheduler hpcbridge knows; one of: {known}",
+                                      {"value": value, "known": ", ".join(scheduler_registry.names())})
+        return value
 
     @field_validator("host", "user")
     @classmethod

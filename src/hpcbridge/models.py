@@ -239,6 +239,7 @@ class JobRecord:
     num_nodes: int = 0
     node_list: str = ""
     alloc_tres: str = ""
+    gpus: tuple[GpuCount, ...] = ()  # from the allocated TRES (the scheduler's parser reads it)
     req_mem: str = ""
     max_rss: str = ""
     reason: str = ""

@@ -25,3 +25,43 @@ def absolute_time(parameter: str, value: str | None, what: str, now: datetime | 
         raise InvalidParameter(parameter, f"{value!r} is not a time {what} understands", FORMS)
     delta = timedelta(**{m.group(2) or "seconds": int(m.group(1))}) if m.group(1) else timedelta()
     return (now - delta).strftime("%Y-%m-%dT%H:%M:%S")
+
+
+def time_minutes(value: str | None) -> int | None:
+    """A limit as Slurm and PBS print it ([D-]H:MM:SS, M:SS, M) -> minutes; UNLIMITED/INFINITE/NONE -> None."""
+    text = (value or "").strip()
+    if not text or text.upper() in {"UNLIMITED", "INFINITE", "NONE", "N/A", "PARTITION_LIMIT"}:
+        return None
+    m = re.match(r"^(?:(\d+)-)?(\d+)(?::(\d+))?(?::(\d+))?$", text)
+    if not m:
+        return None
+    days, a, b, c = m.groups()
+    nums = [int(a)] + [int(x) for x in (b, c) if x is not None]
+    if days is not None:
+        h, mi, s = (nums + [0, 0])[:3]
+        return int(days) * 1440 + h * 60 + mi + (1 if s else 0)
+    if len(nums) == 1:
+        return nums[0]
+    if len(nums) == 2:
+        return nums[0] + (1 if nums[1] else 0)
+    return nums[0] * 60 + nums[1] + (1 if nums[2] else 0)
+
+
+def clock_seconds(value: str | None) -> int | None:
+    """A duration as squeue and qstat print it ([D-]HH:MM:SS, MM:SS, SS) -> seconds; anything else -> None."""
+    m = re.match(r"^(?:(\d+)-)?(?:(?:(\d+):)?(\d+):)?(\d+)$", (value or "").strip())
+    if not m:
+        return None
+    days, hours, minutes, seconds = (int(x) if x else 0 for x in m.groups())
+    return ((days * 24 + hours) * 60 + minutes) * 60 + seconds
+
+
+def time_left(limit: str, used: str) -> str:
+    """What squeue's %L says: the limit minus the time used, as [D-]H:MM:SS; '' when either is not a time."""
+    total, spent = clock_seconds(limit), clock_seconds(used or "0")
+    if total is None or spent is None:
+        return ""
+    left = max(0, total - spent)
+    days, rest = divmod(left, 86400)
+    text = f"{rest // 3600}:{rest % 3600 // 60:02d}:{rest % 60:02d}"
+    return f"{days}-{text}" if days else text

@@ -222,3 +222,30 @@ def ssh_user(parameter: str, value: str) -> str:
 def _shown(value: object) -> str:
     text = repr(value)
     return text if len(text) <= 80 else text[:77] + "..."
+
+
+# Pyxis splits --container-mounts on ',' and ':' (its README): plain path characters only.
+_MOUNT = re.compile(r"^[A-Za-z0-9_./+@%~-]+(?::[A-Za-z0-9_./+@%~-]+)?(?::[a-z+]+)?$")
+
+
+def container_mounts(value: str) -> str:
+    """'SRC:DST[:FLAGS],...' with plain path characters only (Pyxis splits on ',' and ':')."""
+    items = [m.strip() for m in value.split(",") if m.strip()]
+    if not all(_MOUNT.match(m) for m in items):
+        raise InvalidParameter("container_mounts", f"{value!r} is not a mount list",
+                               "SRC:DST[:ro] pairs separated by commas, e.g. /data:/data:ro,/scratch:/scratch")
+    return ",".join(items)
+
+
+def container_env(value: str | None) -> tuple[tuple[str, ...], dict[str, str]]:
+    """'A=1,B=2' or 'A,B' -> (names, values to export)."""
+    names: list[str] = []
+    values: dict[str, str] = {}
+    for item in (value or "").split(","):
+        if not item.strip():
+            continue
+        name, sep, val = item.strip().partition("=")
+        names.append(env_name(name))
+        if sep:
+            values[name] = val
+    return tuple(names), values

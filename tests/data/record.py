@@ -10,7 +10,7 @@ import asyncio
 from pathlib import Path
 
 from hpcbridge.config import load_settings
-from hpcbridge.schedulers import slurm_build as b
+from hpcbridge.backends.slurm import build as b
 from hpcbridge.services.registry import Registry
 
 ENV = "/var/lib/hpcbridge-testcluster/connection.env"

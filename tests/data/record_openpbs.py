@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 
 from hpcbridge.config import ClusterConfig
-from hpcbridge.schedulers import pbs_build as b
+from hpcbridge.backends.pbs import build as b
 from hpcbridge.services.cluster import Cluster
 from hpcbridge.services.registry import make_transport
 

@@ -10,14 +10,15 @@ from collections.abc import AsyncIterator
 
 import pytest
 
+from hpcbridge.backends.base import SchedulerBackend
+from hpcbridge.backends.registry import make_backend
 from hpcbridge.config import ClusterConfig
-from hpcbridge.errors import HpcBridgeError, InvalidParameter
-from hpcbridge.models import Job, JobRecord, JobRequest, JobState, Node, Partition
-from hpcbridge.services.backend import SchedulerBackend, make_backend
+from hpcbridge.models import JobRequest, JobState
 from hpcbridge.services.cluster import Cluster
 from hpcbridge.services.registry import make_transport
 
 from ..conftest import openpbs_env, shared_fixtures
+from ..contract import *  # noqa: F403 - the shared suite (tests/contract.py), run on each backend below
 
 KINDS = ["slurm", "torque", "openpbs", "pbspro"]
 LIVE = {"slurm", "torque", "openpbs"}
@@ -37,6 +38,11 @@ def _config(tc_env: dict[str, str], kind: str) -> ClusterConfig:
         key_path=tc_env["SLURM_SSH_KEY_PATH"], known_hosts=tc_env["SLURM_SSH_KNOWN_HOSTS"], default_partition="cpu")
 
 
+@pytest.fixture
+def gpu_queue_directive(backend: SchedulerBackend) -> str:
+    return "#SBATCH -p gpu" if backend.name == "slurm" else "#PBS -q gpu"
+
+
 @pytest.fixture(params=KINDS)
 async def backend(request: pytest.FixtureRequest, tc_env: dict[str, str]) -> AsyncIterator[SchedulerBackend]:
     kind = request.param
@@ -53,56 +59,6 @@ async def backend(request: pytest.FixtureRequest, tc_env: dict[str, str]) -> Asy
         yield cluster.backend
     finally:
         await cluster.close()
-
-
-async def test_version_and_user(backend: SchedulerBackend) -> None:
-    assert await backend.version()
-    assert await backend.whoami() == "alice"
-
-
-async def test_partitions_nodes_and_jobs_are_shared_models(backend: SchedulerBackend) -> None:
-    parts = await backend.partitions()
-    assert parts and all(isinstance(p, Partition) and p.name for p in parts)
-    assert sum(p.is_default for p in parts) <= 1
-    nodes = await backend.nodes()
-    assert nodes and all(isinstance(n, Node) and n.cpus_total > 0 for n in nodes)
-    jobs = await backend.jobs()
-    assert all(isinstance(j, Job) and isinstance(j.state, JobState) for j in jobs)
-
-
-async def test_history_is_records(backend: SchedulerBackend) -> None:
-    records = await backend.history(start_time="now-7days")
-    assert all(isinstance(r, JobRecord) and isinstance(r.state, JobState) for r in records)
-
-
-async def test_job_ids_and_times_are_checked_before_anything_runs(backend: SchedulerBackend) -> None:
-    assert backend.job_id(12) == "12"
-    for bad in ("1;rm -rf /", "$(id)", "12 13"):
-        with pytest.raises(InvalidParameter, match="job_id"):
-            backend.job_id(bad)
-    assert backend.history_time("start_time", "now-2weeks") == "now-2weeks"
-    with pytest.raises(InvalidParameter, match="start_time"):
-        backend.history_time("start_time", "`id`")
-
-
-async def test_the_scripts_own_directives_are_read(backend: SchedulerBackend) -> None:
-    native, foreign = ("#SBATCH -p gpu", "#PBS -q gpu") if backend.name == "slurm" else ("#PBS -q gpu", "#SBATCH -p gpu")
-    found, values = backend.read_directives(f"#!/bin/bash\n{native}\necho hi")
-    assert values["partition"][0] == "gpu" and "gpu" not in found.script
-    with pytest.raises(InvalidParameter, match="line 2"):
-        backend.read_directives(f"#!/bin/bash\n{foreign}\necho hi")
-    script = backend.render_script(JobRequest(script_content="echo hi", partition="cpu", job_name="contract"))
-    assert script.startswith("#!") and script.rstrip().endswith("echo hi") and "contract" in script
-
-
-async def test_a_missing_capability_is_refused_not_sent_elsewhere(backend: SchedulerBackend) -> None:
-    caps = backend.capabilities
-    if not caps.gpu_types:
-        with pytest.raises(HpcBridgeError, match="gpu_type"):
-            await backend.check_request(JobRequest(script_content="true", partition="gpu", gpus=1, gpu_type="a100"))
-    if not caps.forced_delete:
-        with pytest.raises(HpcBridgeError, match="force"):
-            await backend.cancel("1", force=True)
 
 
 @pytest.mark.parametrize("kind", sorted(LIVE))

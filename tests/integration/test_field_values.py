@@ -18,7 +18,7 @@ from hpcbridge.history.db import Database
 from hpcbridge.history.queries import HistoryReader
 from hpcbridge.history.store import HistoryWriter
 from hpcbridge.models import Job
-from hpcbridge.schedulers.slurm_build import JobRequest
+from hpcbridge.models import JobRequest
 from hpcbridge.services.cluster import Cluster
 
 from .conftest import wait_final, wait_in_accounting

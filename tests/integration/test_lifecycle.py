@@ -9,7 +9,7 @@ import pytest
 
 from hpcbridge.errors import InfeasibleRequest, NotFound
 from hpcbridge.models import JobState
-from hpcbridge.schedulers.slurm_build import JobRequest
+from hpcbridge.models import JobRequest
 from hpcbridge.services.cluster import Cluster
 from hpcbridge.services.files import read_file
 

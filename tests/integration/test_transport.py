@@ -169,9 +169,10 @@ async def test_worker_timeout_then_the_next_command_works(tc_env: dict[str, str]
 
 
 async def test_worker_environment_is_neutralised(tc_env: dict[str, str]) -> None:
-    from hpcbridge.schedulers.slurm_build import COMMAND_ENV
+    from hpcbridge.backends.registry import command_env
+    from hpcbridge.config import ClusterConfig
 
-    transport = SshTransport(_options(tc_env), COMMAND_ENV)
+    transport = SshTransport(_options(tc_env), command_env(ClusterConfig(name="c")))
     try:
         via_worker = await transport.run(["sh", "-c", 'echo "$LC_ALL:${SQUEUE_FORMAT-unset}"'], timeout=10)
         via_channel = await transport.run(["sh", "-c", 'echo "$LC_ALL:${SQUEUE_FORMAT-unset}"'], timeout=10,

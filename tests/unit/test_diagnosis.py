@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from hpcbridge.backends.slurm import jsonout as slurm_json
 from hpcbridge.diagnosis import DiagnosisInput, diagnose
 from hpcbridge.models import JobState
-from hpcbridge.schedulers import slurm_json
 
 from ..conftest import shared_fixtures
 

@@ -5,15 +5,31 @@ from __future__ import annotations
 
 import pytest
 
+from hpcbridge.backends import merge
+from hpcbridge.backends.pbs.directives import pbs_values
+from hpcbridge.backends.pbs.directives import read_pbs as _read_pbs
+from hpcbridge.backends.registry import foreign_directives
+from hpcbridge.backends.slurm.build import render_script, sbatch_argv
+from hpcbridge.backends.slurm.directives import read_sbatch as _read_sbatch
+from hpcbridge.backends.slurm.directives import slurm_values
 from hpcbridge.errors import InvalidParameter
-from hpcbridge.schedulers import directives, merge
-from hpcbridge.schedulers.slurm_build import JobRequest, render_script, sbatch_argv
+from hpcbridge.models import JobRequest
+
+
+def read_sbatch(script: str):  # type: ignore[no-untyped-def]
+    """As the cluster reads it: another registered scheduler's directives refused."""
+    return _read_sbatch(script, foreign_directives("slurm"))
+
+
+def read_pbs_(script: str):  # type: ignore[no-untyped-def]
+    return _read_pbs(script, foreign_directives("pbs"))
+
 
 ATTACK = "#SBATCH --partition=gpu\n#SBATCH --gres=gpu:a100:4\n#SBATCH --time=20:00:00\nsleep 30"
 
 
 def values(script: str) -> dict[str, object]:
-    return {k: v for k, (v, _) in merge.slurm_values(directives.read_sbatch(script)).items()}
+    return {k: v for k, (v, _) in slurm_values(read_sbatch(script)).items()}
 
 
 def test_the_review_attack_is_read_as_gpu_partition_four_gpus_twenty_hours() -> None:
@@ -58,14 +74,14 @@ def test_directives_that_escape_the_checks_are_refused_naming_the_line(script: s
 
 def test_a_conflict_with_a_parameter_names_both() -> None:
     with pytest.raises(InvalidParameter, match="partition='cpu' conflicts with the script's line 1"):
-        merge.merge({"partition": "cpu"}, merge.slurm_values(directives.read_sbatch(ATTACK)))
+        merge.merge({"partition": "cpu"}, slurm_values(read_sbatch(ATTACK)))
     same = merge.merge({"partition": "gpu", "time_limit": "1200"},
-                       merge.slurm_values(directives.read_sbatch(ATTACK)))
+                       slurm_values(read_sbatch(ATTACK)))
     assert same["time_limit"] == "20:00:00"  # 1200 minutes is the same limit
 
 
 def test_kept_directives_stay_before_exports() -> None:
-    found = directives.read_sbatch("#!/bin/sh\n#SBATCH --mail-type=END -p gpu\nrun")
+    found = read_sbatch("#!/bin/sh\n#SBATCH --mail-type=END -p gpu\nrun")
     script = render_script(JobRequest(found.script, partition="gpu", env={"A": "1"}))
     assert script.splitlines() == ["#!/bin/sh", "#SBATCH --partition=gpu", "#SBATCH --mail-type=END",
                                    "export A=1", "run"]
@@ -76,13 +92,13 @@ def test_sbatch_ignores_pbs_lines() -> None:
 
 
 def test_pbs_block() -> None:
-    found = directives.read_pbs("#!/bin/bash\n#PBS -q gpu -l select=2:ncpus=4:ngpus=4:mem=8gb,walltime=20:00:00\n"
+    found = read_pbs_("#!/bin/bash\n#PBS -q gpu -l select=2:ncpus=4:ngpus=4:mem=8gb,walltime=20:00:00\n"
                                 "#PBS -m abe\n#PBS -W depend=afterok:12\necho")
-    got = {k: v for k, (v, _) in merge.pbs_values(found).items()}
+    got = {k: v for k, (v, _) in pbs_values(found).items()}
     assert got == {"partition": "gpu", "nodes": 2, "cpus_per_task": 4, "gpus": 4, "memory": "8gb",
                    "time_limit": "20:00:00", "dependency": "afterok:12"}
     assert found.script == "#!/bin/bash\n#PBS -m abe\necho"
     with pytest.raises(InvalidParameter, match="interactive"):
-        directives.read_pbs("#!/bin/bash\n#PBS -I\necho")
+        read_pbs_("#!/bin/bash\n#PBS -I\necho")
     with pytest.raises(InvalidParameter, match="#SBATCH directive"):
-        directives.read_pbs("#!/bin/bash\n#SBATCH -p gpu\necho")
+        read_pbs_("#!/bin/bash\n#SBATCH -p gpu\necho")

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from hpcbridge import validate
+from hpcbridge.backends.slurm import build as b
 from hpcbridge.directories import (
     DirectoryRoot,
     age_minutes,
@@ -16,7 +18,6 @@ from hpcbridge.directories import (
     size_bytes,
 )
 from hpcbridge.errors import InvalidParameter, PolicyError
-from hpcbridge.schedulers import slurm_build as b
 
 from ..conftest import DATA
 
@@ -137,10 +138,10 @@ def test_container_job_script_reference() -> None:
 
 
 def test_container_env_and_mounts_forms() -> None:
-    assert b.parse_container_env("A=1,B, C=x=y") == (("A", "B", "C"), {"A": "1", "C": "x=y"})
-    assert b.container_mounts(" /a:/b , /c:/d:ro ") == "/a:/b,/c:/d:ro"
+    assert validate.container_env("A=1,B, C=x=y") == (("A", "B", "C"), {"A": "1", "C": "x=y"})
+    assert validate.container_mounts(" /a:/b , /c:/d:ro ") == "/a:/b,/c:/d:ro"
     for bad in ("/a:/b;id", "/a b:/c", "$(id):/x"):
         with pytest.raises(InvalidParameter, match="container_mounts"):
-            b.container_mounts(bad)
+            validate.container_mounts(bad)
     with pytest.raises(InvalidParameter, match="env"):
-        b.parse_container_env("A-B=1")
+        validate.container_env("A-B=1")

@@ -5,10 +5,13 @@ from __future__ import annotations
 
 import pytest
 
+from hpcbridge.backends.slurm import gres
+from hpcbridge.backends.slurm import ids as slurm_ids
+from hpcbridge.backends.slurm import jsonout as slurm_json
+from hpcbridge.backends.slurm import text as slurm_text
+from hpcbridge.backends.slurm.records import RS, SEP, parse_kv_record
 from hpcbridge.errors import InvalidParameter
 from hpcbridge.models import GpuCount
-from hpcbridge.schedulers import gres, slurm_ids, slurm_json, slurm_text
-from hpcbridge.schedulers.slurm_records import RS, SEP, parse_kv_record
 from hpcbridge.validate import job_id
 
 from ..conftest import shared_fixtures

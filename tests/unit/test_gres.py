@@ -2,8 +2,8 @@ from __future__ import annotations
 
 import pytest
 
+from hpcbridge.backends.slurm.gres import gpu_indices, parse_gpus
 from hpcbridge.models import GpuCount
-from hpcbridge.schedulers.gres import gpu_indices, parse_gpus
 
 
 @pytest.mark.parametrize(

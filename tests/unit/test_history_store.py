@@ -5,8 +5,8 @@ or fail when HPCBRIDGE_REQUIRE_CLUSTER says the full environment is expected).""
 from __future__ import annotations
 
 import time
-from datetime import datetime, timedelta
 from collections.abc import Iterator
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest

@@ -5,9 +5,10 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from hpcbridge.schedulers import slurm_build as b
+from hpcbridge.backends.slurm import build as b
 from hpcbridge.services.interactive import spec_from_dict, spec_to_dict
 from hpcbridge.store import SessionRow, Store
+from hpcbridge.timewords import time_left
 
 SPEC = b.AllocationSpec(partition="interactive", nodes=1, gpus_per_node=8, gpu_type="a100", time_limit="4:00:00",
                         account="proj", container=b.ContainerSpec(image="/i/dev.sqsh", mounts="/a:/a",
@@ -75,13 +76,16 @@ def test_a_store_from_before_principals_is_migrated(tmp_path: Path) -> None:
     assert store.session("a").principal == "local" and store.profiles("local") == {"p": {}}
 
 
-def test_session_listings_are_read_with_the_unit_separator() -> None:
+def test_step_listings_are_read_with_the_unit_separator() -> None:
     sep = "\x1f"
-    text = f"41{sep}hpcb-abc-dev session\n42{sep}other job\n43{sep}hpcb-abc-x\n"  # names may hold blanks
-    assert b.user_job_names_argv("alice")[-1] == f"%i{sep}%j"
-    assert b.ids_named(text, "hpcb-abc-") == ["41", "43"]
+    assert b.steps_argv("41")[-1] == f"%i{sep}%j"  # step names may hold blanks
     assert b.step_ids_named(f"41.0{sep}hpcb-exec-1\n41.1{sep}hpcb-exec-12\n", "hpcb-exec-1") == ["41.0"]
-    assert b.parse_queue_state(f"7{sep}PENDING{sep}Resources{sep}4:00:00{sep}\n") == \
-        ("7", "PENDING", "Resources", "4:00:00", "")
-    assert b.parse_queue_state("") is None
-    assert b.scancel_by_name_argv("hpcb-abc-dev") == ["scancel", "--name", "hpcb-abc-dev"]
+    assert b.scancel_steps_argv(["41.0"]) == ["scancel", "41.0"]
+
+
+def test_time_left_is_the_limit_minus_the_time_used() -> None:
+    """What squeue's %L printed for sessions, now from any scheduler's limit and time used."""
+    assert time_left("4:00:00", "1:02:03") == "2:57:57"
+    assert time_left("1-00:00:00", "0:00") == "1-0:00:00"
+    assert time_left("30:00", "45:00") == "0:00:00"  # over the limit: nothing left
+    assert time_left("UNLIMITED", "1:00") == "" and time_left("", "") == ""

@@ -11,10 +11,10 @@ import nbformat
 import pytest
 from PIL import Image as Pil
 
+from hpcbridge.backends.slurm.build import container_step_argv
 from hpcbridge.errors import InvalidParameter
 from hpcbridge.jupyter import launch, notebook
 from hpcbridge.jupyter.outputs import CellOutput, describe_svg, error_of, html_to_text
-from hpcbridge.schedulers.slurm_build import SEP
 
 
 def test_job_names_tie_a_server_to_its_instance_unless_persistent() -> None:
@@ -37,7 +37,8 @@ def test_the_script_quotes_paths_reads_the_token_from_a_file_and_ends_when_idle(
     assert "umask 077" in script
     compile(launch.SERVER_CONFIG, "jupyter_server_config.py", "exec")  # the server runs it at start
     assert "exec jupyter server" in script
-    boxed = launch.server_script(launch.ServerPlan("/r", "/n", 30, container=("--container-image=/i.sqsh",), gpus=2))
+    step = container_step_argv(["--container-image=/i.sqsh"], 2)  # what Cluster.container_step gives on Slurm
+    boxed = launch.server_script(launch.ServerPlan("/r", "/n", 30, container_step=tuple(step)))
     assert "exec srun --ntasks 1 --nodes 1 --gres gpu:2 --container-image=/i.sqsh jupyter server" in boxed
 
 
@@ -46,9 +47,6 @@ def test_state_and_queue_answers_are_read_whole_or_not_at_all() -> None:
     assert launch.parse_state("gpu1\n") is None  # the server has not written its info file yet
     assert launch.parse_state('gpu1\n{"port": 4') is None  # half written
     assert launch.parse_state('gpu1\n{"port": 41234, "token": "x"}') == launch.ServerAddress("gpu1", 41234)
-    assert launch.parse_queue(f"12{SEP}COMPLETING{SEP}None{SEP}gpu1\n") is None
-    queued = launch.parse_queue(f"13{SEP}PENDING{SEP}Resources{SEP}\n")
-    assert queued == launch.QueuedServer("13", "PENDING", "Resources", "")
 
 
 def _png(width: int, height: int) -> str:

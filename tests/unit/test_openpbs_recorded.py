@@ -10,10 +10,8 @@ from typing import ClassVar
 
 import pytest
 
+from hpcbridge.backends.pbs import PbsBackend, messages, parse
 from hpcbridge.models import CommandResult, GpuCount, JobState
-from hpcbridge.schedulers import pbs as parse
-from hpcbridge.schedulers import pbs_messages as messages
-from hpcbridge.services.pbs import PbsBackend
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "openpbs-23.06"
 

@@ -10,10 +10,13 @@ import re
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from hpcbridge.backends.pbs import parse as pbs
+from hpcbridge.backends.pbs.jsonfix import BadJson
+from hpcbridge.backends.slurm import gres
+from hpcbridge.backends.slurm import jsonout as slurm_json
+from hpcbridge.backends.slurm import text as slurm_text
+from hpcbridge.backends.slurm.records import KNOWN_KEYS, RS, SEP, parse_kv_record
 from hpcbridge.errors import SchedulerError
-from hpcbridge.schedulers import gres, pbs, slurm_json, slurm_text
-from hpcbridge.schedulers.pbs_json import BadJson
-from hpcbridge.schedulers.slurm_records import KNOWN_KEYS, RS, SEP, parse_kv_record
 
 _ANY = st.text(st.characters(exclude_characters="\x00"), max_size=40)
 # The one ambiguous form of a last field: terminator + newline + something that starts a record.

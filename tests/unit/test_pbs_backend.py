@@ -11,11 +11,10 @@ from pathlib import Path
 
 import pytest
 
+from hpcbridge.backends.pbs import PbsBackend
+from hpcbridge.backends.pbs.messages import since
 from hpcbridge.errors import InvalidParameter, NotFound, PrivilegeError, Unsupported
-from hpcbridge.models import CommandResult, JobState
-from hpcbridge.schedulers.slurm_build import JobRequest
-from hpcbridge.schedulers.pbs_messages import since
-from hpcbridge.services.pbs import PbsBackend
+from hpcbridge.models import CommandResult, JobRequest, JobState
 
 from ..conftest import shared_fixtures
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from hpcbridge.backends.pbs import build as p
 from hpcbridge.errors import InvalidParameter
-from hpcbridge.schedulers import pbs_build as p
-from hpcbridge.schedulers.slurm_build import JobRequest
+from hpcbridge.models import JobRequest
 
 from ..conftest import DATA
 

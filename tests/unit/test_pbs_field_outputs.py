@@ -10,10 +10,12 @@ import json
 
 import pytest
 
+from hpcbridge.backends.pbs import PbsBackend
+from hpcbridge.backends.pbs import ids as pbs_ids
+from hpcbridge.backends.pbs import jsonfix as pbs_json
+from hpcbridge.backends.pbs import parse as pbs
 from hpcbridge.errors import InvalidParameter, SchedulerError
 from hpcbridge.models import JobState
-from hpcbridge.schedulers import pbs, pbs_ids, pbs_json
-from hpcbridge.services.pbs import PbsBackend
 
 from ..conftest import shared_fixtures
 from .test_pbs_backend import Replay

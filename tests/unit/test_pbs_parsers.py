@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from hpcbridge.backends.pbs import parse as pbs
 from hpcbridge.models import GpuCount, JobState
-from hpcbridge.schedulers import pbs
 
 from ..conftest import DATA, SHARED_FIXTURES, shared_fixtures
 

@@ -7,9 +7,9 @@ from datetime import datetime
 
 import pytest
 
+from hpcbridge.backends.pbs import messages as pbs
+from hpcbridge.backends.slurm import messages as slurm
 from hpcbridge.errors import InvalidParameter
-from hpcbridge.schedulers import pbs_messages as pbs
-from hpcbridge.schedulers import slurm_messages as slurm
 
 
 @pytest.mark.parametrize(("text", "kind"), [

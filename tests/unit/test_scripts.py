@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import pytest
 
+from hpcbridge.backends.registry import command_env
+from hpcbridge.backends.slurm import build as b
+from hpcbridge.config import ClusterConfig
 from hpcbridge.errors import InvalidParameter
-from hpcbridge.schedulers import slurm_build as b
 
 from ..conftest import DATA
 
@@ -43,8 +45,9 @@ def test_env_names_are_checked() -> None:
 def test_argv_builders_are_plain_lists() -> None:
     assert b.scancel_argv("12", "USR1") == ["scancel", "--verbose", "--signal", "USR1", "12"]
     assert b.sbatch_argv() == ["sbatch", "--parsable", "--ignore-pbs"]
-    prefix = b.COMMAND_ENV.argv_prefix()
+    env = command_env(ClusterConfig(name="c"))
+    prefix = env.argv_prefix()
     assert prefix[0] == "env" and "LC_ALL=C" in prefix and "SQUEUE_FORMAT" in prefix
-    assert b.COMMAND_ENV.apply({"SQUEUE_FORMAT": "%i", "HOME": "/h"}) == {"HOME": "/h", "LC_ALL": "C"}
+    assert env.apply({"SQUEUE_FORMAT": "%i", "HOME": "/h"}) == {"HOME": "/h", "LC_ALL": "C"}
     with pytest.raises(InvalidParameter, match="start_time"):
         b.sacct_time("start_time", "yesterday; id")

@@ -11,8 +11,7 @@ import pytest
 
 from hpcbridge.config import SECRET_ENV, ClusterConfig, ServerEnv, SlurmEnv
 from hpcbridge.jupyter import launch
-from hpcbridge.services.backend import command_env
-from hpcbridge.services.registry import make_transport
+from hpcbridge.services.registry import command_env, make_transport
 from hpcbridge.tensorpool import checks
 from hpcbridge.transport.local import LocalTransport
 from hpcbridge.transport.openssh import OpenSshOptions, OpenSshTransport

@@ -6,9 +6,10 @@ from pathlib import Path
 
 import pytest
 
+from hpcbridge.backends.slurm import jsonout as slurm_json
+from hpcbridge.backends.slurm import text as slurm_text
+from hpcbridge.backends.slurm.states import explain_reason, job_state, node_state
 from hpcbridge.models import GpuCount, JobState
-from hpcbridge.schedulers import slurm_json, slurm_text
-from hpcbridge.schedulers.slurm_states import explain_reason, job_state, node_state
 
 from ..conftest import DATA, SHARED_FIXTURES, shared_fixtures
 

@@ -1,28 +1,40 @@
-"""The contract every scheduler backend implements, what each can do, and which class serves `scheduler = "..."`.
+"""The contract every scheduler backend implements, what each can do, and the neutral helpers they share.
 
 Services ask a backend's capabilities instead of asking which scheduler it is: a capability a backend lacks
 is refused with "not supported on <scheduler>: <what to do instead>", never answered with another
-scheduler's command. Adding a scheduler is its own modules (schedulers/<name>*.py, services/<name>.py) plus
-one line in BACKENDS.
+scheduler's command. A scheduler is one folder (backends/<name>/) whose `ENTRY` the registry lists.
+Imports point down only: a backend imports this module, never the registry, a service or a transport.
 """
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, Protocol
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Literal, Protocol
 
-from ..config import SECRET_ENV
-from ..errors import Unsupported
-from ..models import CommandResult, EnvSpec, Job, JobDetails, JobRecord, JobRequest, JobState, Node, Partition
-from ..schedulers.directives import ScriptDirectives
-from ..schedulers.merge import FromScript
+from .. import validate
+from ..errors import SchedulerError, Unsupported
+from ..models import (
+    AllocationSpec,
+    CommandResult,
+    Job,
+    JobDetails,
+    JobRecord,
+    JobRequest,
+    JobState,
+    Node,
+    Partition,
+)
+from ..timewords import absolute_time
+from .directives import ScriptDirectives
+from .merge import FromScript
 
 if TYPE_CHECKING:
     from ..config import ClusterConfig
 
 Runner = Callable[..., Awaitable[CommandResult]]
 Writer = Callable[[str, bytes], Awaitable[None]]
+ContainerUse = Literal["batch", "step"]  # a batch script's directives, or a step (session, one-shot, Jupyter)
 
 
 @dataclass(frozen=True)
@@ -39,6 +51,20 @@ class Capabilities:
     server_chooses_queue: bool = False  # with no partition and no known default, submit and let the server pick
 
 
+class InteractiveBackend(Protocol):
+    """Allocations that stay and commands run in them (capability `interactive`). Finding and cancelling an
+    allocation by its job name is the cluster's (Cluster.jobs_named), the same for every scheduler."""
+
+    async def run_once(self, spec: AllocationSpec, command: str, job_name: str, working_directory: str | None,
+                       timeout: float) -> CommandResult: ...
+    async def allocate(self, spec: AllocationSpec, job_name: str, timeout: float) -> CommandResult: ...
+    def granted_job_id(self, result: CommandResult) -> str: ...  # the allocation allocate() answered, or ''
+    async def run_in_allocation(self, job_id: str, command: str, step_name: str, spec: AllocationSpec,
+                                working_directory: str | None, timeout: float) -> CommandResult: ...
+    def allocation_gone(self, result: CommandResult) -> bool: ...  # a step failed because the allocation ended
+    async def cancel_step(self, job_id: str, step_name: str) -> None: ...
+
+
 class SchedulerBackend(Protocol):
     """The methods every backend implements. Lists are parsed into shared models (models.py)."""
 
@@ -46,9 +72,8 @@ class SchedulerBackend(Protocol):
     capabilities: Capabilities
     state_words: dict[str, frozenset[JobState]]  # the scheduler's own state codes as list filters
     node_words: dict[str, tuple[str, ...]]  # the scheduler's node words in hpcbridge's node vocabulary
+    interactive: InteractiveBackend | None  # None: the scheduler offers no sessions (capabilities.interactive)
 
-    @staticmethod
-    def command_env(config: ClusterConfig) -> EnvSpec: ...
     def job_id(self, value: str | int, parameter: str = "job_id") -> str: ...
     async def version(self) -> str: ...
     async def whoami(self) -> str: ...
@@ -62,7 +87,7 @@ class SchedulerBackend(Protocol):
 
     async def history(self, job_ids: list[str] | None = None, user: str | None = None, all_users: bool = False,
                       start_time: str | None = None, end_time: str | None = None) -> list[JobRecord]: ...
-    def read_directives(self, script: str) -> tuple[ScriptDirectives, FromScript]: ...
+    def read_directives(self, script: str, foreign: tuple[str, ...]) -> tuple[ScriptDirectives, FromScript]: ...
     async def check_request(self, req: JobRequest) -> None: ...
     def render_script(self, req: JobRequest) -> str: ...
     async def submit(self, script: str, req: JobRequest | None = None, *, test_only: bool = False) -> str: ...
@@ -72,6 +97,8 @@ class SchedulerBackend(Protocol):
     def explain(self, reason: str) -> str: ...
     def test_start(self, message: str) -> str: ...  # the start time a test submission's message gives, or ''
     def cancelled_by_uid(self, native_state: str) -> str: ...  # the uid a final state names as canceller, or ''
+    async def container_problem(self, used_by: ContainerUse) -> str: ...  # why containers cannot run, or ''
+    def container_step(self, options: list[str], gpus: int | None) -> list[str]: ...  # a step running in one
 
     async def privileges(self, user: str) -> str: ...
     async def accounting_available(self) -> bool: ...
@@ -79,50 +106,107 @@ class SchedulerBackend(Protocol):
     def history_time(self, parameter: str, value: str) -> str: ...
 
 
-def refuse(backend: SchedulerBackend, what: str, instead: str) -> Unsupported:
-    return Unsupported(f"{what} is not supported on {backend.name}: {instead}")
-
-
 BackendFactory = Callable[["ClusterConfig", Runner, Writer], SchedulerBackend]
 
 
-def _slurm(config: ClusterConfig, run: Runner, write: Writer) -> SchedulerBackend:
-    from .slurm import SlurmBackend
+@dataclass(frozen=True)
+class SchedulerEntry:
+    """One scheduler, as the registry lists it: the value of `scheduler = "..."`, the resource URI scheme
+    (`<name>://job/ID`), its directive prefix (refused in other schedulers' scripts), how its backend is made,
+    and the environment its commands need."""
 
-    return SlurmBackend(run)
-
-
-def _pbs(config: ClusterConfig, run: Runner, write: Writer) -> SchedulerBackend:
-    from .pbs import PbsBackend
-
-    return PbsBackend(run, write, config.pbs_flavor)
-
-
-def _slurm_env(config: ClusterConfig) -> EnvSpec:
-    from .slurm import SlurmBackend
-
-    return SlurmBackend.command_env(config)
+    name: str
+    description: str  # for the config reference and the CLI
+    directive_prefix: str  # "#SBATCH"
+    make: BackendFactory
+    # client variables that change what the scheduler's commands print (SQUEUE_FORMAT, ...): every cluster's
+    # commands run without those of every registered scheduler (PBS's Torque wrappers call Slurm's clients)
+    output_env: tuple[str, ...] = ()
+    assign_env: Callable[[ClusterConfig], tuple[tuple[str, str], ...]] = lambda config: ()
 
 
-def _pbs_env(config: ClusterConfig) -> EnvSpec:
-    from .pbs import PbsBackend
-
-    return PbsBackend.command_env(config)
+def refuse(backend_name: str, what: str, instead: str) -> Unsupported:
+    return Unsupported(f"{what} is not supported on {backend_name}: {instead}")
 
 
-# scheduler name -> (backend factory, the environment its commands need). One line per scheduler.
-BACKENDS: dict[str, tuple[BackendFactory, Callable[[ClusterConfig], EnvSpec]]] = {
-    "slurm": (_slurm, _slurm_env),
-    "pbs": (_pbs, _pbs_env),
-}
+def command_failure(what: str, result: CommandResult, down: str | None = None) -> SchedulerError:
+    """A command that failed, in one line an agent can act on. `down`, when the scheduler's own words say
+    its server does not answer, names that server ("the Slurm controller (slurmctld)"): temporary."""
+    message = (result.stderr or result.stdout).strip().splitlines()
+    detail = message[-1] if message else f"exit status {result.exit_status}"
+    if result.exit_status == 127 or "command not found" in detail:
+        return SchedulerError(f"{what}: '{program(result)}' is not installed or not on PATH on the cluster")
+    if down:
+        return SchedulerError(f"{what}: {down} does not answer ({detail}); the cluster's scheduler is down or "
+                              "unreachable from the login node", transient=True)
+    return SchedulerError(f"{what} failed: {detail}")
 
 
-def make_backend(config: ClusterConfig, run: Runner, write: Writer) -> SchedulerBackend:
-    factory, _ = BACKENDS[config.scheduler]
-    return factory(config, run, write)
+def program(result: CommandResult) -> str:
+    """The program a command ran, past an `env -u NAME ... NAME=value` prefix."""
+    argv = list(result.argv)
+    if argv and argv[0] == "env":
+        rest = argv[1:]
+        while rest and (rest[0].startswith("-") or "=" in rest[0]):
+            rest = rest[2:] if rest[0] == "-u" else rest[1:]
+        argv = rest
+    return argv[0] if argv else "?"
 
 
-def command_env(config: ClusterConfig) -> EnvSpec:
-    """What the scheduler's commands need, and hpcbridge's own secrets kept from every child."""
-    _, env = BACKENDS[config.scheduler]
-    return replace(env(config), private=SECRET_ENV)
+class BasicBackend:
+    """What a scheduler without the optional features answers, so a new backend writes only what its
+    scheduler has (as dask-jobqueue's classes are small declarative subclasses): no interactive work, no
+    containers, no start estimates or kept scripts, accounting words as sacct reads them. Slurm and PBS
+    implement every member themselves; a new scheduler subclasses this and overrides what it can do."""
+
+    name = "basic"
+    state_words: dict[str, frozenset[JobState]] = {}  # noqa: RUF012 - never mutated: a subclass replaces it
+    node_words: dict[str, tuple[str, ...]] = {}  # noqa: RUF012 - never mutated: a subclass replaces it
+    interactive: InteractiveBackend | None = None
+
+    @staticmethod
+    def job_id(value: str | int, parameter: str = "job_id") -> str:
+        return validate.job_id(value, parameter)
+
+    async def estimated_start(self, job_id: str) -> str:
+        return ""
+
+    async def batch_script(self, job_id: str) -> str:
+        return ""
+
+    async def check_request(self, req: JobRequest) -> None:
+        return None
+
+    @staticmethod
+    def explain(reason: str) -> str:
+        return reason
+
+    @staticmethod
+    def test_start(message: str) -> str:
+        return ""
+
+    @staticmethod
+    def cancelled_by_uid(native_state: str) -> str:
+        return ""
+
+    async def container_problem(self, used_by: ContainerUse) -> str:
+        return "scheduler has no container options"
+
+    @staticmethod
+    def container_step(options: list[str], gpus: int | None) -> list[str]:
+        return []
+
+    async def privileges(self, user: str) -> str:
+        return "unknown (this scheduler reports no privilege levels)"
+
+    async def accounting_available(self) -> bool:
+        return True
+
+    def history_note(self, available: bool) -> str:
+        return "job history available" if available else "job history is not available"
+
+    @staticmethod
+    def history_time(parameter: str, value: str) -> str:
+        """Checked in sacct's words (timewords.FORMS); passed on as given."""
+        absolute_time(parameter, value, "the history bound")
+        return value

@@ -154,7 +154,7 @@ class Board:
 
     def _row(self, cluster: Cluster, job: Job) -> JobRow:
         waiting = job.state in (JobState.PENDING, JobState.HELD)
-        why = cluster.backend.explain(job.reason) if waiting and job.reason else ""
+        why = cluster.explain(job.reason) if waiting and job.reason else ""
         estimate = self._estimates.get((cluster.name, job.job_id), ("", 0.0))[0]
         return JobRow(job.job_id, job.name, job.state.value, job.partition, _gpus(job), job.node_list,
                       job.time_used, job.time_limit, _progress(job), why, estimate)
@@ -165,7 +165,7 @@ class Board:
                  if now - self._estimates.get((cluster.name, j.job_id), ("", -ESTIMATE_TTL_S))[1] >= ESTIMATE_TTL_S]
         for job_id in stale[:ESTIMATES_PER_REFRESH]:
             try:
-                self._estimates[(cluster.name, job_id)] = (await cluster.backend.estimated_start(job_id), now)
+                self._estimates[(cluster.name, job_id)] = (await cluster.estimated_start(job_id), now)
             except HpcBridgeError:
                 self._estimates[(cluster.name, job_id)] = ("", now)
 

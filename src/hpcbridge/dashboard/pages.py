@@ -248,6 +248,6 @@ async def _script(history: History, cluster: str, job_id: str, c: Any) -> str:
     except HpcBridgeError:
         pass
     try:
-        return await c.backend.batch_script(job_id)
+        return await c.batch_script(job_id)
     except HpcBridgeError as exc:
         return f"({exc.message})"

@@ -207,7 +207,7 @@ class Recorder:
             if details.job.array_job_id:
                 await self._db(self.writer.mark_array_details, name, details.job.array_job_id, details)
             if (name, job_id) not in self.scripts:
-                script = await self.cluster.backend.batch_script(details.job.array_job_id or job_id)
+                script = await self.cluster.batch_script(details.job.array_job_id or job_id)
                 if script:
                     await self._db(self.writer.set_script, name, job_id, script)
 

@@ -13,7 +13,6 @@ from dataclasses import dataclass
 
 from ..principal import LOCAL
 from ..quoting import shell_join
-from ..schedulers.slurm_build import SEP
 
 INHERITED_TOKENS = ("JUPYTER_TOKEN", "JUPYTERHUB_API_TOKEN", "JPY_API_TOKEN")  # Jupyter's and JupyterHub's
 KEEP = "keep"  # the instance part of a persistent server's name: never a 6-hex instance tag, so never reaped
@@ -28,8 +27,9 @@ class ServerPlan:
     idle_minutes: float
     venv: str | None = None
     modules: tuple[str, ...] = ()
-    container: tuple[str, ...] = ()  # Pyxis options: the server runs as a job step in that container
-    gpus: int | None = None
+    # a containerized server runs as a job step in its container (Pyxis containerizes steps, not the batch
+    # script): the scheduler's step launcher with the container options (Cluster.container_step), else empty
+    container_step: tuple[str, ...] = ()
 
 
 def principal_tag(principal: str) -> str:
@@ -83,7 +83,7 @@ def server_script(plan: ServerPlan) -> str:
         shell_join(["cd", plan.notebook_dir]),
         f"hostname > {shell_join([plan.runtime_dir + '/node.tmp'])}",
         shell_join(["mv", f"{plan.runtime_dir}/node.tmp", f"{plan.runtime_dir}/node"]),
-        shell_join(["exec", *step_prefix(plan), "jupyter", "server", "--no-browser", "--ip=0.0.0.0", "--port=0",
+        shell_join(["exec", *plan.container_step, "jupyter", "server", "--no-browser", "--ip=0.0.0.0", "--port=0",
                     "--ServerApp.port_retries=0", f"--ServerApp.root_dir={plan.notebook_dir}",
                     *idle_settings(plan.idle_minutes)]),
     ]
@@ -110,16 +110,6 @@ except Exception as exc:  # a newer jupyter_server: slower cells, nothing worse
 
     sys.stderr.write(f"hpcbridge: TCP_NODELAY not set on kernel websockets: {exc}\\n")
 """
-
-
-def step_prefix(plan: ServerPlan) -> list[str]:
-    """Pyxis containerizes job steps, not the batch script (its README), so a containerized server runs as
-    one srun step with the container options; the step asks for the GPUs again (a step gets no GRES it does
-    not ask for since Slurm 21.08). The environment activated above is exported into the step."""
-    if not plan.container:
-        return []
-    gres = ["--gres", f"gpu:{plan.gpus}"] if plan.gpus else []
-    return ["srun", "--ntasks", "1", "--nodes", "1", *gres, *plan.container]
 
 
 def prepare_argv(runtime_dir: str) -> list[str]:
@@ -152,24 +142,3 @@ def parse_state(text: str) -> ServerAddress | None:
         return None  # written as we read it: the next poll sees it whole
     port = info.get("port") if isinstance(info, dict) else None
     return ServerAddress(node, int(port)) if isinstance(port, int) and port > 0 else None
-
-
-def queue_argv(user: str, name: str) -> list[str]:
-    return ["squeue", "--noheader", "--user", user, "--name", name, "--format", f"%i{SEP}%T{SEP}%r{SEP}%N"]
-
-
-@dataclass(frozen=True)
-class QueuedServer:
-    job_id: str
-    state: str
-    reason: str
-    node_list: str
-
-
-def parse_queue(text: str) -> QueuedServer | None:
-    """The first live job of that name (an ended one has left the queue, or is COMPLETING)."""
-    for line in text.splitlines():
-        parts = line.split(SEP)
-        if len(parts) == 4 and parts[1] not in ("COMPLETING", "COMPLETED", "CANCELLED", "FAILED", "TIMEOUT"):
-            return QueuedServer(*parts)
-    return None

@@ -24,8 +24,7 @@ import anyio
 
 from .. import principal
 from ..errors import HpcBridgeError, NotFound, SchedulerError
-from ..models import ContainerSpec, JobRequest
-from ..services.backend import refuse
+from ..models import ContainerSpec, Job, JobRequest, JobState
 from ..services.cluster import Cluster
 from ..services.registry import Registry
 from . import launch
@@ -84,9 +83,8 @@ class JupyterServers:
         self._homes: dict[str, str] = {}
 
     def check_cluster(self, c: Cluster) -> None:
-        if not c.backend.capabilities.interactive:
-            raise refuse(c.backend, f"Jupyter kernels on '{c.name}' (they need a Slurm cluster)",
-                         "submit a batch job with submit_job instead")
+        """A Jupyter server is a batch job found by its name and reached through the transport: every
+        scheduler can serve one. Kept as the one place a backend that cannot would be refused."""
 
     async def current(self, c: Cluster) -> Server | None:
         """This principal's server on the cluster: known here, or a persistent one found by name."""
@@ -162,8 +160,8 @@ class JupyterServers:
         if venv and venv.startswith("~/"):
             venv = await self._home(c) + venv[1:]
         modules = want.modules if want.modules is not None else tuple(c.config.jupyter_modules)
-        plan = launch.ServerPlan(runtime, notebooks, want.idle_minutes, venv, modules,
-                                 tuple(want.container.argv()) if want.container else (), want.gpus)
+        step = c.container_step(want.container.argv(), want.gpus) if want.container else []
+        plan = launch.ServerPlan(runtime, notebooks, want.idle_minutes, venv, modules, tuple(step))
         prepared = await c.run(launch.prepare_argv(runtime))
         if not prepared.ok:
             raise SchedulerError(f"cannot prepare {runtime} on {c.name}: {prepared.stderr.strip()}")
@@ -194,24 +192,24 @@ class JupyterServers:
         return Server(c.name, principal.name(), job_id, name, want.persist, runtime, notebooks, node, port, client)
 
     async def _queue_state(self, c: Cluster, name: str) -> str:
-        queued = launch.parse_queue((await c.run(launch.queue_argv(await c.user(), name))).stdout)
+        queued = await _queued(c, name)
         if queued is None:
             return "not in the queue"
-        return queued.state + (f", {queued.reason}: {c.backend.explain(queued.reason)}"
-                               if queued.state == "PENDING" else "")
+        return queued.native_state + (f", {queued.reason}: {c.explain(queued.reason)}"
+                                      if queued.state is JobState.PENDING else "")
 
     async def _wait_ready(self, c: Cluster, job_id: str, runtime: str, token: str,
                           progress: Progress) -> tuple[str, int, JupyterClient]:
         said = ""
         while True:
-            queued = launch.parse_queue((await c.run(launch.queue_argv(await c.user(), _name_of(runtime)))).stdout)
+            queued = await _queued(c, _name_of(runtime))
             if queued is None or queued.job_id != job_id:
                 raise SchedulerError(f"the Jupyter server job {job_id} ended while starting: "
                                      f"{await self._log_tail(c, runtime)}")
-            if queued.state == "PENDING" and queued.reason != said:
+            if queued.state is JobState.PENDING and queued.reason != said:
                 said = queued.reason
-                await progress(f"job {job_id} pending: {queued.reason} ({c.backend.explain(queued.reason)})")
-            if queued.state == "RUNNING":
+                await progress(f"job {job_id} pending: {queued.reason} ({c.explain(queued.reason)})")
+            if queued.state is JobState.RUNNING:
                 address = launch.parse_state((await c.run(launch.read_state_argv(runtime))).stdout)
                 if address:
                     client = JupyterClient(_reach(c, address.node, address.port), token)
@@ -232,11 +230,9 @@ class JupyterServers:
 
     async def _find_persistent(self, c: Cluster) -> Server | None:
         """After a restart: a persistent server of this principal that is still running, with its token."""
-        if not c.backend.capabilities.interactive:
-            return None
         name = launch.job_name(self.instance, principal.name(), persist=True)
-        queued = launch.parse_queue((await c.run(launch.queue_argv(await c.user(), name))).stdout)
-        if queued is None or queued.state != "RUNNING":
+        queued = await _queued(c, name)
+        if queued is None or queued.state is not JobState.RUNNING:
             return None
         runtime, notebooks = await self._dirs(c, name)
         address = launch.parse_state((await c.run(launch.read_state_argv(runtime))).stdout)
@@ -280,3 +276,9 @@ def _reach(c: Cluster, node: str, port: int) -> Callable[[], Awaitable[tuple[str
         return await c.reach(node, port)
 
     return address
+
+
+async def _queued(c: Cluster, name: str) -> Job | None:
+    """The live server job of that name (an ended one has left the queue, or is ending)."""
+    live = [j for j in await c.jobs_named(name) if not j.state.final and j.state is not JobState.COMPLETING]
+    return live[0] if live else None

@@ -59,7 +59,7 @@ def _supported(toolset: str, registry: Registry) -> bool:
     if toolset == "tensorpool":
         return bool(registry.settings.providers)
     needed = _NEEDS.get(toolset)
-    return not needed or any(getattr(registry.get(n).backend.capabilities, needed) for n in registry.names)
+    return not needed or any(getattr(registry.get(n).capabilities, needed) for n in registry.names)
 
 
 def create_app(settings: Settings, auth: AuthProvider | None = None, instance: str | None = None,

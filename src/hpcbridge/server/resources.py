@@ -14,6 +14,7 @@ from typing import Any
 from pydantic import TypeAdapter
 
 from .. import principal, validate
+from ..backends import registry as scheduler_registry
 from ..errors import HpcBridgeError
 from ..services.cluster import Cluster
 from ..services.resources import partition_status
@@ -27,7 +28,7 @@ def _json(data: Any) -> str:
 
 
 def register(kit: ToolKit) -> None:
-    for scheme in ("slurm", "pbs"):
+    for scheme in scheduler_registry.names():  # one URI scheme per scheduler: slurm://, pbs://, ...
         _register_scheme(kit, scheme)
 
 
@@ -101,7 +102,7 @@ def _register_scheme(kit: ToolKit, scheme: str) -> None:
         async def build() -> dict[str, str]:
             cluster = cluster_for()
             user = await cluster.user()
-            return {"cluster": cluster.name, "user": user, "privileges": await cluster.backend.privileges(user)}
+            return {"cluster": cluster.name, "user": user, "privileges": await cluster.privileges(user)}
 
         return await guarded(build)
 

@@ -64,7 +64,7 @@ def register(kit: ToolKit) -> None:
         members = [n for n in nodes if n.name in names]
         status = ClusterStatus(
             cluster=c.name,
-            scheduler_version=await c.cache.get("version", 1e9, c.backend.version),
+            scheduler_version=await c.cache.get("version", 1e9, c.version),
             partitions=statuses,
             nodes_by_state=dict(Counter(n.state for n in members)),
             jobs_by_state=dict(Counter(j.state.value for j in jobs)),
@@ -111,7 +111,7 @@ def register(kit: ToolKit) -> None:
             part = await c.partition(validate.name("partition", partition))
             nodes = [n for n in nodes if n.name in part.nodes]
         if state and state.lower() != "all":
-            words = c.backend.node_words.get(validate.name("state", state).upper(), (state.upper(),))
+            words = c.node_words.get(validate.name("state", state).upper(), (state.upper(),))
             nodes = [n for n in nodes if any(n.state.startswith(w) or w in n.flags for w in words)]
         page = Page.of(nodes, offset, limit, dict(Counter(n.state for n in nodes)))
         return reply(page, render.nodes_page(page))

@@ -63,7 +63,7 @@ def register(kit: ToolKit) -> None:
         part = validate.optional_name("partition", partition)
         jobs = await c.jobs(await c.resolve_user(user), part)
         counts = dict(Counter(j.state.value for j in jobs))
-        wanted = _states(state, c.backend.state_words, c.backend.name)
+        wanted = _states(state, c.state_words, c.scheduler)
         if wanted:
             jobs = [j for j in jobs if j.state in wanted]
         page = Page.of([_row(j) for j in jobs], offset, limit, counts)
@@ -186,11 +186,11 @@ def register(kit: ToolKit) -> None:
             job_ids=[jid] if jid else None,
             user=None if jid else await c.resolve_user(user),
             all_users=not jid and user in (None, "", "all", "*"),
-            start_time=c.backend.history_time("start_time", start_time) if start_time else None,
-            end_time=c.backend.history_time("end_time", end_time) if end_time else None,
+            start_time=c.history_time("start_time", start_time) if start_time else None,
+            end_time=c.history_time("end_time", end_time) if end_time else None,
         )
         counts = dict(Counter(r.state.value for r in records))
-        wanted = _states(state, c.backend.state_words, c.backend.name)
+        wanted = _states(state, c.state_words, c.scheduler)
         if wanted:
             records = [r for r in records if r.state in wanted]
         records.reverse()

@@ -9,13 +9,24 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
 from .. import principal, validate
+from ..backends import registry
+from ..backends.base import Capabilities, ContainerUse, InteractiveBackend, SchedulerBackend, refuse
+from ..backends.directives import ScriptDirectives
+from ..backends.merge import FromScript
 from ..config import ClusterConfig
-from ..errors import CommandTimeout, InfeasibleRequest, NotFound, PolicyError, ReadOnlyCluster
-from ..models import CommandResult, Job, JobDetails, JobRecord, JobRequest, Node, Partition
+from ..errors import (
+    CommandTimeout,
+    HpcBridgeError,
+    InfeasibleRequest,
+    NotFound,
+    PolicyError,
+    ReadOnlyCluster,
+    SchedulerError,
+    Unsupported,
+)
+from ..models import CommandResult, Job, JobDetails, JobRecord, JobRequest, JobState, Node, Partition
 from ..quoting import shell_join
-from ..schedulers import gres
 from ..transport.base import Transport
-from .backend import SchedulerBackend, make_backend
 from .cache import SingleFlightCache
 from .resources import gpu_types_in
 
@@ -46,7 +57,7 @@ class Cluster:
     def __init__(self, config: ClusterConfig, transport: Transport) -> None:
         self.config = config
         self.transport = transport
-        self.backend: SchedulerBackend = make_backend(config, self.run, self.write_file)
+        self.backend: SchedulerBackend = registry.make_backend(config, self.run, self.write_file)
         self.cache = SingleFlightCache()
         self.commands_run = 0
         self.submitted: list[Callable[[SubmitResult], None]] = []  # told of every real submission (history)
@@ -96,6 +107,98 @@ class Cluster:
         """A job id in this scheduler's form (PBS: 1234.server, arrays 1234[]; Slurm: 1234_7, 1234.0)."""
         return self.backend.job_id(value, parameter)
 
+    # --- what the scheduler is and says (services ask the cluster, never its backend) ----------------
+    @property
+    def scheduler(self) -> str:
+        return self.backend.name
+
+    @property
+    def capabilities(self) -> Capabilities:
+        return self.backend.capabilities
+
+    @property
+    def state_words(self) -> dict[str, frozenset[JobState]]:
+        return self.backend.state_words
+
+    @property
+    def node_words(self) -> dict[str, tuple[str, ...]]:
+        return self.backend.node_words
+
+    def refuse(self, what: str, instead: str) -> Unsupported:
+        """'<what> is not supported on <scheduler>: <instead>', for a capability this cluster lacks."""
+        return refuse(self.backend.name, what, instead)
+
+    def explain(self, reason: str) -> str:
+        return self.backend.explain(reason)
+
+    def test_start(self, message: str) -> str:
+        return self.backend.test_start(message)
+
+    def cancelled_by_uid(self, native_state: str) -> str:
+        return self.backend.cancelled_by_uid(native_state)
+
+    def history_time(self, parameter: str, value: str) -> str:
+        return self.backend.history_time(parameter, value)
+
+    def history_note(self, available: bool) -> str:
+        return self.backend.history_note(available)
+
+    def read_directives(self, script: str) -> tuple[ScriptDirectives, FromScript]:
+        """The script's own directive block as this scheduler reads it; other schedulers' directives refused."""
+        return self.backend.read_directives(script, registry.foreign_directives(self.backend.name))
+
+    async def version(self) -> str:
+        return await self.backend.version()
+
+    async def batch_script(self, job_id: str) -> str:
+        return await self.backend.batch_script(job_id)
+
+    async def estimated_start(self, job_id: str) -> str:
+        return await self.backend.estimated_start(job_id)
+
+    async def privileges(self, user: str) -> str:
+        return await self.backend.privileges(user)
+
+    async def accounting_available(self) -> bool:
+        return await self.backend.accounting_available()
+
+    async def check_containers(self, used_by: ContainerUse) -> None:
+        """Refuse container options this cluster's scheduler cannot run for this use (asked once an hour)."""
+        problem = await self.cache.get(f"containers:{used_by}", 3600,
+                                       lambda: self.backend.container_problem(used_by))
+        if problem:
+            raise SchedulerError(f"{self.name}'s {problem}")
+
+    def container_step(self, options: list[str], gpus: int | None) -> list[str]:
+        return self.backend.container_step(options, gpus)
+
+    def interactive(self, what: str) -> InteractiveBackend:
+        """This scheduler's interactive work, or one line saying it has none."""
+        if self.backend.interactive is None or not self.capabilities.interactive:
+            raise self.refuse(f"{what} on '{self.name}'", "submit a batch job with submit_job instead")
+        return self.backend.interactive
+
+    async def jobs_named(self, name: str, *, prefix: bool = False) -> list[Job]:
+        """The login user's queued jobs named `name` (or whose name starts with it), asked now (not cached):
+        how sessions, one-shot commands and Jupyter servers find their allocations, on every scheduler."""
+        mine = await self.backend.jobs(user=await self.user())
+        return [j for j in mine if (j.name.startswith(name) if prefix else j.name == name)]
+
+    async def cancel_named(self, name: str, *, prefix: bool = False) -> list[str]:
+        """Cancel the login user's jobs named `name` (an allocation whose id was never seen goes too); the
+        ids cancelled. A job that ended meanwhile is not an error."""
+        cancelled = []
+        for job in await self.jobs_named(name, prefix=prefix):
+            if job.state.final:
+                continue
+            try:
+                await self.backend.cancel(job.job_id)
+                cancelled.append(job.job_id)
+            except HpcBridgeError as exc:
+                audit.info("cluster=%s could not cancel %s (%s): %s", self.name, job.job_id, job.name, exc)
+        self.cache.invalidate("jobs:")
+        return cancelled
+
     async def close(self) -> None:
         await self.transport.close()
 
@@ -112,6 +215,11 @@ class Cluster:
     async def jobs(self, user: str | None = None, partition: str | None = None) -> list[Job]:
         key = f"jobs:{user or ''}:{partition or ''}"
         return await self.cache.get(key, self.config.cache_ttl, lambda: self.backend.jobs(user, partition))
+
+    async def queue_now(self) -> list[Job]:
+        """Every job in the queue, finished ones the scheduler still shows included, asked now (not cached):
+        the queue watcher's one poll (services/waiting.py)."""
+        return await self.backend.jobs(states=["all"])
 
     async def resolve_user(self, user: str | None) -> str | None:
         if user in (None, "", "all", "*"):
@@ -291,7 +399,7 @@ def details_from_record(record: JobRecord) -> JobDetails:
         native_state=record.native_state, partition=record.partition, account=record.account,
         num_nodes=record.num_nodes, node_list=record.node_list, reason=record.reason,
         time_used=record.elapsed, time_limit=record.time_limit, submit_time=record.submit_time,
-        start_time=record.start_time, gpus=gres.parse_gpus(record.alloc_tres),
+        start_time=record.start_time, gpus=record.gpus,
     )
     return JobDetails(job=job, exit_code=record.exit_code, signal=record.signal, work_dir=record.work_dir,
                       end_time=record.end_time, memory=record.req_mem, tres=record.alloc_tres,

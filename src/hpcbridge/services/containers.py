@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
 
 from .. import validate
+from ..backends.base import ContainerUse
 from ..directories import DirectoryRoot, glob_pattern, is_inside, mount_string
-from ..errors import InvalidParameter, NotFound, PolicyError, SchedulerError
+from ..errors import InvalidParameter, NotFound, PolicyError
 from ..models import ContainerSpec
-from ..schedulers.slurm_build import container_mounts, parse_container_env
-from .backend import refuse
 from .cluster import Cluster
 from .listing import iso_time
 from .sandbox import Sandbox
@@ -106,7 +104,7 @@ async def default_mounts(cluster: Cluster) -> str:
 
 
 async def prepare(
-    cluster: Cluster, image: str, *, used_by: Literal["batch", "step"], mounts: str | None = None,
+    cluster: Cluster, image: str, *, used_by: ContainerUse, mounts: str | None = None,
     workdir: str | None = None, env: str | None = None, name: str | None = None,
     no_mount_home: bool | None = None, remap_root: bool | None = None,
 ) -> tuple[ContainerSpec, dict[str, str]]:
@@ -114,20 +112,20 @@ async def prepare(
     --container-env takes variable names; their values come from the job's environment). `used_by` says
     where the options go: a batch script's directives, or an srun step (sessions, one-shots, the Jupyter
     server step)."""
-    if not cluster.backend.capabilities.containers:
-        raise refuse(cluster.backend, f"container_image (Pyxis containers) on '{cluster.name}'",
+    if not cluster.capabilities.containers:
+        raise cluster.refuse(f"container_image (Pyxis containers) on '{cluster.name}'",
                      "start the container inside the script instead (e.g. apptainer exec IMAGE ...)")
-    await require_container_support(cluster, used_by)
+    await cluster.check_containers(used_by)
     if image == "default":
         if not cluster.config.default_image:
             raise InvalidParameter("container_image", "'default' asked but no default image is configured",
                                    "an image path (list_container_images shows them)")
         image = cluster.config.default_image
     real = await require_image(cluster, image)
-    names, values = parse_container_env(env)
+    names, values = validate.container_env(env)
     spec = ContainerSpec(
         image=real,
-        mounts=container_mounts(mounts) if mounts is not None else (await default_mounts(cluster) or None),
+        mounts=validate.container_mounts(mounts) if mounts is not None else (await default_mounts(cluster) or None),
         workdir=validate.directive_text("container_workdir", workdir) if workdir else None,
         env_names=names,
         name=validate.name("container_name", name) if name else None,
@@ -135,35 +133,3 @@ async def prepare(
         remap_root=remap_root,
     )
     return spec, values
-
-
-async def require_container_support(cluster: Cluster, used_by: Literal["batch", "step"]) -> None:
-    """Pyxis adds --container-* to sbatch and srun; without them the options would fail at submission.
-    Each command is asked on its own: Pyxis built or configured with `sbatch_support=0` (plugstack.conf)
-    registers its options in srun and the steps only, so `srun --help` lists --container-image and
-    `sbatch --help` does not. Containerized steps then work while containerized batch scripts cannot."""
-    if used_by == "step":
-        if not await _knows_container_image(cluster, "srun"):
-            raise SchedulerError(f"{cluster.name}'s srun does not know --container-image: the Pyxis plugin is "
-                                 "not installed there, so containers cannot be started; run without "
-                                 "container_image, or use a cluster with Pyxis")
-        return
-    if await _knows_container_image(cluster, "sbatch"):
-        return
-    if await _knows_container_image(cluster, "srun"):
-        raise SchedulerError(f"{cluster.name}'s Pyxis has no sbatch support (sbatch_support=0: srun knows "
-                             "--container-image, sbatch does not), so a batch job cannot run in a container; "
-                             "submit without container_image and start the container in a step inside the "
-                             "script (srun --container-image=IMAGE ...), or use run_interactive_command or an "
-                             "interactive session with container_image")
-    raise SchedulerError(f"{cluster.name}'s sbatch does not know --container-image: the Pyxis plugin is not "
-                         "installed there, so container jobs cannot be submitted; submit without "
-                         "container_image, or use a cluster with Pyxis")
-
-
-async def _knows_container_image(cluster: Cluster, command: Literal["sbatch", "srun"]) -> bool:
-    async def probe() -> bool:
-        result = await cluster.run([command, "--help"])
-        return "--container-image" in result.stdout
-
-    return bool(await cluster.cache.get(f"pyxis-{command}", 3600, probe))

@@ -44,7 +44,7 @@ async def _record(cluster: Cluster, job_id: str) -> JobRecord | None:
 
 async def _name_canceller(cluster: Cluster, native_state: str) -> str:
     """'CANCELLED by 1001' -> 'CANCELLED by 1001 (alice)': accounting records the uid only."""
-    uid = cluster.backend.cancelled_by_uid(native_state)
+    uid = cluster.cancelled_by_uid(native_state)
     if not uid:
         return native_state
     result = await cluster.run(["getent", "passwd", uid])
@@ -58,7 +58,7 @@ async def diagnose_job(cluster: Cluster, job_id: str) -> Diagnosis:
     record = await _record(cluster, job_id) if job.state.final or details.source == "accounting" else None
     estimated = ""
     if job.state in (JobState.PENDING, JobState.HELD):
-        estimated = await cluster.backend.estimated_start(job_id)
+        estimated = await cluster.estimated_start(job_id)
     out_path, err_path = _output_paths(details)
     stdout, out_note = await _tail(cluster, out_path) if job.state is not JobState.PENDING else ("", "")
     stderr, err_note = (await _tail(cluster, err_path)) if err_path and err_path != out_path else ("", "")

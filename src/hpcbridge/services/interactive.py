@@ -25,17 +25,15 @@ from ..errors import (
     PolicyError,
     SchedulerError,
 )
-from ..models import AllocationSpec, ContainerSpec
-from ..schedulers import slurm_build as build
-from ..schedulers import slurm_messages as messages
+from ..models import AllocationSpec, ContainerSpec, Job, JobRequest, JobState
 from ..store import SessionRow, Store
-from .backend import refuse
+from ..timewords import time_left
 from .cluster import Cluster
 from .registry import Registry
 
 log = logging.getLogger("hpcbridge.sessions")
 OUTPUT_CAP = 32 * 1024
-SALLOC_MAX_WAIT = 24 * 3600.0
+ALLOCATE_MAX_WAIT = 24 * 3600.0
 Progress = Callable[[str], Awaitable[None]]
 
 
@@ -98,14 +96,12 @@ class Sessions:
 
     async def check(self, cluster: Cluster, spec: AllocationSpec) -> None:
         """The same refusals as submit_job, plus the session time cap."""
-        if not cluster.backend.capabilities.interactive:
-            raise refuse(cluster.backend, f"interactive work on '{cluster.name}' (it needs a Slurm cluster: "
-                         "salloc/srun; qsub -I is not offered)", "submit a batch job with submit_job instead")
+        cluster.interactive("interactive work (sessions and one-shot commands)")
         cap = validate.walltime_minutes("max_session_time", cluster.config.max_session_time)
         if validate.walltime_minutes("time_limit", spec.time_limit) > cap:
             raise PolicyError(f"time_limit {spec.time_limit} exceeds the session limit of "
                               f"{cluster.config.max_session_time} (max_session_time)")
-        await cluster.check_feasible(build.JobRequest(
+        await cluster.check_feasible(JobRequest(
             script_content="true", partition=spec.partition, account=spec.account, nodes=spec.nodes,
             gpus=spec.gpus_per_node, gpu_type=spec.gpu_type, time_limit=spec.time_limit,
             cpus_per_task=spec.cpus_per_task, memory=spec.memory))
@@ -113,15 +109,15 @@ class Sessions:
     # --- one-shot ---------------------------------------------------------------------------------
     async def run_command(self, cluster: Cluster, spec: AllocationSpec, command: str,
                           working_directory: str | None, timeout: float) -> CommandOutput:
-        cluster.check_writable("run_interactive_command (srun runs any command)")
+        cluster.check_writable("run_interactive_command (it runs any command)")
         await self.check(cluster, spec)
         name = self.job_name(f"cmd-{secrets.token_hex(3)}")
-        argv = build.srun_argv(spec, command, name, working_directory)
         started = time.monotonic()
         try:
-            result = await cluster.run(argv, timeout=timeout, idempotent=False)
+            result = await cluster.interactive("run_interactive_command").run_once(
+                spec, command, name, working_directory, timeout)
         except CommandTimeout:
-            await cluster.run(build.scancel_by_name_argv(name))  # the step and its allocation go with it
+            await cluster.cancel_named(name)  # the command and its allocation go with it
             raise CommandTimeout(f"the command did not finish within {timeout:g}s; its allocation was "
                                  "cancelled") from None
         out, cut_out = _cap(result.stdout)
@@ -133,7 +129,7 @@ class Sessions:
                     on_timeout: str, progress: Progress) -> SessionInfo:
         if on_timeout not in ("cancel", "keep_waiting"):
             raise InvalidParameter("on_timeout", f"{on_timeout!r}", "'cancel' or 'keep_waiting'")
-        cluster.check_writable("starting an interactive session (salloc)")
+        cluster.check_writable("starting an interactive session")
         name = validate.name("session_name", name) if name else f"s{secrets.token_hex(3)}"
         await self.check(cluster, spec)
         now = time.time()
@@ -146,57 +142,57 @@ class Sessions:
             mine = [s.name for s in live if s.principal == principal.name()]
             raise PolicyError(f"{len(live)} sessions are open (max_sessions = {cluster.config.max_sessions}); "
                               f"end one first" + (f": {', '.join(mine)}" if mine else ""))
-        salloc = asyncio.create_task(cluster.run(build.salloc_argv(spec, self.job_name(name)),
-                                                 timeout=SALLOC_MAX_WAIT, idempotent=False))
-        return await self._await_grant(cluster, row, salloc, wait_limit, on_timeout, progress)
+        allocate = cluster.interactive("interactive sessions").allocate(spec, self.job_name(name), ALLOCATE_MAX_WAIT)
+        return await self._await_grant(cluster, row, asyncio.create_task(allocate), wait_limit, on_timeout,
+                                       progress)
 
-    async def _await_grant(self, cluster: Cluster, row: SessionRow, salloc: asyncio.Task[Any],
+    async def _await_grant(self, cluster: Cluster, row: SessionRow, allocating: asyncio.Task[Any],
                            wait_limit: float, on_timeout: str, progress: Progress) -> SessionInfo:
         deadline = time.monotonic() + wait_limit
         reported = ""
-        while not salloc.done() and time.monotonic() < deadline:
-            await asyncio.wait({salloc}, timeout=2.0)
-            state = await self._queue_state(cluster, row.name)
-            if state and state[0] and not row.job_id:
-                row = dataclasses.replace(row, job_id=state[0])
-                self.store.update_session(row.id, job_id=state[0], status="pending")
-            if state and state[1] == "PENDING" and state[2] != reported:
-                reported = state[2]
-                await progress(f"allocation {state[0]} pending: {state[2]}")
-        if salloc.done():
-            return await self._granted(cluster, row, salloc)
-        state = await self._queue_state(cluster, row.name)
-        reason = state[2] if state else "unknown"
+        while not allocating.done() and time.monotonic() < deadline:
+            await asyncio.wait({allocating}, timeout=2.0)
+            job = await self._queued(cluster, row.name)
+            if job and not row.job_id:
+                row = dataclasses.replace(row, job_id=job.job_id)
+                self.store.update_session(row.id, job_id=job.job_id, status="pending")
+            if job and job.state is JobState.PENDING and job.reason != reported:
+                reported = job.reason
+                await progress(f"allocation {job.job_id} pending: {job.reason}")
+        if allocating.done():
+            return await self._granted(cluster, row, allocating)
+        job = await self._queued(cluster, row.name)
+        reason = job.reason if job else "unknown"
         if on_timeout == "cancel":
-            await cluster.run(build.scancel_by_name_argv(self.job_name(row.name)))
-            salloc.cancel()
+            await cluster.cancel_named(self.job_name(row.name))
+            allocating.cancel()
             self._mark_ended(row.id, f"cancelled after waiting {wait_limit:g}s (pending: {reason})")
             raise SchedulerError(f"the allocation was still pending after {wait_limit:g}s ({reason}: "
-                                 f"{cluster.backend.explain(reason)}); it was cancelled")
-        self._waiters[row.id] = asyncio.create_task(self._finish_later(cluster, row, salloc))
+                                 f"{cluster.explain(reason)}); it was cancelled")
+        self._waiters[row.id] = asyncio.create_task(self._finish_later(cluster, row, allocating))
         return dataclasses.replace(await self.info(row.id), pending_reason=reason,
                                    note="still pending; the server keeps waiting in the background")
 
-    async def _finish_later(self, cluster: Cluster, row: SessionRow, salloc: asyncio.Task[Any]) -> None:
+    async def _finish_later(self, cluster: Cluster, row: SessionRow, allocating: asyncio.Task[Any]) -> None:
         try:
-            await self._granted(cluster, row, salloc)
+            await self._granted(cluster, row, allocating)
         except (HpcBridgeError, asyncio.CancelledError) as exc:
             log.info("session %s did not start: %s", row.name, exc)
 
-    async def _granted(self, cluster: Cluster, row: SessionRow, salloc: asyncio.Task[Any]) -> SessionInfo:
-        result = salloc.result()
-        text = result.stderr + result.stdout
-        job_id = messages.granted_allocation(text)
-        if not result.ok or not job_id:
-            last = text.strip().splitlines()[-1] if text.strip() else f"exit {result.exit_status}"
-            self._mark_ended(row.id, f"salloc failed: {last}")
-            raise SchedulerError(f"salloc failed: {last}")
+    async def _granted(self, cluster: Cluster, row: SessionRow, allocating: asyncio.Task[Any]) -> SessionInfo:
+        result = allocating.result()
+        job_id = cluster.interactive("interactive sessions").granted_job_id(result)
+        if not job_id:
+            text = (result.stderr + result.stdout).strip()
+            last = text.splitlines()[-1] if text else f"exit {result.exit_status}"
+            self._mark_ended(row.id, f"the allocation failed: {last}")
+            raise SchedulerError(f"the allocation failed: {last}")
         self.store.update_session(row.id, job_id=job_id, status="active", last_used=time.time())
         return await self.info(row.id)
 
-    async def _queue_state(self, cluster: Cluster, name: str) -> tuple[str, str, str, str, str] | None:
-        result = await cluster.run(build.squeue_by_name_argv(self.job_name(name)))
-        return build.parse_queue_state(result.stdout)
+    async def _queued(self, cluster: Cluster, name: str) -> Job | None:
+        live = [j for j in await cluster.jobs_named(self.job_name(name)) if not j.state.final]
+        return live[0] if live else None
 
     def _mark_ended(self, session_id: str, note: str) -> None:
         self.store.update_session(session_id, status="ended", ended=time.time(), note=note)
@@ -218,21 +214,20 @@ class Sessions:
         if row.status != "active":
             raise SchedulerError(f"session {row.name} is {row.status}" + (f": {row.note}" if row.note else ""))
         cluster = self.registry.get(row.cluster)
-        cluster.check_writable("exec_in_session (srun runs any command)")
+        cluster.check_writable("exec_in_session (it runs any command)")
+        ops = cluster.interactive("exec_in_session")
         spec = spec_from_dict(row.spec)
         step_name = f"hpcb-exec-{secrets.token_hex(3)}"
-        argv = build.srun_in_allocation_argv(row.job_id, command, step_name, spec.container, working_directory,
-                                             spec.gpus_per_node)
         started = time.monotonic()
         self.store.update_session(row.id, last_used=time.time())
         try:
-            result = await cluster.run(argv, timeout=timeout, idempotent=False)
+            result = await ops.run_in_allocation(row.job_id, command, step_name, spec, working_directory, timeout)
         except CommandTimeout:
-            await self._cancel_step(cluster, row.job_id, step_name)
+            await ops.cancel_step(row.job_id, step_name)
             raise CommandTimeout(f"the command did not finish within {timeout:g}s; its step was cancelled "
                                  "(the session stays open)") from None
         seconds = time.monotonic() - started
-        if result.exit_status != 0 and messages.allocation_gone(result.stderr):
+        if ops.allocation_gone(result):
             await self.info(row.id)  # the allocation is gone: info() records it as ended, with why
             ended = self.row(row.id)
             raise SchedulerError(f"session {row.name} is {ended.status}: {ended.note or result.stderr.strip()}")
@@ -242,25 +237,18 @@ class Sessions:
         err, cut_err = _cap(result.stderr)
         return CommandOutput(result.exit_status, out, err, cut_out or cut_err, seconds, row.job_id)
 
-    @staticmethod
-    async def _cancel_step(cluster: Cluster, job_id: str, step_name: str) -> None:
-        steps = await cluster.run(build.steps_argv(job_id))
-        ids = build.step_ids_named(steps.stdout, step_name)
-        if ids:
-            await cluster.run(build.scancel_ids_argv(ids))
-
     async def info(self, session_id: str) -> SessionInfo:
         row = self.row(session_id)
         spec = spec_from_dict(row.spec)
-        state = None
+        job = None
         if row.status != "ended":
             cluster = self.registry.get(row.cluster)
-            state = await self._queue_state(cluster, row.name)
-            if state and state[1] == "RUNNING" and row.status != "active":
-                # granted while salloc's answer is still on its way (or its channel was lost)
-                self.store.update_session(row.id, job_id=state[0], status="active", last_used=time.time())
+            job = await self._queued(cluster, row.name)
+            if job and job.state is JobState.RUNNING and row.status != "active":
+                # granted while the allocation's answer is still on its way (or its channel was lost)
+                self.store.update_session(row.id, job_id=job.job_id, status="active", last_used=time.time())
                 row = self.row(session_id)
-            if state is None and row.status == "active":
+            if job is None and row.status == "active":
                 details = await cluster.job_details(row.job_id) if row.job_id else None
                 end = details.job.state.value if details else "gone"
                 self._mark_ended(row.id, f"the allocation ended ({end})")
@@ -268,9 +256,9 @@ class Sessions:
         return SessionInfo(
             session_id=row.id, name=row.name, cluster=row.cluster, job_id=row.job_id,
             status=row.status, partition=spec.partition, nodes=spec.nodes, gpus_per_node=spec.gpus_per_node,
-            time_limit=spec.time_limit, time_left=state[3] if state else "", node_list=state[4] if state else "",
-            container_image=spec.container.image if spec.container else None,
-            pending_reason=state[2] if state and state[1] == "PENDING" else "", note=row.note,
+            time_limit=spec.time_limit, time_left=time_left(job.time_limit, job.time_used) if job else "",
+            node_list=job.node_list if job else "", container_image=spec.container.image if spec.container else None,
+            pending_reason=job.reason if job and job.state is JobState.PENDING else "", note=row.note,
             idle_seconds=int(time.time() - row.last_used), recent_commands=self.store.recent_commands(row.id))
 
     async def overview(self) -> list[SessionInfo]:
@@ -282,7 +270,7 @@ class Sessions:
         row = self.row(session_id)
         cluster = self.registry.get(row.cluster)
         cluster.check_writable(f"ending session {row.name}")
-        await cluster.run(build.scancel_by_name_argv(self.job_name(row.name)))
+        await cluster.cancel_named(self.job_name(row.name))
         if row.id in self._waiters:
             self._waiters.pop(row.id).cancel()
         self._mark_ended(row.id, note)
@@ -310,16 +298,11 @@ class Sessions:
             rows = self.store.sessions(instance=tag)
             for cluster_name in {r.cluster for r in rows} | ({*self.registry.names} if tag != self.instance else set()):
                 cluster = self.registry.get(cluster_name)  # built lazily: no connection yet
-                if not cluster.backend.capabilities.interactive:
+                if not cluster.capabilities.interactive:
                     continue  # no allocations can exist there
                 try:
                     cluster.check_writable("cancelling allocations left behind")  # logged below, left alone
-                    user = await cluster.user()
-                    listing = await cluster.run(build.user_job_names_argv(user))
-                    ids = build.ids_named(listing.stdout, f"hpcb-{tag}-")
-                    if ids:
-                        await cluster.run(build.scancel_ids_argv(ids))
-                        count += len(ids)
+                    count += len(await cluster.cancel_named(f"hpcb-{tag}-", prefix=True))
                 except HpcBridgeError as exc:
                     log.warning("could not clean up allocations of %s on %s: %s", tag, cluster_name, exc)
             for row in rows:

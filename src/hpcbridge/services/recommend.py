@@ -69,17 +69,17 @@ async def _option(cluster: Cluster, partition: str, need: Need, now: datetime) -
         test = await cluster.submit(req, test_only=True)
     except HpcBridgeError as exc:
         return Option(0, cluster.name, partition, False, False, "", free, best, f"the scheduler refused: {exc}")
-    start = cluster.backend.test_start(test.scheduler_message)
+    start = cluster.test_start(test.scheduler_message)
     try:
         soon = datetime.strptime(start, "%Y-%m-%dT%H:%M:%S") <= now + timedelta(seconds=60)
     except ValueError:
-        soon = not cluster.backend.capabilities.start_estimate  # no test submission: judged by what is free
+        soon = not cluster.capabilities.start_estimate  # no test submission: judged by what is free
     starts_now = soon and (not need.gpus or best >= (req.gpus or 0))
     parts = [f"{free} free {need.gpu_type or 'GPU'}s now, up to {best} on one node"] if need.gpus else ["fits"]
     if start:
         parts.append(f"scheduler estimate: start {start}")
-    elif not cluster.backend.capabilities.start_estimate:
-        parts.append(f"{cluster.backend.name.upper()} gives no start estimate")
+    elif not cluster.capabilities.start_estimate:
+        parts.append(f"{cluster.scheduler.upper()} gives no start estimate")
     return Option(0, cluster.name, partition, True, starts_now, start, free, best, "; ".join(parts))
 
 

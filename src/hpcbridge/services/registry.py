@@ -3,15 +3,22 @@
 from __future__ import annotations
 
 import asyncio
+from dataclasses import replace
 
-from ..config import ClusterConfig, Settings
+from ..backends import registry as schedulers
+from ..config import SECRET_ENV, ClusterConfig, Settings
 from ..errors import NotFound
+from ..models import EnvSpec
 from ..transport.base import Transport
 from ..transport.local import LocalTransport
 from ..transport.openssh import OpenSshOptions, OpenSshTransport, control_path
 from ..transport.ssh import SshOptions, SshTransport
-from .backend import command_env
 from .cluster import Cluster
+
+
+def command_env(config: ClusterConfig) -> EnvSpec:
+    """What the scheduler's commands need, and hpcbridge's own secrets kept from every child."""
+    return replace(schedulers.command_env(config), private=SECRET_ENV)
 
 
 def make_transport(config: ClusterConfig) -> Transport:

@@ -8,9 +8,9 @@ from __future__ import annotations
 from typing import Any
 
 from .. import validate
+from ..backends.merge import merge, provenance
 from ..errors import InvalidParameter
 from ..models import JobRequest
-from ..schedulers.merge import merge, provenance
 from . import containers
 from .cluster import Cluster
 
@@ -38,7 +38,7 @@ async def build_request(c: Cluster, params: dict[str, Any]) -> tuple[JobRequest,
     script = params["script_content"]
     if not script.strip():
         raise InvalidParameter("script_content", "it is empty", "a script or the commands to run")
-    found, from_script = c.backend.read_directives(script)
+    found, from_script = c.read_directives(script)
     p = merge(params, from_script, defaults=lambda name: False if name in _FLAGS else None)
     exports = {validate.env_name(k): v for k, v in (p.get("env") or {}).items()}
     spec = None

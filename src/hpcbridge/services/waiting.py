@@ -73,7 +73,7 @@ class QueueWatcher:
     async def _run(self) -> None:
         while self.waiters > 0:
             try:
-                jobs = await self.cluster.backend.jobs(states=["all"])
+                jobs = await self.cluster.queue_now()
                 snapshot, error = {j.job_id: j for j in jobs}, None
             except HpcBridgeError as exc:
                 snapshot, error = self._snapshot, exc

@@ -8,29 +8,27 @@ command line. `pbs_flavor = "auto"` asks `qstat --version` once: PBS Pro prints 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from dataclasses import replace
-from typing import TYPE_CHECKING, TypeVar
+from typing import TypeVar
 
-from .. import validate
-from ..errors import InvalidParameter, NotFound, PrivilegeError, SchedulerError, Unsupported
-from ..models import CommandResult, EnvSpec, Job, JobDetails, JobRecord, JobRequest, Node, Partition
-from ..schedulers import directives, merge, pbs_ids
-from ..schedulers import pbs as parse
-from ..schedulers import pbs_build as build
-from ..schedulers import pbs_messages as messages
-from ..schedulers.directives import ScriptDirectives
-from ..schedulers.merge import FromScript
-from ..schedulers.pbs_json import BadJson
-from .backend import Capabilities
-from .slurm import command_error
+from ... import validate
+from ...errors import InvalidParameter, NotFound, PrivilegeError, SchedulerError, Unsupported
+from ...models import CommandResult, Job, JobDetails, JobRecord, JobRequest, Node, Partition
+from ..base import Capabilities, ContainerUse, InteractiveBackend, Runner, Writer, command_failure
+from ..directives import ScriptDirectives
+from ..merge import FromScript
+from . import build, ids, messages, parse
+from . import directives as pbs_directives
+from .jsonfix import BadJson
 
-if TYPE_CHECKING:
-    from ..config import ClusterConfig
-
-Runner = Callable[..., Awaitable[CommandResult]]
-Writer = Callable[[str, bytes], Awaitable[None]]
 _T = TypeVar("_T")
+
+
+def command_error(what: str, result: CommandResult) -> SchedulerError:
+    down = messages.server_down(result.stderr + result.stdout)
+    return command_failure(what, result, "the PBS server (pbs_server)" if down else None)
+
 
 def _text(result: CommandResult) -> str:
     return (result.stderr + "\n" + result.stdout).strip()
@@ -45,12 +43,8 @@ class PbsBackend:
     node_words = parse.NODE_WORDS
 
     @staticmethod
-    def command_env(config: ClusterConfig) -> EnvSpec:
-        return build.command_env(config.pbs_server)
-
-    @staticmethod
     def job_id(value: str | int, parameter: str = "job_id") -> str:
-        return validate.job_id(pbs_ids.pasted(str(value)), parameter, pbs=True)
+        return validate.job_id(ids.pasted(str(value)), parameter, pbs=True)
 
     @staticmethod
     def history_time(parameter: str, value: str) -> str:
@@ -70,6 +64,7 @@ class PbsBackend:
         self._flavor: build.Flavor | None = None if flavor == "auto" else flavor  # type: ignore[assignment]
         self._version = ""
         self._lock = asyncio.Lock()
+        self.interactive: InteractiveBackend | None = None  # qsub -I needs a terminal; sessions are refused (capabilities.interactive)
 
     async def _ok(self, what: str, argv: list[str], **kwargs: object) -> CommandResult:
         result = await self._run(argv, **kwargs)
@@ -82,7 +77,7 @@ class PbsBackend:
             if self._flavor is None or not self._version:
                 flavor, self._version = messages.parse_version(_text(await self._run(build.version_argv())))
                 self._flavor = self._flavor or flavor  # type: ignore[assignment]
-            return self._flavor
+            return self._flavor or "torque"  # set above; mypy cannot see it through the lock
 
     @property
     def json(self) -> bool:
@@ -163,7 +158,7 @@ class PbsBackend:
     async def job(self, job_id: str) -> JobDetails | None:
         details = await self._details(job_id, history=True)
         for d in details:
-            if pbs_ids.same_job(job_id, d.job.job_id):
+            if ids.same_job(job_id, d.job.job_id):
                 return d
         return details[0] if details else None
 
@@ -193,10 +188,10 @@ class PbsBackend:
         return build.render_script(req, flavor, directives=flavor == "pbspro")
 
     @staticmethod
-    def read_directives(script: str) -> tuple[ScriptDirectives, FromScript]:
+    def read_directives(script: str, foreign: tuple[str, ...]) -> tuple[ScriptDirectives, FromScript]:
         """The script's own #PBS block: what it sets, and the script without those lines."""
-        found = directives.read_pbs(script)
-        return found, merge.pbs_values(found)
+        found = pbs_directives.read_pbs(script, foreign)
+        return found, pbs_directives.pbs_values(found)
 
     async def check_request(self, req: JobRequest) -> None:
         """Refuse what PBS cannot express rather than drop it silently."""
@@ -293,3 +288,10 @@ class PbsBackend:
         if roles:
             return f"PBS {' and '.join(r[:-1] for r in roles)}: may act on other users' jobs"
         return "ordinary user: may delete, hold (user hold) and release only its own jobs"
+
+    async def container_problem(self, used_by: ContainerUse) -> str:
+        return "PBS has no Pyxis container options"  # capabilities.containers is false: never asked
+
+    @staticmethod
+    def container_step(options: list[str], gpus: int | None) -> list[str]:
+        return []

@@ -12,11 +12,11 @@ from __future__ import annotations
 import re
 from typing import Literal
 
-from .. import validate
-from ..errors import InvalidParameter
-from ..models import EnvSpec, JobRequest
-from ..quoting import directive, shell_join
-from .slurm_build import COMMAND_ENV, split_script
+from ... import validate
+from ...errors import InvalidParameter
+from ...models import JobRequest
+from ...quoting import directive, shell_join
+from ..directives import split_script
 
 Flavor = Literal["pbspro", "torque"]
 Option = tuple[str, str | None]
@@ -26,11 +26,11 @@ Option = tuple[str, str | None]
 _ARGV_SAFE = re.compile(r"^[A-Za-z0-9_.,:/=+@%\-]+$")
 
 
-def command_env(server: str | None = None) -> EnvSpec:
-    """LC_ALL=C and the Slurm neutralisation (harmless on PBS, needed under the Torque wrappers); PBS_SERVER
-    (PBS Pro reads pbs.conf keys from the environment) and PBS_DEFAULT (Torque) select the server."""
-    assign = COMMAND_ENV.assign + ((("PBS_SERVER", server), ("PBS_DEFAULT", server)) if server else ())
-    return EnvSpec(unset=COMMAND_ENV.unset, assign=assign)
+def server_env(server: str | None = None) -> tuple[tuple[str, str], ...]:
+    """PBS_SERVER (PBS Pro reads pbs.conf keys from the environment) and PBS_DEFAULT (Torque) select the
+    server; every registered scheduler's output variables are removed too (registry.command_env), which the
+    Torque-style wrappers, calling Slurm's clients, need."""
+    return (("PBS_SERVER", server), ("PBS_DEFAULT", server)) if server else ()
 
 
 def _walltime(text: str) -> str:

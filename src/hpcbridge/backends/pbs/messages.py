@@ -7,7 +7,7 @@ import re
 from datetime import datetime
 from enum import Enum
 
-from ..timewords import absolute_time
+from ...timewords import absolute_time
 
 
 class Problem(Enum):
@@ -86,3 +86,14 @@ def parse_submit(text: str) -> str:
 def since(parameter: str, value: str | None, now: datetime | None = None) -> str | None:
     """sacct's time words as ISO, so qstat's absolute times can be compared with them."""
     return absolute_time(parameter, value, "this PBS cluster's history", now)
+
+
+# qstat/qsub when pbs_server does not answer: "Connection refused", "cannot connect to server pbs01
+# (errno=111)", pbs_iff's "cannot connect to host"; under Debian's Torque-style wrappers the Slurm client
+# underneath says "Unable to contact slurm controller" or times out on its socket.
+_SERVER_DOWN = re.compile(r"cannot connect to (server|host)|Connection refused|Unable to contact slurm controller|"
+                          r"Socket timed out on send/recv|Communications connection failure|pbs_connect", re.IGNORECASE)
+
+
+def server_down(text: str) -> bool:
+    return bool(_SERVER_DOWN.search(text))

@@ -14,11 +14,11 @@ from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
-from ..errors import SchedulerError
-from ..models import GpuCount, Job, JobDetails, JobRecord, JobState, Node, Partition
-from . import pbs_json
-from .pbs_ids import array_parent, short, subjob_index
-from .slurm_text import time_minutes
+from ...errors import SchedulerError
+from ...models import GpuCount, Job, JobDetails, JobRecord, JobState, Node, Partition
+from ...timewords import time_minutes
+from . import jsonfix
+from .ids import array_parent, short, subjob_index
 
 # qstat(1B) job states. F/X/C need Exit_status to tell success from failure.
 _STATES = {
@@ -124,10 +124,10 @@ def _scalar(value: Any) -> str:
 def parse_jobs_json(text: str) -> list[JobDetails]:
     """`qstat -f [-x] [-t] -F json`; the text form when the version answered with it; a job whose record
     cannot be read is listed with what could be read of it and says so."""
-    if not pbs_json.is_json(text):
+    if not jsonfix.is_json(text):
         return parse_jobs_text(text) if _text_form(text, "qstat -f -F json") else []
-    return [_unreadable_job(job_id, rec) if isinstance(rec, pbs_json.Unreadable) else
-            job_from_record(job_id, _flatten(rec), _env(rec)) for job_id, rec in pbs_json.section(text, "Jobs").items()]
+    return [_unreadable_job(job_id, rec) if isinstance(rec, jsonfix.Unreadable) else
+            job_from_record(job_id, _flatten(rec), _env(rec)) for job_id, rec in jsonfix.section(text, "Jobs").items()]
 
 
 def _env(record: dict[str, Any]) -> dict[str, str]:
@@ -137,7 +137,7 @@ def _env(record: dict[str, Any]) -> dict[str, str]:
     return {k: _scalar(v) for k, v in found.items()} if isinstance(found, dict) else {}
 
 
-def _unreadable_job(job_id: str, rec: pbs_json.Unreadable) -> JobDetails:
+def _unreadable_job(job_id: str, rec: jsonfix.Unreadable) -> JobDetails:
     said = f"qstat's JSON for this job could not be read ({rec.why}); the fields shown were read line by line"
     d = job_from_record(job_id, rec.fields)
     return replace(d, job=replace(d.job, reason=said), reason_explained=said)
@@ -310,7 +310,7 @@ def parse_queues(text: str) -> list[Partition]:
     """`qstat -Q -f -F json`, or the `qstat -Qf` text form."""
     if text.lstrip().startswith("{"):
         queues = {name: _flatten(rec) if isinstance(rec, dict) else rec.fields
-                  for name, rec in pbs_json.section(text, "Queue").items()}
+                  for name, rec in jsonfix.section(text, "Queue").items()}
     else:
         queues = dict(_records(text, "queue")) if _text_form(text, "qstat -Q -f") else {}
     parts = []
@@ -332,7 +332,7 @@ def parse_nodes(text: str) -> list[Node]:
     """`pbsnodes -a -F json`, or `pbsnodes -a` text (PBS Pro and Torque forms)."""
     if text.lstrip().startswith("{"):
         nodes = {name: _flatten(rec) if isinstance(rec, dict) else rec.fields
-                 for name, rec in pbs_json.section(text, "nodes").items()}
+                 for name, rec in jsonfix.section(text, "nodes").items()}
     else:
         nodes = {name: rec for name, rec in _records(text)}
     result = []
@@ -378,7 +378,7 @@ def record_from_details(d: JobDetails) -> JobRecord:
         job_id=j.job_id, name=j.name, user=j.user, state=j.state, native_state=j.native_state,
         partition=j.partition, account=j.account, exit_code=d.exit_code, signal=d.signal,
         submit_time=j.submit_time, start_time=j.start_time, end_time=d.end_time, elapsed=j.time_used,
-        time_limit=j.time_limit, num_nodes=j.num_nodes, node_list=j.node_list, alloc_tres=d.tres,
+        time_limit=j.time_limit, num_nodes=j.num_nodes, node_list=j.node_list, alloc_tres=d.tres, gpus=j.gpus,
         req_mem=d.memory, max_rss=d.raw.get("resources_used.mem", ""), reason=d.reason_explained,
         work_dir=d.work_dir,
     )

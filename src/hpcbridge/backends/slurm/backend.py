@@ -1,58 +1,30 @@
-"""Slurm backend: runs the pure builders of schedulers.slurm_build and parses with slurm_text."""
+"""Slurm backend: runs the pure builders of build.py and parses with text.py."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING
-
-from .. import validate
-from ..errors import InvalidParameter, NotFound, PrivilegeError, SchedulerError
-from ..models import CommandResult, EnvSpec, Job, JobDetails, JobRecord, Node, Partition
-from ..schedulers import directives, merge, slurm_ids, slurm_states
-from ..schedulers import slurm_build as build
-from ..schedulers import slurm_messages as messages
-from ..schedulers import slurm_text as parse
-from ..schedulers.directives import ScriptDirectives
-from ..schedulers.merge import FromScript
-from ..schedulers.slurm_states import explain_reason
-from .backend import Capabilities
-
-if TYPE_CHECKING:
-    from ..config import ClusterConfig
-
-Runner = Callable[..., Awaitable[CommandResult]]
+from ... import validate
+from ...errors import InvalidParameter, NotFound, PrivilegeError, SchedulerError
+from ...models import CommandResult, Job, JobDetails, JobRecord, JobRequest, Node, Partition
+from ..base import Capabilities, ContainerUse, InteractiveBackend, Runner, command_failure
+from ..directives import ScriptDirectives
+from ..merge import FromScript
+from . import build, ids, messages, states
+from . import directives as sbatch_directives
+from . import text as parse
+from .interactive import SlurmInteractive
 
 
 def command_error(what: str, result: CommandResult) -> SchedulerError:
-    message = (result.stderr or result.stdout).strip().splitlines()
-    detail = message[-1] if message else f"exit status {result.exit_status}"
-    if result.exit_status == 127 or "command not found" in detail:
-        return SchedulerError(f"{what}: '{_program(result)}' is not installed or not on PATH on the cluster")
-    text = result.stderr + result.stdout
-    if messages.controller_down(text):
-        return SchedulerError(f"{what}: the Slurm controller (slurmctld) does not answer ({detail}); the cluster's "
-                              "scheduler is down or unreachable from the login node", transient=True)
-    return SchedulerError(f"{what} failed: {detail}")
-
-
-def _program(result: CommandResult) -> str:
-    argv = list(result.argv)
-    if argv and argv[0] == "env":
-        argv = [a for a in argv[1:] if not a.startswith("-") and "=" not in a]
-        argv = [a for a in argv if a not in build._NEUTRALISED_ENV]
-    return argv[0] if argv else "?"
+    down = messages.controller_down(result.stderr + result.stdout)
+    return command_failure(what, result, "the Slurm controller (slurmctld)" if down else None)
 
 
 class SlurmBackend:
     name = "slurm"
     capabilities = Capabilities(interactive=True, containers=True, gpu_types=True, start_estimate=True,
                                 arrays=True, forced_delete=False, history="sacct")
-    state_words = slurm_states.STATE_WORDS
-    node_words = slurm_states.NODE_WORDS
-
-    @staticmethod
-    def command_env(config: ClusterConfig) -> EnvSpec:
-        return build.COMMAND_ENV
+    state_words = states.STATE_WORDS
+    node_words = states.NODE_WORDS
 
     @staticmethod
     def job_id(value: str | int, parameter: str = "job_id") -> str:
@@ -69,6 +41,7 @@ class SlurmBackend:
 
     def __init__(self, run: Runner) -> None:
         self._run = run
+        self.interactive: InteractiveBackend | None = SlurmInteractive(run)
 
     async def _ok(self, what: str, argv: list[str], **kwargs: object) -> CommandResult:
         result = await self._run(argv, **kwargs)
@@ -104,7 +77,7 @@ class SlurmBackend:
         return parse.epoch_to_iso(text) if text else ""
 
     async def job(self, job_id: str) -> JobDetails | None:
-        result = await self._run(build.job_argv(slurm_ids.for_show(job_id)))
+        result = await self._run(build.job_argv(ids.for_show(job_id)))
         if not result.ok:
             if "Invalid job id" in result.stderr:
                 return None
@@ -112,11 +85,11 @@ class SlurmBackend:
         details = parse.parse_jobs_detail(result.stdout)
         # an array's parent id expands to every task; pick the exact match when there is one
         found = next((d for d in details if job_id in (d.job.job_id, d.raw.get("JobId"),
-                                                        slurm_ids.for_signal(d.job.job_id))), None)
+                                                        ids.for_signal(d.job.job_id))), None)
         found = found or (details[0] if details else None)
         if found is None:
             return None
-        text = await self._run(build.job_text_argv(slurm_ids.for_signal(found.job.job_id)))
+        text = await self._run(build.job_text_argv(ids.for_signal(found.job.job_id)))
         return parse.with_job_text(found, parse.parse_job_text(text.stdout).get(found.job.job_id)) if text.ok else found
 
     async def history(self, job_ids: list[str] | None = None, user: str | None = None, all_users: bool = False,
@@ -131,20 +104,20 @@ class SlurmBackend:
             raise command_error("sacct", result)
         return parse.parse_sacct(result.stdout)
 
-    async def check_request(self, req: build.JobRequest) -> None:
+    async def check_request(self, req: JobRequest) -> None:
         """Every JobRequest field has a Slurm spelling."""
 
     @staticmethod
-    def render_script(req: build.JobRequest) -> str:
+    def render_script(req: JobRequest) -> str:
         return build.render_script(req)
 
     @staticmethod
-    def read_directives(script: str) -> tuple[ScriptDirectives, FromScript]:
+    def read_directives(script: str, foreign: tuple[str, ...]) -> tuple[ScriptDirectives, FromScript]:
         """The script's own #SBATCH block: what it sets, and the script without those lines."""
-        found = directives.read_sbatch(script)
-        return found, merge.slurm_values(found)
+        found = sbatch_directives.read_sbatch(script, foreign)
+        return found, sbatch_directives.slurm_values(found)
 
-    async def submit(self, script: str, req: build.JobRequest | None = None, *, test_only: bool = False) -> str:
+    async def submit(self, script: str, req: JobRequest | None = None, *, test_only: bool = False) -> str:
         result = await self._run(build.sbatch_argv(test_only), stdin=script.encode(), idempotent=False)
         if not result.ok:
             raise command_error("sbatch", result)
@@ -159,20 +132,20 @@ class SlurmBackend:
         if force:
             raise InvalidParameter("force", "Slurm has no forced deletion (it is PBS's qdel -W force); scancel "
                                    "already ends the job", "force=false, or signal='KILL' to kill it at once")
-        leader = slurm_ids.het_leader(job_id)
+        leader = ids.het_leader(job_id)
         if leader:
             raise InvalidParameter("job_id", f"{job_id!r} is one component of heterogeneous job {leader}, and "
                                    "Slurm cancels a heterogeneous job only as a whole", f"job_id={leader!r}")
-        job_id = slurm_ids.for_signal(job_id)
+        job_id = ids.for_signal(job_id)
         result = await self._run(build.scancel_argv(job_id, signal), idempotent=False)
         self._check_job_command("scancel", job_id, result)
 
     async def hold(self, job_id: str) -> None:
-        job_id = slurm_ids.for_signal(job_id)
+        job_id = ids.for_signal(job_id)
         self._check_job_command("scontrol hold", job_id, await self._run(build.hold_argv(job_id)))
 
     async def release(self, job_id: str) -> None:
-        job_id = slurm_ids.for_signal(job_id)
+        job_id = ids.for_signal(job_id)
         self._check_job_command("scontrol release", job_id, await self._run(build.release_argv(job_id)))
 
     @staticmethod
@@ -191,7 +164,7 @@ class SlurmBackend:
 
     @staticmethod
     def explain(reason: str) -> str:
-        return explain_reason(reason)
+        return states.explain_reason(reason)
 
     @staticmethod
     def test_start(message: str) -> str:
@@ -214,3 +187,31 @@ class SlurmBackend:
     async def accounting_available(self) -> bool:
         result = await self._run(build.accounting_probe_argv())
         return result.ok
+
+    async def container_problem(self, used_by: ContainerUse) -> str:
+        """Why Pyxis containers cannot run here for this use, or ''. Each command is asked on its own: Pyxis
+        built or configured with `sbatch_support=0` (plugstack.conf) registers its options in srun and the steps
+        only, so `srun --help` lists --container-image and `sbatch --help` does not. Containerized steps then
+        work while containerized batch scripts cannot."""
+        if used_by == "step":
+            if await self._knows_container_image("srun"):
+                return ""
+            return ("srun does not know --container-image: the Pyxis plugin is not installed there, so containers "
+                    "cannot be started; run without container_image, or use a cluster with Pyxis")
+        if await self._knows_container_image("sbatch"):
+            return ""
+        if await self._knows_container_image("srun"):
+            return ("Pyxis has no sbatch support there (sbatch_support=0: srun knows --container-image, sbatch does "
+                    "not), so a batch job cannot run in a container; submit without container_image and start the "
+                    "container in a step inside the script (srun --container-image=IMAGE ...), or use "
+                    "run_interactive_command or an interactive session with container_image")
+        return ("sbatch does not know --container-image: the Pyxis plugin is not installed there, so container "
+                "jobs cannot be submitted; submit without container_image, or use a cluster with Pyxis")
+
+    async def _knows_container_image(self, command: str) -> bool:
+        result = await self._run(build.help_argv(command))
+        return "--container-image" in result.stdout
+
+    @staticmethod
+    def container_step(options: list[str], gpus: int | None) -> list[str]:
+        return build.container_step_argv(options, gpus)

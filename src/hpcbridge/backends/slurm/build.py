@@ -4,23 +4,20 @@ from __future__ import annotations
 
 import re
 
-from .. import validate
-from ..errors import InvalidParameter
-from ..models import AllocationSpec, ContainerSpec, EnvSpec, JobRequest
-from ..quoting import directive, shell_join
-from .directives import head_end
-from .slurm_text import JOB_TEXT_FIELDS, RS, SACCT_FIELDS, SEP, SQUEUE_FIELDS
+from ... import validate
+from ...errors import InvalidParameter
+from ...models import AllocationSpec, ContainerSpec, JobRequest
+from ...quoting import directive, shell_join
+from ..directives import split_script
+from .text import JOB_TEXT_FIELDS, RS, SACCT_FIELDS, SEP, SQUEUE_FIELDS
 
-# Users' own output settings must not change what we parse (squeue(1), sinfo(1), sacct(1) ENVIRONMENT).
-_NEUTRALISED_ENV = (
+# Users' own output settings must not change what we parse (squeue(1), sinfo(1), sacct(1) ENVIRONMENT):
+# removed from every command (registry.command_env).
+OUTPUT_ENV = (
     "SQUEUE_FORMAT", "SQUEUE_FORMAT2", "SQUEUE_SORT", "SQUEUE_ALL", "SQUEUE_STATES", "SQUEUE_USERS",
     "SQUEUE_PARTITION", "SINFO_FORMAT", "SINFO_SORT", "SINFO_PARTITION", "SACCT_FORMAT",
     "SLURM_TIME_FORMAT", "SLURM_CLUSTERS", "SLURM_CONF_OUT",
 )
-
-
-# Transports apply this to every command (see models.EnvSpec).
-COMMAND_ENV = EnvSpec(unset=_NEUTRALISED_ENV, assign=(("LC_ALL", "C"),))
 
 
 def version_argv() -> list[str]:
@@ -152,44 +149,8 @@ def sbatch_argv(test_only: bool = False) -> list[str]:
     return ["sbatch", "--parsable", "--ignore-pbs", *(["--test-only"] if test_only else [])]
 
 
-_MOUNT = re.compile(r"^[A-Za-z0-9_./+@%~-]+(?::[A-Za-z0-9_./+@%~-]+)?(?::[a-z+]+)?$")
-
-
-def container_mounts(value: str) -> str:
-    """'SRC:DST[:FLAGS],...' with plain path characters only (Pyxis splits on ',' and ':')."""
-    items = [m.strip() for m in value.split(",") if m.strip()]
-    if not all(_MOUNT.match(m) for m in items):
-        raise InvalidParameter("container_mounts", f"{value!r} is not a mount list",
-                               "SRC:DST[:ro] pairs separated by commas, e.g. /data:/data:ro,/scratch:/scratch")
-    return ",".join(items)
-
-
-def parse_container_env(value: str | None) -> tuple[tuple[str, ...], dict[str, str]]:
-    """'A=1,B=2' or 'A,B' -> (names, values to export)."""
-    names: list[str] = []
-    values: dict[str, str] = {}
-    for item in (value or "").split(","):
-        if not item.strip():
-            continue
-        name, sep, val = item.strip().partition("=")
-        names.append(validate.env_name(name))
-        if sep:
-            values[name] = val
-    return tuple(names), values
-
-
 def gres_value(gpus: int, gpu_type: str | None) -> str:
     return f"gpu:{gpu_type}:{gpus}" if gpu_type else f"gpu:{gpus}"
-
-
-def split_script(script: str) -> tuple[str, list[str], list[str]]:
-    """(shebang, the rest of the directive block, the body from the first command on)."""
-    lines = script.replace("\r\n", "\n").rstrip("\n").split("\n")
-    shebang = "#!/bin/bash"
-    if lines and lines[0].startswith("#!"):
-        shebang, lines = lines[0], lines[1:]
-    end = head_end(lines)
-    return shebang, lines[:end], lines[end:]
 
 
 def render_script(req: JobRequest) -> str:
@@ -285,40 +246,24 @@ def steps_argv(job_id: str) -> list[str]:
     return ["squeue", "--steps", "--noheader", "--jobs", job_id, "--format", f"%i{SEP}%j"]
 
 
-def squeue_by_name_argv(job_name: str) -> list[str]:
-    return ["squeue", "--noheader", "--name", job_name, "--format", f"%i{SEP}%T{SEP}%r{SEP}%L{SEP}%N"]
-
-
-def scancel_by_name_argv(job_name: str) -> list[str]:
-    """Cancel by name: an allocation whose id was never seen (salloc still pending) goes too."""
-    return ["scancel", "--name", job_name]
-
-
-def scancel_ids_argv(job_ids: list[str]) -> list[str]:
-    return ["scancel", *job_ids]
-
-
-def user_job_names_argv(user: str) -> list[str]:
-    return ["squeue", "--noheader", "--user", user, "--format", f"%i{SEP}%j"]
-
-
-def ids_named(text: str, prefix: str) -> list[str]:
-    """Job ids from user_job_names_argv's answer whose name starts with prefix (0x1f-separated: a job name
-    may hold blanks)."""
-    rows = (line.split(SEP, 1) for line in text.splitlines())
-    return [row[0] for row in rows if len(row) == 2 and row[1].startswith(prefix)]
-
-
 def step_ids_named(text: str, step_name: str) -> list[str]:
     """Step ids from steps_argv's answer whose name is step_name."""
     rows = (line.split(SEP, 1) for line in text.splitlines())
     return [row[0] for row in rows if len(row) == 2 and row[1] == step_name]
 
 
-def parse_queue_state(text: str) -> tuple[str, str, str, str, str] | None:
-    """squeue_by_name_argv's first row: (job id, state, reason, time left, node list)."""
-    for line in text.splitlines():
-        parts = line.split(SEP)
-        if len(parts) == 5:
-            return parts[0], parts[1], parts[2], parts[3], parts[4]
-    return None
+def scancel_steps_argv(step_ids: list[str]) -> list[str]:
+    return ["scancel", *step_ids]
+
+
+def help_argv(command: str) -> list[str]:
+    """sbatch/srun --help: plugins' options (Pyxis's --container-*) appear in it."""
+    return [command, "--help"]
+
+
+def container_step_argv(options: list[str], gpus: int | None) -> list[str]:
+    """Pyxis containerizes job steps, not the batch script (its README): a containerized program in a batch
+    job runs as one srun step with the container options; the step asks for the GPUs again (a step gets no
+    GRES it does not ask for since Slurm 21.08)."""
+    gres = ["--gres", f"gpu:{gpus}"] if gpus else []
+    return ["srun", "--ntasks", "1", "--nodes", "1", *gres, *options]

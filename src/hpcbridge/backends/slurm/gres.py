@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import re
 
-from ..models import GpuCount
+from ...models import GpuCount
 
 _EMPTY = {"", "(null)", "n/a", "none", "(none)"}
 _NULL_TYPES = {"(null)", "null", ""}

@@ -14,10 +14,10 @@ import json
 from datetime import UTC, datetime
 from typing import Any
 
-from ..models import Job, JobDetails, JobRecord, JobStep, Node
+from ...models import Job, JobDetails, JobRecord, JobStep, Node
 from . import gres
-from .slurm_ids import json_job_id
-from .slurm_states import explain_reason, job_state, native_state_text, node_state
+from .ids import json_job_id
+from .states import explain_reason, job_state, native_state_text, node_state
 
 
 def num(value: Any) -> int | None:
@@ -199,7 +199,7 @@ def _record(j: dict[str, Any]) -> JobRecord:
         elapsed=seconds_text(num(t.get("elapsed"))), time_limit=minutes_text(t.get("limit")),
         num_nodes=len(_text(j.get("nodes")).split(",")) if j.get("nodes") not in (None, "", "None assigned") else 0,
         node_list="" if j.get("nodes") in (None, "None assigned") else _text(j.get("nodes")),
-        alloc_tres=_tres_text(tres.get("allocated")), reason="" if reason == "None" else reason,
+        alloc_tres=_tres_text(tres.get("allocated")), gpus=gres.parse_gpus(_tres_text(tres.get("allocated"))), reason="" if reason == "None" else reason,
         work_dir=_text(j.get("working_directory")), steps=tuple(steps),
         comment=_text((j.get("comment") or {}).get("job") if isinstance(j.get("comment"), dict) else j.get("comment")),
     )

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 
-from ..models import JobState
+from ...models import JobState
 
 _JOB_STATES: dict[str, JobState] = {
     "PENDING": JobState.PENDING, "PD": JobState.PENDING,

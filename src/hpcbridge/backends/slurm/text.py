@@ -13,11 +13,12 @@ from datetime import UTC, datetime
 
 import hostlist
 
-from ..models import GpuCount, Job, JobDetails, JobRecord, JobStep, Node, Partition
+from ...models import GpuCount, Job, JobDetails, JobRecord, JobStep, Node, Partition
+from ...timewords import time_minutes
 from . import gres
-from .slurm_ids import detail_job_id
-from .slurm_records import RS, SEP, parse_kv_record, split_records, split_sep_records
-from .slurm_states import explain_reason, job_state, node_state
+from .ids import detail_job_id
+from .records import RS, SEP, parse_kv_record, split_records, split_sep_records
+from .states import explain_reason, job_state, node_state
 
 __all__ = ["RS", "SEP", "parse_kv_record", "split_records"]
 
@@ -82,26 +83,6 @@ def mem_mb(value: str | None) -> int:
         return 0
     factor = {"K": 1 / 1024, "": 1, "M": 1, "G": 1024, "T": 1024**2, "P": 1024**3}[m.group(2)]
     return int(float(m.group(1)) * factor)
-
-
-def time_minutes(value: str | None) -> int | None:
-    """Slurm limit text -> minutes; UNLIMITED/INFINITE/NONE -> None."""
-    text = (value or "").strip()
-    if not text or text.upper() in {"UNLIMITED", "INFINITE", "NONE", "N/A", "PARTITION_LIMIT"}:
-        return None
-    m = re.match(r"^(?:(\d+)-)?(\d+)(?::(\d+))?(?::(\d+))?$", text)
-    if not m:
-        return None
-    days, a, b, c = m.groups()
-    nums = [int(a)] + [int(x) for x in (b, c) if x is not None]
-    if days is not None:
-        h, mi, s = (nums + [0, 0])[:3]
-        return int(days) * 1440 + h * 60 + mi + (1 if s else 0)
-    if len(nums) == 1:
-        return nums[0]
-    if len(nums) == 2:
-        return nums[0] + (1 if nums[1] else 0)
-    return nums[0] * 60 + nums[1] + (1 if nums[2] else 0)
 
 
 def expand_hostlist(value: str) -> tuple[str, ...]:
@@ -314,7 +295,7 @@ def parse_sacct(text: str) -> list[JobRecord]:
             start_time=epoch_to_iso(row["Start"]), end_time=epoch_to_iso(row["End"]),
             elapsed=row["Elapsed"], time_limit=row["Timelimit"], num_nodes=_int(row["NNodes"]),
             node_list="" if row["NodeList"].startswith("None") else row["NodeList"],
-            alloc_tres=row["AllocTRES"], req_mem=row["ReqMem"], max_rss=row["MaxRSS"],
+            alloc_tres=row["AllocTRES"], gpus=gres.parse_gpus(row["AllocTRES"]), req_mem=row["ReqMem"], max_rss=row["MaxRSS"],
             reason="" if row["Reason"] == "None" else row["Reason"], work_dir=row["WorkDir"],
             comment=row["Comment"],
         )
