@@ -206,13 +206,17 @@ class JupyterServers:
         while True:
             queued = launch.parse_queue((await c.run(launch.queue_argv(await c.user(), _name_of(runtime)))).stdout)
             if queued is None or queued.job_id != job_id:
+                failure = (await self._state(c, runtime)).failure
                 raise SchedulerError(f"the Jupyter server job {job_id} ended while starting: "
-                                     f"{await self._log_tail(c, runtime)}")
+                                     f"{failure or await self._log_tail(c, runtime)}")
             if queued.state == "PENDING" and queued.reason != said:
                 said = queued.reason
                 await progress(f"job {job_id} pending: {queued.reason} ({c.backend.explain(queued.reason)})")
             if queued.state == "RUNNING":
-                address = launch.parse_state((await c.run(launch.read_state_argv(runtime))).stdout)
+                state = await self._state(c, runtime)
+                if state.failure:  # e.g. jupyter-server 1.x: said at once, not after the start timeout
+                    raise SchedulerError(f"the Jupyter server job {job_id} on {c.name} cannot start: {state.failure}")
+                address = state.address
                 if address:
                     client = JupyterClient(_reach(c, address.node, address.port), token)
                     with contextlib.suppress(ServerGone, NotFound):
@@ -224,6 +228,10 @@ class JupyterServers:
                     said = "RUNNING"
                     await progress(f"job {job_id} running on {queued.node_list}; Jupyter is starting")
             await asyncio.sleep(POLL)
+
+    @staticmethod
+    async def _state(c: Cluster, runtime: str) -> launch.ServerState:
+        return launch.parse_state((await c.run(launch.read_state_argv(runtime))).stdout)
 
     @staticmethod
     async def _log_tail(c: Cluster, runtime: str) -> str:
@@ -239,9 +247,13 @@ class JupyterServers:
         if queued is None or queued.state != "RUNNING":
             return None
         runtime, notebooks = await self._dirs(c, name)
-        address = launch.parse_state((await c.run(launch.read_state_argv(runtime))).stdout)
+        state = await self._state(c, runtime)
+        address = state.address
         token = await c.run(["cat", f"{runtime}/token"])
         if address is None or not token.ok:
+            if state.failure:
+                log.warning("persistent Jupyter server job %s on %s not reattached: %s", queued.job_id, c.name,
+                            state.failure)
             return None
         client = JupyterClient(_reach(c, address.node, address.port), token.stdout.strip())
         log.info("reattached to the persistent Jupyter server job %s on %s", queued.job_id, c.name)
