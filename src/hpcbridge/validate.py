@@ -18,7 +18,7 @@ _JOB_ID = re.compile(
     r"^[0-9]{1,12}(?:_(?:[0-9]{1,9}|\[[0-9,:\-%]{1,64}\])|\+[0-9]{1,6})?(?:\.[A-Za-z0-9_.-]{1,64})?$"
 )
 # PBS: 123.server, whole array 123[].server, subjob 123[4].server, subjob range 123[1-9:2].server, and any of
-# them routed to a server as id@server (qdel/qhold/qrls/qstat take it; schedulers/pbs_ids).
+# them routed to a server as id@server (qdel/qhold/qrls/qstat take it; backends/pbs/ids.py).
 _PBS_JOB_ID = re.compile(
     r"^[0-9]{1,12}(?:\[(?:[0-9]+(?:-[0-9]+(?::[0-9]+)?)?)?\])?(?:\.[A-Za-z0-9_.-]{1,128})?(?:@[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?$")
 _ARRAY = re.compile(r"^[0-9]+(?:-[0-9]+)?(?::[0-9]+)?(?:,[0-9]+(?:-[0-9]+)?(?::[0-9]+)?)*(?:%[0-9]+)?$")

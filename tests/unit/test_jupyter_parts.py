@@ -31,22 +31,23 @@ def test_the_script_quotes_paths_reads_the_token_from_a_file_and_ends_when_idle(
     assert "export 'JUPYTER_TOKEN_FILE=/home/a b/.hpcbridge/jupyter/x/token'" in script
     assert "token=" not in script.lower().replace("token_file", "")  # no token value anywhere
     assert "module load cuda/12.6" in script and "source /opt/venv/bin/activate" in script
-    assert "cd '/lustre/it'\"'\"'s/notebooks'" in script and "--port=0" in script
+    assert "cd '/lustre/it'\"'\"'s/notebooks'" in script and "--port=0" not in script  # the job chooses it
     assert "--MappingKernelManager.cull_idle_timeout=30" in script and "cull_connected=True" in script
     assert "--ServerApp.shutdown_no_activity_timeout=30" in script and script.startswith("#!/bin/bash\n")
     assert "umask 077" in script
     compile(launch.SERVER_CONFIG, "jupyter_server_config.py", "exec")  # the server runs it at start
-    assert "exec jupyter server" in script
+    assert "exec bash -c " in script and "hpcbridge-jupyter '/home/a b/.hpcbridge/jupyter/x' --no-browser" in script
     step = container_step_argv(["--container-image=/i.sqsh"], 2)  # what Cluster.container_step gives on Slurm
     boxed = launch.server_script(launch.ServerPlan("/r", "/n", 30, container_step=tuple(step)))
-    assert "exec srun --ntasks 1 --nodes 1 --gres gpu:2 --container-image=/i.sqsh jupyter server" in boxed
+    assert "exec srun --ntasks 1 --nodes 1 --gres gpu:2 --container-image=/i.sqsh bash -c " in boxed
 
 
 def test_state_and_queue_answers_are_read_whole_or_not_at_all() -> None:
-    assert launch.parse_state("") is None
-    assert launch.parse_state("gpu1\n") is None  # the server has not written its info file yet
-    assert launch.parse_state('gpu1\n{"port": 4') is None  # half written
-    assert launch.parse_state('gpu1\n{"port": 41234, "token": "x"}') == launch.ServerAddress("gpu1", 41234)
+    assert launch.parse_state("") == launch.ServerState()
+    assert launch.parse_state("gpu1\n41234\n\n") == launch.ServerState()  # the server does not listen yet
+    assert launch.parse_state('gpu1\n41234\n\n{"port": 4') == launch.ServerState()  # half written
+    ready = launch.parse_state('gpu1\n41234\n\n{"port": 41234, "token": "x"}')
+    assert ready == launch.ServerState(launch.ServerAddress("gpu1", 41234))
 
 
 def _png(width: int, height: int) -> str:

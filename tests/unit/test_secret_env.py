@@ -102,5 +102,5 @@ def test_the_jupyter_server_drops_inherited_tokens_and_keeps_the_token_file() ->
     lines = script.splitlines()
     unset = lines.index("unset JUPYTER_TOKEN JUPYTERHUB_API_TOKEN JPY_API_TOKEN")
     assert lines.index("source /opt/venv/bin/activate") < unset  # after what may set them
-    assert unset < next(i for i, line in enumerate(lines) if line.startswith("exec jupyter server"))
+    assert unset < next(i for i, line in enumerate(lines) if line.startswith("exec bash -c"))  # the server's start
     assert "export JUPYTER_TOKEN_FILE=/r/token" in lines

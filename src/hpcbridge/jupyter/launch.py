@@ -64,9 +64,40 @@ def idle_settings(idle_minutes: float) -> list[str]:
             f"--ServerApp.shutdown_no_activity_timeout={seconds}"]
 
 
+# The start, where the server runs (inside the container when there is one): $1 is the runtime directory, the
+# rest the server's options. jupyter-server before 2.20 started with --port=0 writes port 0 in its runtime file
+# and in its log ("running at: http://node:0/") while it listens elsewhere, so the port is chosen here: the OS
+# names a free one, it is written to <runtime>/port, and the server must bind exactly it (port_retries=0). In
+# the moment between choosing and binding another process may take it: the server then exits at once and,
+# if the port is held now (bound as tornado binds, with SO_REUSEADDR), another is chosen. An environment
+# without jupyter-server 2 (1.x, none, a broken one) is refused in <runtime>/failed, naming what it found.
+START = r"""rt=$1; shift
+fail() { echo "hpcbridge: $*" >&2; echo "$*" >"$rt/failed.tmp" && mv "$rt/failed.tmp" "$rt/failed"; exit 3; }
+py=$(command -v python3 || command -v python) || fail "no python3 in the job environment (PATH=$PATH)"
+version=$("$py" -c "import jupyter_server; print(jupyter_server.__version__)" 2>"$rt/import.err") \
+  || fail "no jupyter_server in the job environment ($py): $(tail -n 1 "$rt/import.err")"
+version=$(echo "$version" | tail -n 1)
+case $version in
+  [2-9].*|[1-9][0-9]*) ;;
+  *) fail "jupyter-server $version ($py) cannot serve the kernels of hpcbridge: it needs jupyter-server 2 or \
+newer (pip install \"jupyter-server>=2\" \"ipykernel>=6\" in that environment)" ;;
+esac
+for try in 1 2 3; do
+  port=$("$py" -c "import socket; s = socket.socket(); s.bind((\"\", 0)); print(s.getsockname()[1])") \
+    || fail "cannot choose a free port on $(hostname)"
+  echo "$port" >"$rt/port.tmp" && mv "$rt/port.tmp" "$rt/port"
+  jupyter server "$@" --port="$port" && exit 0 || status=$?
+  "$py" -c "import socket, sys; s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind((\"\", int(sys.argv[1])))" "$port" 2>/dev/null && exit "$status"
+  echo "hpcbridge: port $port was taken before the server bound it; choosing another" >&2
+done
+exit "$status"
+"""
+
+
 def server_script(plan: ServerPlan) -> str:
-    """The batch script body (directives come from the JobRequest). Port 0: the OS picks a free port on the
-    node, and the server records it in its jpserver-PID.json (0600, in JUPYTER_RUNTIME_DIR)."""
+    """The batch script body (directives come from the JobRequest). The server listens on a port START chose
+    and wrote down; it records itself in jpserver-PID.json (0600, in JUPYTER_RUNTIME_DIR) once it listens."""
     lines = ["#!/bin/bash", "# hpcbridge: a Jupyter server for kernels driven through MCP", "umask 077", "set -e"]
     lines += [shell_join(["module", "load", m]) for m in plan.modules]
     if plan.venv:
@@ -83,9 +114,9 @@ def server_script(plan: ServerPlan) -> str:
         shell_join(["cd", plan.notebook_dir]),
         f"hostname > {shell_join([plan.runtime_dir + '/node.tmp'])}",
         shell_join(["mv", f"{plan.runtime_dir}/node.tmp", f"{plan.runtime_dir}/node"]),
-        shell_join(["exec", *plan.container_step, "jupyter", "server", "--no-browser", "--ip=0.0.0.0", "--port=0",
-                    "--ServerApp.port_retries=0", f"--ServerApp.root_dir={plan.notebook_dir}",
-                    *idle_settings(plan.idle_minutes)]),
+        shell_join(["exec", *plan.container_step, "bash", "-c", START, "hpcbridge-jupyter", plan.runtime_dir,
+                    "--no-browser", "--ip=0.0.0.0", "--ServerApp.port_retries=0",
+                    f"--ServerApp.root_dir={plan.notebook_dir}", *idle_settings(plan.idle_minutes)]),
     ]
     return "\n".join(lines) + "\n"
 
@@ -114,14 +145,15 @@ except Exception as exc:  # a newer jupyter_server: slower cells, nothing worse
 
 def prepare_argv(runtime_dir: str) -> list[str]:
     """Make the runtime directory private and clear what an earlier server of the same name left."""
-    return ["sh", "-c", 'umask 077 && mkdir -p "$1/config" && chmod 700 "$1" && rm -f "$1"/node "$1"/jpserver-*',
-            "prepare", runtime_dir]
+    return ["sh", "-c", ('umask 077 && mkdir -p "$1/config" && chmod 700 "$1" && '
+            'rm -f "$1"/node "$1"/port "$1"/failed "$1"/jpserver-*'), "prepare", runtime_dir]
 
 
 def read_state_argv(runtime_dir: str) -> list[str]:
-    """The node name and the server's info file, if written yet (one line each)."""
-    return ["sh", "-c", 'cat "$1/node" 2>/dev/null; echo; cat "$1"/jpserver-*.json 2>/dev/null | tr -d "\\n"',
-            "state", runtime_dir]
+    """One line each, empty when not written yet: the node, the port START chose, why START refused, and the
+    server's info file (written once it listens)."""
+    return ["sh", "-c", ('for f in node port failed; do cat "$1/$f" 2>/dev/null | tr -d "\\n"; echo; done; '
+            'cat "$1"/jpserver-*.json 2>/dev/null | tr -d "\\n"'), "state", runtime_dir]
 
 
 @dataclass(frozen=True)
@@ -130,15 +162,30 @@ class ServerAddress:
     port: int
 
 
-def parse_state(text: str) -> ServerAddress | None:
-    """read_state_argv's answer: the node's host name and the port once the server has recorded it."""
-    lines = text.split("\n", 1)
-    node = lines[0].strip()
-    if not node or len(lines) < 2 or not lines[1].strip():
-        return None
+@dataclass(frozen=True)
+class ServerState:
+    """What the runtime directory says: where the server listens once it does, or why it never will."""
+
+    address: ServerAddress | None = None
+    failure: str = ""
+
+
+def parse_state(text: str) -> ServerState:
+    """read_state_argv's answer. The port is the server's own word when it is not 0, else the one START chose
+    (jupyter-server < 2.20 records 0 when the OS chose; with START's port it records that one)."""
+    node, chosen, failed, info_text = (text.split("\n", 3) + ["", "", ""])[:4]
+    node, chosen, failure = node.strip(), chosen.strip(), failed.strip()
     try:
-        info = json.loads(lines[1].strip())
+        info = json.loads(info_text.strip()) if info_text.strip() else None
     except json.JSONDecodeError:
-        return None  # written as we read it: the next poll sees it whole
-    port = info.get("port") if isinstance(info, dict) else None
-    return ServerAddress(node, int(port)) if isinstance(port, int) and port > 0 else None
+        info = None  # written as we read it: the next poll sees it whole
+    if failure or not node or not isinstance(info, dict):
+        return ServerState(None, failure)
+    port = info.get("port")
+    if isinstance(port, int) and port > 0:
+        return ServerState(ServerAddress(node, port))
+    if chosen.isdigit() and 0 < int(chosen) < 65536:
+        return ServerState(ServerAddress(node, int(chosen)))
+    return ServerState(None, f"jupyter-server {info.get('version', '(version unknown)')} recorded port {port!r} "
+                             "in its runtime file (before 2.20 it records 0 when started with --port=0) and the "
+                             "job wrote no port of its own, so where it listens is unknown")

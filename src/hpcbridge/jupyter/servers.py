@@ -204,13 +204,17 @@ class JupyterServers:
         while True:
             queued = await _queued(c, _name_of(runtime))
             if queued is None or queued.job_id != job_id:
+                failure = (await self._state(c, runtime)).failure
                 raise SchedulerError(f"the Jupyter server job {job_id} ended while starting: "
-                                     f"{await self._log_tail(c, runtime)}")
+                                     f"{failure or await self._log_tail(c, runtime)}")
             if queued.state is JobState.PENDING and queued.reason != said:
                 said = queued.reason
                 await progress(f"job {job_id} pending: {queued.reason} ({c.explain(queued.reason)})")
             if queued.state is JobState.RUNNING:
-                address = launch.parse_state((await c.run(launch.read_state_argv(runtime))).stdout)
+                state = await self._state(c, runtime)
+                if state.failure:  # e.g. jupyter-server 1.x: said at once, not after the start timeout
+                    raise SchedulerError(f"the Jupyter server job {job_id} on {c.name} cannot start: {state.failure}")
+                address = state.address
                 if address:
                     client = JupyterClient(_reach(c, address.node, address.port), token)
                     with contextlib.suppress(ServerGone, NotFound):
@@ -224,6 +228,10 @@ class JupyterServers:
             await asyncio.sleep(POLL)
 
     @staticmethod
+    async def _state(c: Cluster, runtime: str) -> launch.ServerState:
+        return launch.parse_state((await c.run(launch.read_state_argv(runtime))).stdout)
+
+    @staticmethod
     async def _log_tail(c: Cluster, runtime: str) -> str:
         result = await c.run(["tail", "-n", "5", f"{runtime}/server.log"])
         return " | ".join(line for line in result.stdout.strip().splitlines()) or "(no output)"
@@ -235,9 +243,13 @@ class JupyterServers:
         if queued is None or queued.state is not JobState.RUNNING:
             return None
         runtime, notebooks = await self._dirs(c, name)
-        address = launch.parse_state((await c.run(launch.read_state_argv(runtime))).stdout)
+        state = await self._state(c, runtime)
+        address = state.address
         token = await c.run(["cat", f"{runtime}/token"])
         if address is None or not token.ok:
+            if state.failure:
+                log.warning("persistent Jupyter server job %s on %s not reattached: %s", queued.job_id, c.name,
+                            state.failure)
             return None
         client = JupyterClient(_reach(c, address.node, address.port), token.stdout.strip())
         log.info("reattached to the persistent Jupyter server job %s on %s", queued.job_id, c.name)
