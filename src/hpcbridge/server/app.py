@@ -51,7 +51,7 @@ async def _end_idle_sessions(sessions: Sessions, settings: Settings) -> None:
 
 
 # toolsets that need a capability some backend lacks: offered only when a configured cluster has it
-_NEEDS = {"interactive": "interactive", "containers": "containers", "jupyter": "interactive"}
+_NEEDS = {"interactive": "interactive", "containers": "containers"}  # jupyter: a batch job, every scheduler
 
 
 def _supported(toolset: str, registry: Registry) -> bool:

@@ -105,7 +105,7 @@ def register(kit: ToolKit, sessions: Sessions, kernels: Kernels) -> None:
         if memory:
             validate.memory_mb("memory", memory)
         spec = profiles.with_size(spec, cpus, memory)
-        await sessions.check(c, spec)
+        await sessions.check_allocation(c, spec)  # a batch job: every scheduler can run one
         want = launch_of(c, spec, persist=persist, idle_minutes=idle_timeout_minutes, start_timeout=start_timeout,
                          python_env=python_env, modules=modules)
         view = await kernels.start(c, notebook, want, progress_of(ctx))

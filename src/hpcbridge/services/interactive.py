@@ -95,8 +95,13 @@ class Sessions:
         return f"hpcb-{self.instance}-{name}"
 
     async def check(self, cluster: Cluster, spec: AllocationSpec) -> None:
-        """The same refusals as submit_job, plus the session time cap."""
+        """Sessions and one-shot commands: the scheduler must offer interactive work."""
         cluster.interactive("interactive work (sessions and one-shot commands)")
+        await self.check_allocation(cluster, spec)
+
+    @staticmethod
+    async def check_allocation(cluster: Cluster, spec: AllocationSpec) -> None:
+        """The same refusals as submit_job, plus the session time cap (sessions and Jupyter servers)."""
         cap = validate.walltime_minutes("max_session_time", cluster.config.max_session_time)
         if validate.walltime_minutes("time_limit", spec.time_limit) > cap:
             raise PolicyError(f"time_limit {spec.time_limit} exceeds the session limit of "
@@ -291,15 +296,14 @@ class Sessions:
         return ended
 
     async def cancel_all(self, instances: list[str] | None = None) -> int:
-        """Cancel every allocation made by these instances (default: this one), by job name, so even an
-        allocation whose id was never seen (still in salloc) goes."""
+        """Cancel every allocation and Jupyter server job made by these instances (default: this one), by job
+        name, so even an allocation whose id was never seen (still being granted) goes. Every scheduler's
+        clusters are asked: a Jupyter server is a batch job, which every scheduler runs."""
         count = 0
         for tag in instances or [self.instance]:
             rows = self.store.sessions(instance=tag)
             for cluster_name in {r.cluster for r in rows} | ({*self.registry.names} if tag != self.instance else set()):
                 cluster = self.registry.get(cluster_name)  # built lazily: no connection yet
-                if not cluster.capabilities.interactive:
-                    continue  # no allocations can exist there
                 try:
                     cluster.check_writable("cancelling allocations left behind")  # logged below, left alone
                     count += len(await cluster.cancel_named(f"hpcb-{tag}-", prefix=True))
