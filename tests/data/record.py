@@ -9,8 +9,8 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
-from hpcbridge.config import load_settings
 from hpcbridge.backends.slurm import build as b
+from hpcbridge.config import load_settings
 from hpcbridge.services.registry import Registry
 
 ENV = "/var/lib/hpcbridge-testcluster/connection.env"

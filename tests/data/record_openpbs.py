@@ -12,8 +12,8 @@ import asyncio
 import time
 from pathlib import Path
 
-from hpcbridge.config import ClusterConfig
 from hpcbridge.backends.pbs import build as b
+from hpcbridge.config import ClusterConfig
 from hpcbridge.services.cluster import Cluster
 from hpcbridge.services.registry import make_transport
 

@@ -17,8 +17,7 @@ from hpcbridge.dashboard.board import _gpus as board_gpus
 from hpcbridge.history.db import Database
 from hpcbridge.history.queries import HistoryReader
 from hpcbridge.history.store import HistoryWriter
-from hpcbridge.models import Job
-from hpcbridge.models import JobRequest
+from hpcbridge.models import Job, JobRequest
 from hpcbridge.services.cluster import Cluster
 
 from .conftest import wait_final, wait_in_accounting

@@ -8,8 +8,7 @@ import uuid
 import pytest
 
 from hpcbridge.errors import InfeasibleRequest, NotFound
-from hpcbridge.models import JobState
-from hpcbridge.models import JobRequest
+from hpcbridge.models import JobRequest, JobState
 from hpcbridge.services.cluster import Cluster
 from hpcbridge.services.files import read_file
 
