@@ -36,21 +36,13 @@ PACKAGES=(slurm-wlm slurmdbd munge openssh-server mariadb-server libslurm-dev
 
 OPENPBS="$(dirname "$(readlink -f "$0")")/openpbs.sh" # the OpenPBS complex beside Slurm (issue 26)
 
-log() { printf '[testcluster] %s\n' "$*" >&2; }
-die() { log "ERROR: $*"; exit 1; }
+LOG_TAG=testcluster
+# shellcheck source=common.sh
+. "$(dirname "$(readlink -f "$0")")/common.sh"
 need_root() { [ "$(id -u)" = 0 ] || die "must run as root (it starts slurmctld, slurmd, sshd, MariaDB)"; }
 
 running() { # running PIDFILE
   [ -s "$1" ] && kill -0 "$(cat "$1")" 2>/dev/null
-}
-
-wait_for() { # wait_for SECONDS DESCRIPTION CMD...
-  local secs=$1 what=$2; shift 2
-  for _ in $(seq 1 $((secs * 5))); do
-    if "$@" >/dev/null 2>&1; then return 0; fi
-    sleep 0.2
-  done
-  die "timed out after ${secs}s waiting for $what"
 }
 
 cmd_install() {

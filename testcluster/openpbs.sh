@@ -44,18 +44,10 @@ BUILD_PACKAGES=(gcc g++ make libtool autoconf automake libhwloc-dev libx11-dev l
   libxext-dev libxft-dev)
 RUN_PACKAGES=(expat libedit2 postgresql postgresql-contrib python3 tcl tk libical3 sudo util-linux iproute2)
 
-log() { printf '[testcluster/openpbs] %s\n' "$*" >&2; }
-die() { log "ERROR: $*"; exit 1; }
+LOG_TAG=testcluster/openpbs
+# shellcheck source=common.sh
+. "$(dirname "$(readlink -f "$0")")/common.sh"
 need_root() { [ "$(id -u)" = 0 ] || die "must run as root (it installs to /opt/pbs and starts the PBS daemons)"; }
-
-wait_for() { # wait_for SECONDS DESCRIPTION CMD...
-  local secs=$1 what=$2; shift 2
-  for _ in $(seq 1 $((secs * 5))); do
-    if "$@" >/dev/null 2>&1; then return 0; fi
-    sleep 0.2
-  done
-  die "timed out after ${secs}s waiting for $what"
-}
 
 cmd_install() {
   need_root

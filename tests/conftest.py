@@ -27,26 +27,25 @@ def shared_fixtures(kind: str) -> Path:
     return path
 
 
-def cluster_env() -> dict[str, str]:
-    """Connection settings of the running test cluster; skip (or fail in CI) when it is not up."""
-    env_file = TC_DIR / "connection.env"
+def _written_by_the_cluster(name: str, what: str) -> dict[str, str]:
+    """NAME=value lines the test cluster wrote into TC_DIR; skip (or fail in CI) when it is not up."""
+    env_file = TC_DIR / name
     if not env_file.exists():
-        message = f"test cluster not running ({env_file} missing): run 'sudo testcluster/cluster.sh up'"
+        message = f"{what} not running ({env_file} missing): run 'sudo testcluster/cluster.sh up'"
         if os.environ.get("HPCBRIDGE_REQUIRE_CLUSTER"):
             pytest.fail(message)
         pytest.skip(message)
     return dict(line.split("=", 1) for line in env_file.read_text().split())
+
+
+def cluster_env() -> dict[str, str]:
+    """Connection settings of the running test cluster."""
+    return _written_by_the_cluster("connection.env", "test cluster")
 
 
 def openpbs_env() -> dict[str, str]:
     """The test cluster's OpenPBS complex (testcluster/openpbs.sh): its login sshd, queues and users."""
-    env_file = TC_DIR / "openpbs.env"
-    if not env_file.exists():
-        message = f"OpenPBS test cluster not running ({env_file} missing): run 'sudo testcluster/cluster.sh up'"
-        if os.environ.get("HPCBRIDGE_REQUIRE_CLUSTER"):
-            pytest.fail(message)
-        pytest.skip(message)
-    return dict(line.split("=", 1) for line in env_file.read_text().split())
+    return _written_by_the_cluster("openpbs.env", "OpenPBS test cluster")
 
 
 @contextlib.contextmanager
