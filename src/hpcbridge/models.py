@@ -265,15 +265,14 @@ class Page(Generic[T]):
     @classmethod
     def of(cls, everything: list[T], offset: int, limit: int, counts: dict[str, int]) -> Page[T]:
         items = everything[offset : offset + limit]
-        end = offset + len(items)
-        return cls(
-            items=items,
-            total=len(everything),
-            offset=offset,
-            limit=limit,
-            counts=counts,
-            next_offset=end if end < len(everything) else None,
-        )
+        return cls(items=items, total=len(everything), offset=offset, limit=limit, counts=counts,
+                   next_offset=next_offset(offset, len(items), len(everything)))
+
+
+def next_offset(offset: int, shown: int, total: int) -> int | None:
+    """Where the next page starts, or None when this one reaches the end: every paged answer says it so."""
+    end = offset + shown
+    return end if end < total else None
 
 
 # --- requests (scheduler-neutral; each backend renders them in its own words) ---------------------------

@@ -13,6 +13,7 @@ from pydantic import Field
 from .. import validate
 from ..jupyter.kernels import Kernels, SessionView, launch_of
 from ..jupyter.notebook import CellSummary
+from ..models import next_offset
 from ..services import profiles
 from ..services.interactive import Sessions
 from . import render_jupyter as render
@@ -168,7 +169,7 @@ def register(kit: ToolKit, sessions: Sessions, kernels: Kernels) -> None:
         """The notebook's cells (paged): index, type, source, and what outputs each holds."""
         o, found = await kernels.notebook(registry.get(cluster), notebook, offset, limit)
         total = len(o.nb.cells)
-        page = NotebookCells(notebook, total, offset, found, offset + limit if offset + limit < total else None)
+        page = NotebookCells(notebook, total, offset, found, next_offset(offset, len(found), total))
         return reply(page, render.cells(notebook, total, found))
 
     @kit.tool(read_only=True, output=SessionList)

@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 
 from ..directories import age_minutes, glob_pattern, is_sensitive, size_bytes
 from ..errors import InvalidParameter
+from ..models import next_offset
 from .cluster import Cluster
 from .sandbox import Sandbox
 
@@ -121,8 +122,7 @@ def page(path: str, entries: list[Entry], offset: int, limit: int, note: str = "
     for e in entries:
         counts[e.type] = counts.get(e.type, 0) + 1
     items = entries[offset : offset + limit]
-    end = offset + len(items)
-    return Listing(path, items, len(entries), offset, limit, counts, end if end < len(entries) else None,
+    return Listing(path, items, len(entries), offset, limit, counts, next_offset(offset, len(items), len(entries)),
                    sum(e.size_bytes for e in entries), note)
 
 
