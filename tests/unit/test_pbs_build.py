@@ -26,7 +26,7 @@ def test_torque_spelling_and_hold() -> None:
 
 def test_argv_and_refusals() -> None:
     assert p.qdel_argv("12.srv", force=True) == ["qdel", "-W", "force", "12.srv"]
-    assert p.qalter_walltime_argv("7", "90") == ["qalter", "-l", "walltime=01:30:00", "7"]
+    assert p.qalter_argv("7", "90") == ["qalter", "-l", "walltime=01:30:00", "7"]
     assert p.qstat_argv("7", history=True) == ["qstat", "-f", "-x", "-F", "json", "7"]
     with pytest.raises(InvalidParameter):
         p.render_script(JobRequest(script_content="true", job_name='a"b'))

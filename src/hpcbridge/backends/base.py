@@ -51,6 +51,20 @@ class Capabilities:
     server_chooses_queue: bool = False  # with no partition and no known default, submit and let the server pick
 
 
+@dataclass(frozen=True)
+class JobChanges:
+    """What modify_job changes on a queued job; None leaves a value as it is. Validated before it gets here."""
+
+    time_limit: str | None = None  # Slurm's time words (validate.walltime_minutes)
+    partition: str | None = None  # a PBS queue
+    job_name: str | None = None
+    nodes: int | None = None
+    gpus: int | None = None  # per node
+
+    def named(self) -> list[str]:
+        return [k for k, v in vars(self).items() if v is not None]
+
+
 class InteractiveBackend(Protocol):
     """Allocations that stay and commands run in them (capability `interactive`). Finding and cancelling an
     allocation by its job name is the cluster's (Cluster.jobs_named), the same for every scheduler."""
@@ -94,6 +108,7 @@ class SchedulerBackend(Protocol):
     async def cancel(self, job_id: str, signal: str | None = None, force: bool = False) -> None: ...
     async def hold(self, job_id: str) -> None: ...
     async def release(self, job_id: str) -> None: ...
+    async def modify(self, job_id: str, changes: JobChanges) -> None: ...  # a queued job's values (modify_job)
     def explain(self, reason: str) -> str: ...
     def test_start(self, message: str) -> str: ...  # the start time a test submission's message gives, or ''
     def cancelled_by_uid(self, native_state: str) -> str: ...  # the uid a final state names as canceller, or ''
@@ -176,6 +191,9 @@ class BasicBackend:
 
     async def check_request(self, req: JobRequest) -> None:
         return None
+
+    async def modify(self, job_id: str, changes: JobChanges) -> None:
+        raise refuse(self.name, "changing a queued job", "cancel it and submit it again with the new values")
 
     @staticmethod
     def explain(reason: str) -> str:

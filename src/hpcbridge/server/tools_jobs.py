@@ -1,4 +1,4 @@
-"""Job lifecycle tools: list, inspect, submit, cancel, hold, release, history, summary."""
+"""Job lifecycle tools: list, inspect, submit, modify, cancel, hold, release, history, summary."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from pydantic import Field
 from .. import validate
 from ..errors import InvalidParameter
 from ..models import Job, JobDetails, JobRecord, JobState, Page
-from ..services import submission
+from ..services import modify, submission
 from ..services.cluster import SubmitResult
 from . import render
 from .outputs import JobSummary, JobSummaryRow
@@ -165,6 +165,27 @@ def register(kit: ToolKit) -> None:
         jid = c.job_id(job_id)
         await c.release(jid)
         return ToolResult(content=f"job {jid} released", structured_content={"job_id": jid, "held": False})
+
+    @kit.tool(read_only=False, destructive=False, idempotent=True)
+    async def modify_job(
+        job_id: JobId,
+        time_limit: Annotated[str | None, Field(description="New time limit (PBS walltime), e.g. 2:00:00")] = None,
+        partition: Annotated[str | None, Field(description="Move to this partition (PBS queue)")] = None,
+        job_name: Annotated[str | None, Field(description="New job name")] = None,
+        nodes: Annotated[int | None, Field(description="New node count", ge=1)] = None,
+        gpus: Annotated[int | None, Field(description="New GPUs per node", ge=1)] = None,
+        cluster: ClusterArg = None,
+    ) -> ToolResult:
+        """Change a queued (pending or held) job (PBS: qalter/qmove). The new values are checked like
+        submit_job's (policy, partition limits, GPUs) before anything is sent."""
+        c = registry.get(cluster)
+        jid = c.job_id(job_id)
+        changes = modify.changes_from(time_limit, partition, job_name, nodes, gpus)
+        before = await modify.modify_job(c, jid, changes)
+        changed = {k: getattr(changes, k) for k in changes.named()}
+        text = f"job {jid} modified: " + ", ".join(f"{k}={v}" for k, v in changed.items())
+        return ToolResult(content=text, structured_content={"job_id": jid, "changed": changed,
+                                                            "state": before.state.value, "ok": True})
 
     @kit.tool(read_only=True, output=Page[JobRecord])
     async def get_job_history(

@@ -10,7 +10,14 @@ from dataclasses import dataclass, field, replace
 
 from .. import principal, validate
 from ..backends import registry
-from ..backends.base import Capabilities, ContainerUse, InteractiveBackend, SchedulerBackend, refuse
+from ..backends.base import (
+    Capabilities,
+    ContainerUse,
+    InteractiveBackend,
+    JobChanges,
+    SchedulerBackend,
+    refuse,
+)
 from ..backends.directives import ScriptDirectives
 from ..backends.merge import FromScript
 from ..config import ClusterConfig
@@ -270,6 +277,12 @@ class Cluster:
     async def release(self, job_id: str) -> None:
         self.check_writable(f"releasing job {job_id}")
         await self.backend.release(job_id)
+        self.cache.invalidate("jobs:")
+
+    async def modify(self, job_id: str, changes: JobChanges) -> None:
+        """Sent as given: services/modify.py checks the new values first (modify_job)."""
+        self.check_writable(f"modifying job {job_id}")
+        await self.backend.modify(job_id, changes)
         self.cache.invalidate("jobs:")
 
     async def submit(self, req: JobRequest, *, test_only: bool = False) -> SubmitResult:

@@ -15,7 +15,7 @@ from typing import TypeVar
 from ... import validate
 from ...errors import InvalidParameter, NotFound, PrivilegeError, SchedulerError, Unsupported
 from ...models import CommandResult, Job, JobDetails, JobRecord, JobRequest, Node, Partition
-from ..base import Capabilities, ContainerUse, InteractiveBackend, Runner, Writer, command_failure
+from ..base import Capabilities, ContainerUse, InteractiveBackend, JobChanges, Runner, Writer, command_failure
 from ..directives import ScriptDirectives
 from ..merge import FromScript
 from . import build, ids, messages, parse
@@ -238,6 +238,24 @@ class PbsBackend:
 
     async def release(self, job_id: str) -> None:
         await self._job_command("qrls", job_id, build.qrls_argv(job_id))
+
+    async def modify(self, job_id: str, changes: JobChanges) -> None:
+        """qalter (-N, -l walltime=, -l select=) then qmove for the queue: qalter has no -q."""
+        flavor = await self.flavor()
+        select = None
+        if changes.nodes is not None or changes.gpus is not None:
+            if flavor != "pbspro":
+                raise InvalidParameter("nodes" if changes.nodes else "gpus", "Torque's qalter cannot change a "
+                                       "job's nodes or GPUs here", "cancel the job and submit it again")
+            details = await self.job(job_id)
+            if details is None:
+                raise NotFound(f"job {job_id} is not in the queue (finished jobs are in get_job_history)")
+            select = build.altered_select(details.raw.get("Resource_List.select", ""), changes.nodes, changes.gpus)
+        argv = build.qalter_argv(job_id, changes.time_limit, changes.job_name, select)
+        if argv:
+            await self._job_command("qalter", job_id, argv)
+        if changes.partition:
+            await self._job_command("qmove", job_id, build.qmove_argv(changes.partition, job_id))
 
     async def _job_command(self, what: str, job_id: str, argv: list[str]) -> None:
         result = await self._run(argv, idempotent=False)

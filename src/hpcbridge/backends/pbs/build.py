@@ -141,8 +141,34 @@ def qrls_argv(job_id: str) -> list[str]:
     return ["qrls", "-h", "u", job_id]
 
 
-def qalter_walltime_argv(job_id: str, time_limit: str) -> list[str]:
-    return ["qalter", "-l", f"walltime={_walltime(time_limit)}", job_id]
+def qalter_argv(job_id: str, time_limit: str | None = None, job_name: str | None = None,
+                select: str | None = None) -> list[str] | None:
+    """qalter for modify_job (None: nothing for qalter to change). The queue is qmove's (qalter has no -q)."""
+    options = [*(["-N", job_name] if job_name else []),
+               *(["-l", f"walltime={_walltime(time_limit)}"] if time_limit else []),
+               *(["-l", f"select={select}"] if select else [])]
+    return ["qalter", *options, job_id] if options else None
+
+
+def qmove_argv(queue: str, job_id: str) -> list[str]:
+    return ["qmove", queue, job_id]
+
+
+def altered_select(current: str, nodes: int | None, gpus: int | None) -> str:
+    """The job's select statement with a new chunk count and/or ngpus per chunk. qalter replaces the whole
+    statement, so the rest (ncpus, mem, ...) is kept from the job's Resource_List.select; a statement of
+    several chunk kinds (`1:ncpus=4+2:ncpus=1`) is not guessed at."""
+    if "+" in current or not current:
+        raise InvalidParameter("nodes" if nodes else "gpus", f"the job's select statement {current!r} is not one "
+                               "kind of chunk, so a new node or GPU count cannot be placed in it",
+                               "cancel the job and submit it again with the new values")
+    count, _, rest = current.partition(":")
+    if not count.isdigit():  # `select=ncpus=4` means one chunk
+        count, rest = "1", current
+    resources = [r for r in rest.split(":") if r and not (gpus is not None and r.startswith("ngpus="))]
+    if gpus is not None:
+        resources.append(f"ngpus={gpus}")
+    return ":".join([str(nodes or count), *resources])
 
 
 def qstat_argv(job_id: str | None = None, history: bool = False, json: bool = True,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from ... import validate
 from ...errors import InvalidParameter, NotFound, PrivilegeError, SchedulerError
 from ...models import CommandResult, Job, JobDetails, JobRecord, JobRequest, Node, Partition
-from ..base import Capabilities, ContainerUse, InteractiveBackend, Runner, command_failure
+from ..base import Capabilities, ContainerUse, InteractiveBackend, JobChanges, Runner, command_failure
 from ..directives import ScriptDirectives
 from ..merge import FromScript
 from . import build, ids, messages, states
@@ -147,6 +147,19 @@ class SlurmBackend:
     async def release(self, job_id: str) -> None:
         job_id = ids.for_signal(job_id)
         self._check_job_command("scontrol release", job_id, await self._run(build.release_argv(job_id)))
+
+    async def modify(self, job_id: str, changes: JobChanges) -> None:
+        """scontrol update; GPUs keep the job's GPU type (Gres=gpu:TYPE:N replaces the whole request)."""
+        job_id = ids.for_signal(job_id)
+        gres = None
+        if changes.gpus is not None:
+            details = await self.job(job_id)
+            if details is None:
+                raise NotFound(f"job {job_id} is not in the queue (finished jobs are in get_job_history)")
+            kind = next((g.type for g in details.job.gpus if g.type), None)
+            gres = f"gpu:{kind}:{changes.gpus}" if kind else f"gpu:{changes.gpus}"
+        argv = build.update_argv(job_id, changes.time_limit, changes.partition, changes.job_name, changes.nodes, gres)
+        self._check_job_command("scontrol update", job_id, await self._run(argv, idempotent=False))
 
     @staticmethod
     def _check_job_command(what: str, job_id: str, result: CommandResult) -> None:

@@ -143,6 +143,16 @@ def release_argv(job_id: str) -> list[str]:
     return ["scontrol", "release", job_id]
 
 
+def update_argv(job_id: str, time_limit: str | None = None, partition: str | None = None,
+                job_name: str | None = None, nodes: int | None = None, gres: str | None = None) -> list[str]:
+    """scontrol update for modify_job. JobId comes first: a JobName= before it would *select* jobs by name
+    (every user's, for an operator) instead of renaming this one. The time limit goes as minutes."""
+    values = [("TimeLimit", str(validate.walltime_minutes("time_limit", time_limit)) if time_limit else None),
+              ("Partition", partition), ("JobName", job_name), ("NumNodes", str(nodes) if nodes else None),
+              ("Gres", gres)]
+    return ["scontrol", "update", f"JobId={job_id}", *(f"{k}={v}" for k, v in values if v is not None)]
+
+
 def sbatch_argv(test_only: bool = False) -> list[str]:
     """The script is sent on stdin, so no temporary file is left on the cluster. --ignore-pbs: sbatch obeys
     #PBS and #BSUB lines otherwise, and #PBS overrides #SBATCH (seen on 22.05), past hpcbridge's checks."""
