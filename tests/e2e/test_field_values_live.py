@@ -35,6 +35,7 @@ import httpx
 import pytest
 from fastmcp import Client
 from fastmcp.client.transports import StreamableHttpTransport
+from fastmcp.exceptions import ToolError
 
 from hpcbridge.backends.pbs.parse import variables
 
@@ -203,6 +204,21 @@ async def history_record(mcp: Client, job_id: str, timeout: float = 120) -> dict
         await asyncio.sleep(2)
 
 
+async def stored(mcp: Client, job_id: str, cluster: str, ready: Any, timeout: float = 120) -> dict[str, Any]:
+    """get_history_job (the server's history store, written by its queue watchers) once `ready(facts)`."""
+    deadline = time.monotonic() + timeout
+    facts: dict[str, Any] = {}
+    while True:
+        try:
+            facts = await call(mcp, "get_history_job", job_id=job_id, cluster=cluster)
+        except ToolError:
+            facts = {}  # not recorded yet
+        if (facts and ready(facts)) or time.monotonic() > deadline:
+            assert facts and ready(facts), f"{job_id} on {cluster} in the history store: {facts}"
+            return facts
+        await asyncio.sleep(2)
+
+
 # --- Slurm ------------------------------------------------------------------------------------------
 
 
@@ -230,6 +246,8 @@ async def test_slurm_odd_names_by_plain_sbatch_through_the_tools_and_the_board(
         assert (record["name"], record["work_dir"]) == (name, work_dir)
         ended = await board_rows(browser, {("slurm", job_id)}, finished=True)  # the server's history store
         assert ended.finished[("slurm", job_id)]["name"] == name, ended.finished.get(("slurm", job_id))
+        facts = await stored(mcp, job_id, "slurm", lambda f: bool(f["work_dir"]))
+        assert (facts["job"]["name"], facts["work_dir"]) == (name, work_dir)
     finally:
         as_cluster_user(tc_env, 'scancel "$1"; rm -rf -- "$2"', job_id, work_dir)
 
@@ -252,6 +270,8 @@ async def test_slurm_gpus_flag_through_the_tools_and_the_board(mcp: Client, brow
         rows = await board_rows(browser, {("slurm", job_id)})
         row = rows.rows[("slurm", job_id)]
         assert row["name"] == name and re.fullmatch(r"2(x\w+)?", row["gpus"].strip()), row
+        facts = await stored(mcp, job_id, "slurm", lambda f: f["job"]["gpus"] > 0)
+        assert (facts["job"]["name"], facts["job"]["gpus"]) == (name, 2), facts["job"]
 
         await call(mcp, "release_job", job_id=job_id)
         record = await history_record(mcp, job_id)
@@ -288,6 +308,8 @@ async def test_openpbs_odd_values_and_work_dir_by_plain_qsub(mcp: Client, browse
         assert variables(details["raw"]["Variable_List"])["H25V"] == value, details["raw"]["Variable_List"]
         rows = await board_rows(browser, {("openpbs", job_id)})
         assert rows.rows[("openpbs", job_id)]["name"] == name
+        facts = await stored(mcp, job_id, "openpbs", lambda f: bool(f["work_dir"]))
+        assert (facts["job"]["name"], facts["work_dir"]) == (name, work_dir), facts
     finally:
         as_openpbs_user(op, 'qdel "$1"; rm -rf -- "$2"', job_id, work_dir)
 
@@ -303,6 +325,7 @@ async def test_openpbs_select_ngpus_shows_two_gpus(mcp: Client, browser: httpx.C
         assert gpu_count(details["job"]) == 2, details["job"]
         rows = await board_rows(browser, {("openpbs", job_id)})
         assert rows.rows[("openpbs", job_id)]["gpus"].strip() == "2", rows.rows[("openpbs", job_id)]
+        assert (await stored(mcp, job_id, "openpbs", lambda f: f["job"]["gpus"] > 0))["job"]["gpus"] == 2
     finally:
         as_openpbs_user(op, 'qdel "$1"; rm -rf -- "$2"', job_id, f"/tmp/h25g-{tag}")
 
