@@ -95,6 +95,9 @@ class CommandResult:
     stderr: str
     exit_status: int
     duration_s: float
+    # stdout as the command wrote it (b"" when not kept): `stdout` is it decoded as UTF-8 with replacement,
+    # which loses bytes a scheduler printed its own way (OpenPBS's '^' notation: backends/pbs/nonprint.py)
+    stdout_bytes: bytes = b""
 
     @property
     def ok(self) -> bool:

@@ -14,7 +14,8 @@ What the schedulers take, found live (not assumed):
   value's trailing blank, and PBS_O_WORKDIR loses the work directory's trailing blank (PBS's own record).
 - OpenPBS prints every byte whose signed char is < 32 (controls but tab and newline, and every byte of a
   non-ASCII character) as '^' + (byte + 64) (show_nonprint_chars, misc_utils.c), in -F json and the text
-  form alike: non-ASCII cannot come back from qstat as printed; see the strict xfail below.
+  form alike. Found by this module: non-ASCII came back as U+FFFD; now read from the raw bytes
+  (backends/pbs/nonprint.py, tests/unit/test_pbs_nonprint.py). Control characters stay as printed (^M).
 """
 
 from __future__ import annotations
@@ -296,8 +297,8 @@ async def test_openpbs_odd_values_and_work_dir_by_plain_qsub(mcp: Client, browse
     tag = secrets.token_hex(3)
     name = f"9h25.{tag}+a-b_c"  # all qsub -N takes beyond letters: a digit first, '.', '+', '-', '_'
     home = as_openpbs_user(op, 'printf %s "$HOME"')
-    work_dir = f"{home}/h25-{tag} wd=1|x\ty\nz"
-    value = "lr=0.1 |bs=64\tcol\nnext,line"  # sent with its ',' backslashed, as qsub -v wants it
+    work_dir = f"{home}/h25-{tag} wd=1|x\ty\nz é 日本 — end"  # '—' is printed with a bare '"' in it
+    value = "lr=0.1 |bs=64\tcol\nnext,line ü€😀"  # sent with its ',' backslashed, as qsub -v wants it
     job_id = _pbs_submit(op, work_dir, "-N", name, "-q", op["OPENPBS_DEFAULT_QUEUE"],
                          "-v", f"H25V={value.replace(',', chr(92) + ',')}")
     try:
@@ -328,20 +329,3 @@ async def test_openpbs_select_ngpus_shows_two_gpus(mcp: Client, browser: httpx.C
         assert (await stored(mcp, job_id, "openpbs", lambda f: f["job"]["gpus"] > 0))["job"]["gpus"] == 2
     finally:
         as_openpbs_user(op, 'qdel "$1"; rm -rf -- "$2"', job_id, f"/tmp/h25g-{tag}")
-
-
-@pytest.mark.xfail(strict=True, reason="OpenPBS prints each byte of a non-ASCII character as '^' + (byte + 64); "
-                   "the transport decodes answers as UTF-8 with replacement, so the bytes are gone before the "
-                   "PBS parser could undo it")
-async def test_openpbs_non_ascii_work_dir(mcp: Client) -> None:
-    op = openpbs_env()
-    tag = secrets.token_hex(3)
-    home = as_openpbs_user(op, 'printf %s "$HOME"')
-    work_dir = f"{home}/h25n-{tag} é 日本"
-    job_id = _pbs_submit(op, work_dir, "-N", f"h25n.{tag}", "-q", op["OPENPBS_DEFAULT_QUEUE"])
-    try:
-        details = await call(mcp, "get_job_details", job_id=job_id, cluster="openpbs")
-        assert details["work_dir"] == work_dir
-    finally:
-        as_openpbs_user(op, 'qdel "$1"; rm -rf -- "$2"', job_id, work_dir)
-

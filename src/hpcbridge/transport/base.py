@@ -37,3 +37,8 @@ def decode(data: bytes | str | None) -> str:
     if isinstance(data, str):
         return data
     return data.decode("utf-8", errors="replace")
+
+
+def raw(data: bytes | str | None) -> bytes:
+    """stdout's bytes as written, kept beside the decoded text (CommandResult.stdout_bytes)."""
+    return data if isinstance(data, bytes) else b""

@@ -8,7 +8,7 @@ import time
 
 from ..errors import CommandTimeout, TransportError
 from ..models import CommandResult, EnvSpec
-from .base import decode
+from .base import decode, raw
 
 
 class LocalTransport:
@@ -44,7 +44,7 @@ class LocalTransport:
             await proc.wait()
             raise CommandTimeout(f"'{argv[0]}' did not finish within {timeout:g}s and was killed") from exc
         return CommandResult(tuple(argv), decode(out), decode(err), proc.returncode or 0,
-                             time.monotonic() - started)
+                             time.monotonic() - started, raw(out))
 
     async def write_file(self, path: str, data: bytes, *, timeout: float) -> None:
         def _write() -> None:

@@ -24,7 +24,7 @@ from .. import validate
 from ..errors import CommandTimeout, TransportError
 from ..models import CommandResult, EnvSpec
 from ..quoting import shell_join
-from .base import decode
+from .base import decode, raw
 
 # what ssh prints when the control socket is there but its master is gone, or the login needs a person
 _NO_MASTER = re.compile(r"Control socket connect|No such file or directory|Connection refused|"
@@ -149,7 +149,8 @@ class OpenSshTransport:
         status = proc.returncode if proc.returncode is not None else 255
         if status == 255 and _NO_MASTER.search(decode(err)) and not (await self.master_alive())[0]:
             raise self._no_master()  # 255 is ssh's own failure, not the command's exit status
-        return CommandResult(tuple(argv), decode(out), decode(err), status, time.monotonic() - started)
+        return CommandResult(tuple(argv), decode(out), decode(err), status, time.monotonic() - started,
+                             raw(out))
 
     async def write_file(self, path: str, data: bytes, *, timeout: float) -> None:
         """Through the master: `dd of=PATH` fed on stdin (no shell involved in the path)."""

@@ -22,7 +22,7 @@ from .. import validate
 from ..errors import CommandTimeout, ConfigError, TransportError
 from ..models import CommandResult, EnvSpec
 from ..quoting import shell_join
-from .base import decode
+from .base import decode, raw
 from .shellworker import ShellWorker
 
 log = logging.getLogger("hpcbridge.ssh")
@@ -187,7 +187,8 @@ class SshTransport:
                 self._idle.append(worker)
             else:
                 self._discard(worker)
-        return CommandResult(tuple(argv), decode(out), decode(err), status, time.monotonic() - started)
+        return CommandResult(tuple(argv), decode(out), decode(err), status, time.monotonic() - started,
+                             raw(out))
 
     async def _take_worker(self, timeout: float) -> ShellWorker | None:
         conn = await self.connection()
@@ -269,7 +270,8 @@ class SshTransport:
                 await process.wait_closed()
             # exit_status is None when the remote command was killed by a signal
             status = process.exit_status if process.exit_status is not None else 255
-            return CommandResult(tuple(argv), decode(out), decode(err), status, time.monotonic() - started)
+            return CommandResult(tuple(argv), decode(out), decode(err), status, time.monotonic() - started,
+                             raw(out))
         raise TransportError(f"cannot run commands on {self.description}")
 
     async def write_file(self, path: str, data: bytes, *, timeout: float) -> None:

@@ -18,7 +18,7 @@ from ...models import CommandResult, Job, JobDetails, JobRecord, JobRequest, Nod
 from ..base import Capabilities, ContainerUse, InteractiveBackend, JobChanges, Runner, Writer, command_failure
 from ..directives import ScriptDirectives
 from ..merge import FromScript
-from . import build, ids, messages, parse
+from . import build, ids, messages, nonprint, parse
 from . import directives as pbs_directives
 from .jsonfix import BadJson
 
@@ -119,12 +119,16 @@ class PbsBackend:
         # offering nothing (ncpus = 0): no job lands there, so it is not a node to show
         return [n for n in nodes if n.cpus_total or n.gpus or n.state != "IDLE"]
 
+    def _out(self, result: CommandResult) -> str:
+        """stdout as text; OpenPBS / PBS Pro print non-ASCII bytes in their own '^' notation (nonprint.py)."""
+        return nonprint.unprinted(result.stdout_bytes) if self.json and result.stdout_bytes else result.stdout
+
     async def _read(self, what: str, argv: Callable[[bool], list[str]], read: Callable[[str], list[_T]]) -> list[_T]:
         """A `-F json` listing, or the text form when this server's JSON is beyond repair (issue 25, kind 6)."""
         try:
-            return read((await self._ok(what, argv(self.json))).stdout)
+            return read(self._out(await self._ok(what, argv(self.json))))
         except BadJson:
-            return read((await self._ok(what, argv(False))).stdout)
+            return read(self._out(await self._ok(what, argv(False))))
 
     async def _details(self, job_id: str | None = None, history: bool = False) -> list[JobDetails]:
         await self.flavor()
@@ -141,10 +145,10 @@ class PbsBackend:
         if not self.json:
             return parse.parse_jobs_text(result.stdout)
         try:
-            return parse.parse_jobs_json(result.stdout)
+            return parse.parse_jobs_json(self._out(result))
         except BadJson:  # beyond repair as a whole: the same question in the text form
             text_argv = build.qstat_argv(job_id, history=history, json=False, subjobs=job_id is None)
-            return parse.parse_jobs_text((await self._ok("qstat -f", text_argv)).stdout)
+            return parse.parse_jobs_text(self._out(await self._ok("qstat -f", text_argv)))
 
     async def jobs(self, user: str | None = None, partition: str | None = None,
                    states: list[str] | None = None) -> list[Job]:
