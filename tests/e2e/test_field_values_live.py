@@ -193,11 +193,11 @@ def gpu_count(job: dict[str, Any]) -> int:
     return sum(int(g["count"]) for g in gpus)
 
 
-async def history_record(mcp: Client, job_id: str, timeout: float = 120) -> dict[str, Any]:
-    """get_job_history's record once the job is final in accounting."""
+async def history_record(mcp: Client, job_id: str, timeout: float = 120, cluster: str = "slurm") -> dict[str, Any]:
+    """get_job_history's record once the job is final in accounting (sacct; qstat -x on OpenPBS)."""
     deadline = time.monotonic() + timeout
     while True:
-        items = (await call(mcp, "get_job_history", job_id=job_id))["items"]
+        items = (await call(mcp, "get_job_history", job_id=job_id, cluster=cluster))["items"]
         found = [r for r in items if r["job_id"] == job_id and r["state"] in FINAL]
         if found or time.monotonic() > deadline:
             assert found, f"{job_id} not final in get_job_history: {items}"
@@ -311,8 +311,12 @@ async def test_openpbs_odd_values_and_work_dir_by_plain_qsub(mcp: Client, browse
         assert rows.rows[("openpbs", job_id)]["name"] == name
         facts = await stored(mcp, job_id, "openpbs", lambda f: bool(f["work_dir"]))
         assert (facts["job"]["name"], facts["work_dir"]) == (name, work_dir), facts
+
+        as_openpbs_user(op, 'qdel "$1"', job_id)  # then it is OpenPBS's history (job_history_enable)
+        record = await history_record(mcp, job_id, cluster="openpbs")
+        assert (record["name"], record["work_dir"]) == (name, work_dir), record
     finally:
-        as_openpbs_user(op, 'qdel "$1"; rm -rf -- "$2"', job_id, work_dir)
+        as_openpbs_user(op, 'qdel "$1" 2>/dev/null; rm -rf -- "$2"', job_id, work_dir)
 
 
 async def test_openpbs_select_ngpus_shows_two_gpus(mcp: Client, browser: httpx.Client) -> None:
