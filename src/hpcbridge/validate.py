@@ -22,10 +22,13 @@ _JOB_ID = re.compile(
 _PBS_JOB_ID = re.compile(
     r"^[0-9]{1,12}(?:\[(?:[0-9]+(?:-[0-9]+(?::[0-9]+)?)?)?\])?(?:\.[A-Za-z0-9_.-]{1,128})?(?:@[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?$")
 _ARRAY = re.compile(r"^[0-9]+(?:-[0-9]+)?(?::[0-9]+)?(?:,[0-9]+(?:-[0-9]+)?(?::[0-9]+)?)*(?:%[0-9]+)?$")
+# a job id in a dependency: Slurm's 123, 123_4, 123+1, or PBS's 123.server, 123[].server (PBS names its jobs
+# with the server's name, and `-W depend=afterok:123.server` is how qsub takes them)
+_DEP_ID = r"[0-9]{1,12}(?:_[0-9]{1,9}|\[[0-9]{0,9}\])?(?:\+[0-9]+)?(?:\.[A-Za-z0-9][A-Za-z0-9.-]{0,63})?"
 _DEPENDENCY = re.compile(
-    r"^(?:singleton|(?:after|afterany|afternotok|afterok|aftercorr|afterburstbuffer)"
-    r"(?::[0-9]{1,12}(?:_[0-9]{1,9})?(?:\+[0-9]+)?)+)(?:[,?](?:singleton|(?:after|afterany|afternotok"
-    r"|afterok|aftercorr|afterburstbuffer)(?::[0-9]{1,12}(?:_[0-9]{1,9})?(?:\+[0-9]+)?)+))*$"
+    rf"^(?:singleton|(?:after|afterany|afternotok|afterok|aftercorr|afterburstbuffer)"
+    rf"(?::{_DEP_ID})+)(?:[,?](?:singleton|(?:after|afterany|afternotok"
+    rf"|afterok|aftercorr|afterburstbuffer)(?::{_DEP_ID})+))*$"
 )
 _CONSTRAINT = re.compile(r"^[A-Za-z0-9_.\-&|\[\]()*:!,]{1,256}$")
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,127}$")

@@ -69,3 +69,18 @@ def test_effective_request_is_the_new_values_over_the_jobs_own() -> None:
 async def test_a_scheduler_without_modify_refuses_it_in_one_line() -> None:
     with pytest.raises(Unsupported, match="changing a queued job is not supported on basic"):
         await BasicBackend().modify("1", JobChanges(job_name="x"))
+
+
+@pytest.mark.parametrize("value", ["afterok:47.vm", "afterok:12[].pbs-1,afterany:3", "afterok:12_3", "afterok:5+1"])
+def test_dependencies_name_pbs_and_slurm_ids(value: str) -> None:
+    from hpcbridge.validate import dependency
+
+    assert dependency(value) == value
+
+
+@pytest.mark.parametrize("value", ["afterok:47.vm;id", "afterok:.vm", "afterok:1 2", "afterok:1.-x", "afterok:1.v`id`"])
+def test_dependencies_with_anything_else_are_refused(value: str) -> None:
+    from hpcbridge.validate import dependency
+
+    with pytest.raises(InvalidParameter, match="invalid dependency"):
+        dependency(value)
