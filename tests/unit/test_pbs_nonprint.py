@@ -46,6 +46,14 @@ def test_recorded_text_answer_reads_the_work_dir_and_the_value_exactly() -> None
     assert parse.variables(job.raw["Variable_List"])["H25V"] == VALUE
 
 
+def test_a_value_wrapped_inside_a_character_by_the_text_form() -> None:
+    # recorded: qsub -v "H25W=日本語 x10 é ß ü ø"; qstat -f wrapped the value between 日's second and third byte
+    raw = (DATA / "qstat-f-text-non-ascii-wrapped.txt").read_bytes()
+    assert b"^&^\xd7\n\t^\xe5" in raw
+    [job] = parse.parse_jobs_text(unprinted(raw))
+    assert parse.variables(job.raw["Variable_List"])["H25W"] == "日本語" * 10 + " é ß ü ø"
+
+
 def test_utf8_decoding_with_replacement_loses_them_which_is_why_bytes_are_kept() -> None:
     raw = (DATA / "qstat-f-F-json-non-ascii.json").read_bytes()
     [job] = parse.parse_jobs_json(raw.decode("utf-8", errors="replace"))

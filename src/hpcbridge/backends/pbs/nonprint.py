@@ -22,13 +22,15 @@ from __future__ import annotations
 import re
 
 # one character: a mangled lead byte, then 1-3 mangled continuation bytes (0x80-0xBF + 64), not followed by a
-# raw continuation byte (then the last "continuation" was a real lead byte of valid UTF-8 text)
-_CHARACTER = re.compile(rb"\^[\x00-\x3f](?:\^[\xc0-\xff]){1,3}(?![\x80-\xbf])")
+# raw continuation byte (then the last "continuation" was a real lead byte of valid UTF-8 text). The text
+# form prints a long value byte by byte and wraps it with "\n\t" wherever a line fills, also inside one
+# character: that wrap is taken out with the character (a value's own newline is never inside one).
+_CHARACTER = re.compile(rb"\^[\x00-\x3f](?:(?:\n\t)?\^[\xc0-\xff]){1,3}(?![\x80-\xbf])")
 
 
 def _one(match: re.Match[bytes]) -> bytes:
     printed = match.group()
-    original = bytes((b - 64) & 0xFF for b in printed[1::2])
+    original = bytes((b - 64) & 0xFF for b in printed.replace(b"\n\t", b"")[1::2])
     try:
         if len(original.decode("utf-8")) == 1:
             return original
