@@ -10,7 +10,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from hpcbridge.backends.base import SchedulerBackend
+from hpcbridge.backends.base import JobChanges, SchedulerBackend
 from hpcbridge.backends.registry import make_backend
 from hpcbridge.config import ClusterConfig
 from hpcbridge.models import JobRequest, JobState
@@ -77,6 +77,9 @@ async def test_submit_hold_release_cancel_and_history(kind: str, tc_env: dict[st
         assert held is not None and held.job.state in (JobState.HELD, JobState.PENDING)
         await backend.release(job_id)
         await backend.hold(job_id)
+        await backend.modify(job_id, JobChanges(job_name="contract-renamed"))  # qalter -N; scontrol update
+        renamed = await backend.job(job_id)
+        assert renamed is not None and renamed.job.name == "contract-renamed", kind
         await backend.cancel(job_id)
         deadline = time.monotonic() + 60
         while True:
