@@ -105,8 +105,9 @@ class BoardRows(HTMLParser):
     span and of the GPUs cell (character references resolved, as a browser resolves them); the queue's rows
     in `rows`, the "Ended in the last day" rows (read from the history store) in `finished`."""
 
-    def __init__(self) -> None:
+    def __init__(self, gpu_cell: int = 4) -> None:
         super().__init__(convert_charrefs=True)
+        self.gpu_cell = gpu_cell  # the GPUs column: 4th on the board, 7th on the history page
         self.rows: dict[tuple[str, str], dict[str, str]] = {}
         self.finished: dict[tuple[str, str], dict[str, str]] = {}
         self._in_finished = False
@@ -124,11 +125,12 @@ class BoardRows(HTMLParser):
             self._in_finished = "finished" in (a.get("class") or "").split()
         elif tag == "tr" and a.get("data-job"):
             into = self.finished if self._in_finished else self.rows
-            self._row = into.setdefault((self._cluster, a["data-job"] or ""), {"name": "", "gpus": ""})
+            key = (a.get("data-cluster") or self._cluster, a["data-job"] or "")
+            self._row = into.setdefault(key, {"name": "", "gpus": ""})
             self._cells = 0
         elif tag == "td" and self._row is not None:
             self._cells += 1
-            self._into = "gpus" if self._cells == 4 else None
+            self._into = "gpus" if self._cells == self.gpu_cell else None
         elif tag == "span" and a.get("class") == "name" and self._row is not None:
             self._into = "name"
         elif tag == "span" and a.get("class") == "run-name":
@@ -160,6 +162,22 @@ async def board_rows(browser: httpx.Client, wanted: set[tuple[str, str]], timeou
         rows.feed(page.text)
         if wanted <= (rows.finished if finished else rows.rows).keys() or time.monotonic() > deadline:
             return rows
+        await asyncio.sleep(2)
+
+
+async def history_rows(browser: httpx.Client, cluster: str, text: str, job_id: str,
+                       timeout: float = 90) -> dict[str, str]:
+    """The dashboard's history page (the server's history store) searched for `text`: the job's row."""
+    deadline = time.monotonic() + timeout
+    while True:
+        page = await asyncio.to_thread(browser.get, "/history", params={"cluster": cluster, "text": text},
+                                       headers={"Accept": "text/html"})
+        assert page.status_code == 200, page.text[:2000]
+        rows = BoardRows(gpu_cell=7)
+        rows.feed(page.text)
+        if (cluster, job_id) in rows.rows or time.monotonic() > deadline:
+            assert (cluster, job_id) in rows.rows, f"{job_id} not on /history?text={text}: {list(rows.rows)[:20]}"
+            return rows.rows[(cluster, job_id)]
         await asyncio.sleep(2)
 
 
@@ -249,6 +267,7 @@ async def test_slurm_odd_names_by_plain_sbatch_through_the_tools_and_the_board(
         assert ended.finished[("slurm", job_id)]["name"] == name, ended.finished.get(("slurm", job_id))
         facts = await stored(mcp, job_id, "slurm", lambda f: bool(f["work_dir"]))
         assert (facts["job"]["name"], facts["work_dir"]) == (name, work_dir)
+        assert (await history_rows(browser, "slurm", "second line", job_id))["name"] == name
     finally:
         as_cluster_user(tc_env, 'scancel "$1"; rm -rf -- "$2"', job_id, work_dir)
 
@@ -273,6 +292,8 @@ async def test_slurm_gpus_flag_through_the_tools_and_the_board(mcp: Client, brow
         assert row["name"] == name and re.fullmatch(r"2(x\w+)?", row["gpus"].strip()), row
         facts = await stored(mcp, job_id, "slurm", lambda f: f["job"]["gpus"] > 0)
         assert (facts["job"]["name"], facts["job"]["gpus"]) == (name, 2), facts["job"]
+        shown = await history_rows(browser, "slurm", "train", job_id)
+        assert (shown["name"], shown["gpus"].strip()) == (name, "2"), shown
 
         await call(mcp, "release_job", job_id=job_id)
         record = await history_record(mcp, job_id)
