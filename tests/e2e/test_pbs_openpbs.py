@@ -243,3 +243,44 @@ async def test_prompts_and_recommendation_across_slurm_and_openpbs(mcp: Client) 
     assert options[("pbs", "gpu")]["feasible"] and options[("slurm", "gpu")]["feasible"], options
     assert "PBS gives no start estimate" in options[("pbs", "gpu")]["why"]
     assert not options.get(("pbs", "workq"), {"feasible": False})["feasible"]  # no GPUs in workq
+
+
+async def test_hostile_values_through_real_qsub_and_qalter(mcp: Client, op: dict[str, str],
+                                                           tc_env: dict[str, str]) -> None:
+    """Every string parameter of submit_job (real, held submissions: no test_only on PBS) and of modify_job
+    (against a real held job, so a value that passes goes to qalter/qmove): no injected command runs."""
+    import asyncio
+
+    from .test_safety_and_scale import _markers, _remove_literal_names, _string_params, payloads
+
+    tag = f"hpcb-pwned-{secrets.token_hex(4)}"
+    target = (await call(mcp, "submit_job", script_content="sleep 300", job_name=f"opbs-hostile-{tag[-8:]}",
+                         time_limit="5", hold=True, cluster="pbs"))["job_id"]
+    tools = {t.name: t for t in await mcp.list_tools()}
+    calls: list[tuple[str, dict[str, Any]]] = []
+    for param in _string_params(tools["submit_job"].input_schema):
+        if param not in ("script_content", "cluster"):
+            calls += [("submit_job", {"script_content": "true", "hold": True, "time_limit": "1", "cluster": "pbs",
+                                      param: value}) for value in payloads(f"/tmp/{tag}-qsub-{param}")]
+    for param in _string_params(tools["modify_job"].input_schema):
+        if param != "cluster":
+            calls += [("modify_job", {"job_id": target, "cluster": "pbs", param: value})
+                      for value in payloads(f"/tmp/{tag}-qalter-{param}")]
+    gate = asyncio.Semaphore(8)
+    accepted: list[dict[str, Any]] = []
+
+    async def one(tool: str, args: dict[str, Any]) -> None:
+        async with gate:
+            try:
+                accepted.append(await call(mcp, tool, **args))
+            except ToolError:
+                pass
+
+    try:
+        await asyncio.gather(*(one(tool, args) for tool, args in calls))
+    finally:
+        for job in {a["job_id"] for a in accepted} | {target}:
+            pbs_shell(op, "qdel", job)
+    assert len(calls) > 2000, len(calls)
+    assert _markers(tag) == [], f"a hostile value ran a command ({len(calls)} calls, {len(accepted)} accepted)"
+    _remove_literal_names(tag, tc_env["SLURM_USER_ROOT"])
