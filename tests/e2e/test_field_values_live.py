@@ -1,11 +1,14 @@
 """Issue 25, live through the front doors: odd free text and GPU counts come back byte-exact through the MCP
-tools (a real MCP client), the dashboard board (its HTML over HTTP, read as a browser reads it) and the PBS
-view of the test cluster's real OpenPBS 23.06. One dashboard server (`hpcbridge serve --transport http`)
+tools (a real MCP client), the dashboard's board and history page (their HTML over HTTP, read as a browser
+reads it), the server's history store (get_history_job) and the PBS view of the test cluster's real OpenPBS
+23.06. One dashboard server (`hpcbridge serve --transport http`)
 serves the module: its /mcp for the tools and / for the board, with two clusters, Slurm and OpenPBS.
 
 What the schedulers take, found live (not assumed):
 - Slurm 22.05 sbatch -J/--comment/--chdir take blanks, '=', '|', tabs, newlines, non-ASCII, a trailing blank.
-  hpcbridge's submit_job refuses '|', tabs, newlines and quotes in a name (an #SBATCH line has no escapes).
+  hpcbridge's submit_job refuses '|', tabs, newlines, quotes and non-ASCII in a name (an #SBATCH line has no
+  escapes), so the odd name is submitted by plain sbatch and hpcbridge's own job carries blanks, '=' and a
+  trailing blank.
 - OpenPBS 23.06 `qsub -N` answers "qsub: illegal -N value" for a blank, '=', '|', a tab, a newline, non-ASCII,
   a trailing blank, and also for , ' " : ; / @ # % $ ! ^ & * ( [ { ~ ? < \\ ; it takes letters, digits (even
   first), '.', '+', '-', '_'. So on PBS the odd text rides in a `-v` value and in the work directory (the cwd
