@@ -57,11 +57,14 @@ def clock_seconds(value: str | None) -> int | None:
 
 
 def time_left(limit: str, used: str) -> str:
-    """What squeue's %L says: the limit minus the time used, as [D-]H:MM:SS; '' when either is not a time."""
+    """What squeue's %L prints: the limit minus the time used, as [D-]HH:MM:SS, H:MM:SS or M:SS; the limit as
+    given when it is no time (UNLIMITED); '' when nothing is known."""
     total, spent = clock_seconds(limit), clock_seconds(used or "0")
     if total is None or spent is None:
-        return ""
+        return limit.strip() if limit.strip().upper() in {"UNLIMITED", "INFINITE"} else ""
     left = max(0, total - spent)
     days, rest = divmod(left, 86400)
-    text = f"{rest // 3600}:{rest % 3600 // 60:02d}:{rest % 60:02d}"
-    return f"{days}-{text}" if days else text
+    hours, minutes, seconds = rest // 3600, rest % 3600 // 60, rest % 60
+    if days:
+        return f"{days}-{hours:02d}:{minutes:02d}:{seconds:02d}"
+    return f"{hours}:{minutes:02d}:{seconds:02d}" if hours else f"{minutes}:{seconds:02d}"

@@ -165,14 +165,14 @@ async def test_a_cluster_without_pyxis_is_named_before_submission(cluster: Clust
     conf = Path("/etc/slurm/plugstack.conf.d/pyxis.conf")
     saved = conf.read_text()
     conf.unlink()
-    cluster.cache.invalidate("pyxis")
+    cluster.cache.invalidate("containers:")
     try:
         with pytest.raises(HpcBridgeError, match="does not know --container-image"):
-            await containers.prepare(cluster, "default")
+            await containers.prepare(cluster, "default", used_by="batch")
     finally:
         conf.write_text(saved)
-        cluster.cache.invalidate("pyxis")
-    spec, _ = await containers.prepare(cluster, "default")
+        cluster.cache.invalidate("containers:")
+    spec, _ = await containers.prepare(cluster, "default", used_by="batch")
     assert spec.image.endswith("pytorch-24.01.sqsh")
 
 

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 from pathlib import Path
 
+import pytest
+
 from hpcbridge.backends.slurm import build as b
-from hpcbridge.services.interactive import spec_from_dict, spec_to_dict
+from hpcbridge.errors import HpcBridgeError
+from hpcbridge.models import CommandResult
+from hpcbridge.services.interactive import SessionInfo, Sessions, spec_from_dict, spec_to_dict
 from hpcbridge.store import SessionRow, Store
 from hpcbridge.timewords import time_left
 
@@ -85,7 +90,74 @@ def test_step_listings_are_read_with_the_unit_separator() -> None:
 
 def test_time_left_is_the_limit_minus_the_time_used() -> None:
     """What squeue's %L printed for sessions, now from any scheduler's limit and time used."""
-    assert time_left("4:00:00", "1:02:03") == "2:57:57"
-    assert time_left("1-00:00:00", "0:00") == "1-0:00:00"
-    assert time_left("30:00", "45:00") == "0:00:00"  # over the limit: nothing left
-    assert time_left("UNLIMITED", "1:00") == "" and time_left("", "") == ""
+    assert time_left("4:00:00", "1:02:03") == "2:57:57"  # squeue's forms (squeue(1) %L)
+    assert time_left("1-00:00:00", "0:00") == "1-00:00:00"
+    assert time_left("30:00", "1:00") == "29:00"
+    assert time_left("30:00", "45:00") == "0:00"  # over the limit: nothing left
+    assert time_left("UNLIMITED", "1:00") == "UNLIMITED" and time_left("", "") == ""
+
+
+class _QueueHiccup:
+    """A login node whose squeue fails while an allocation is being granted (a transport that answers from a
+    table: a controller that times out exactly during the 2 s poll cannot be produced live without a flaky
+    test). `fatal`: squeue fails in a way that is not temporary (a broken command)."""
+
+    description = "a table of answers"
+
+    def __init__(self, fatal: bool) -> None:
+        self.fatal = fatal
+        self.sent: list[tuple[str, ...]] = []
+
+    async def run(self, argv: list[str], *, timeout: float, stdin: bytes | None = None,
+                  idempotent: bool = True) -> CommandResult:
+        key = tuple(argv)
+        self.sent.append(key)
+        if key == ("id", "-un"):
+            return CommandResult(key, "alice\n", "", 0, 0.0)
+        if argv[0] == "squeue":
+            err = "squeue: error: unrecognized option\n" if self.fatal else \
+                "slurm_load_jobs error: Socket timed out on send/recv operation\n"
+            return CommandResult(key, "", err, 1, 0.0)
+        return CommandResult(key, "", "", 0, 0.0)
+
+    async def close(self) -> None:
+        return None
+
+
+async def _grant_through(transport: _QueueHiccup, tmp_path: Path) -> SessionInfo:
+    from hpcbridge.config import ClusterConfig
+    from hpcbridge.services.cluster import Cluster
+
+    cluster = Cluster(ClusterConfig(name="c"), transport)  # type: ignore[arg-type]
+
+    class OneCluster:
+        names = ("c",)
+
+        def get(self, name: str | None = None) -> Cluster:
+            return cluster
+
+    store = Store(tmp_path / "s.sqlite3")
+    sessions = Sessions(OneCluster(), store, "abc123")  # type: ignore[arg-type]
+    row = SessionRow("r1", "c", "abc123", "s1", "", "starting", spec_to_dict(SPEC), 0.0, 0.0, None, "", "local")
+    store.add_session(row, max_live=5)
+
+    async def granted_later() -> CommandResult:
+        await asyncio.sleep(3)
+        return CommandResult(("salloc",), "", "salloc: Granted job allocation 7\n", 0, 0.0)
+
+    async def progress(_: str) -> None: ...
+
+    return await sessions._await_grant(cluster, row, asyncio.create_task(granted_later()), 10, "cancel", progress)
+
+
+async def test_a_controller_hiccup_while_granting_is_waited_out(tmp_path: Path) -> None:
+    info = await _grant_through(_QueueHiccup(fatal=False), tmp_path)
+    assert info.status == "active" and info.job_id == "7"  # granted and recorded, neither abandoned nor ended
+    assert info.note.startswith("queue not readable now") and "slurmctld" in info.note
+
+
+async def test_a_broken_queue_while_granting_leaves_no_allocation(tmp_path: Path) -> None:
+    transport = _QueueHiccup(fatal=True)
+    with pytest.raises(HpcBridgeError, match="squeue"):
+        await _grant_through(transport, tmp_path)
+    assert Store(tmp_path / "s.sqlite3").session("r1").status == "ended"

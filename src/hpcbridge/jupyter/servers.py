@@ -196,7 +196,7 @@ class JupyterServers:
         if queued is None:
             return "not in the queue"
         return queued.native_state + (f", {queued.reason}: {c.explain(queued.reason)}"
-                                      if queued.state is JobState.PENDING else "")
+                                      if queued.state in (JobState.PENDING, JobState.HELD) else "")
 
     async def _wait_ready(self, c: Cluster, job_id: str, runtime: str, token: str,
                           progress: Progress) -> tuple[str, int, JupyterClient]:
@@ -207,7 +207,7 @@ class JupyterServers:
                 failure = (await self._state(c, runtime)).failure
                 raise SchedulerError(f"the Jupyter server job {job_id} ended while starting: "
                                      f"{failure or await self._log_tail(c, runtime)}")
-            if queued.state is JobState.PENDING and queued.reason != said:
+            if queued.state in (JobState.PENDING, JobState.HELD) and queued.reason != said:
                 said = queued.reason
                 await progress(f"job {job_id} pending: {queued.reason} ({c.explain(queued.reason)})")
             if queued.state is JobState.RUNNING:

@@ -8,6 +8,7 @@ without doing so (SIGKILL, crash). Sessions idle longer than the configured time
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import logging
 import secrets
@@ -34,6 +35,8 @@ from .registry import Registry
 log = logging.getLogger("hpcbridge.sessions")
 OUTPUT_CAP = 32 * 1024
 ALLOCATE_MAX_WAIT = 24 * 3600.0
+# queued, whether the scheduler is waiting for resources or for a hold to be released (PENDING/JobHeldAdmin)
+WAITING = frozenset({JobState.PENDING, JobState.HELD})
 Progress = Callable[[str], Awaitable[None]]
 
 
@@ -157,16 +160,16 @@ class Sessions:
         reported = ""
         while not allocating.done() and time.monotonic() < deadline:
             await asyncio.wait({allocating}, timeout=2.0)
-            job = await self._queued(cluster, row.name)
+            job = await self._watch(cluster, row, allocating)
             if job and not row.job_id:
                 row = dataclasses.replace(row, job_id=job.job_id)
                 self.store.update_session(row.id, job_id=job.job_id, status="pending")
-            if job and job.state is JobState.PENDING and job.reason != reported:
+            if job and job.state in WAITING and job.reason != reported:
                 reported = job.reason
                 await progress(f"allocation {job.job_id} pending: {job.reason}")
         if allocating.done():
             return await self._granted(cluster, row, allocating)
-        job = await self._queued(cluster, row.name)
+        job = await self._watch(cluster, row, allocating)
         reason = job.reason if job else "unknown"
         if on_timeout == "cancel":
             await cluster.cancel_named(self.job_name(row.name))
@@ -194,6 +197,21 @@ class Sessions:
             raise SchedulerError(f"the allocation failed: {last}")
         self.store.update_session(row.id, job_id=job_id, status="active", last_used=time.time())
         return await self.info(row.id)
+
+    async def _watch(self, cluster: Cluster, row: SessionRow, allocating: asyncio.Task[Any]) -> Job | None:
+        """The allocation in the queue while it is being granted. A controller that does not answer for a
+        moment is "not seen yet"; any other failure ends the start and leaves no allocation behind."""
+        try:
+            return await self._queued(cluster, row.name)
+        except HpcBridgeError as exc:
+            if exc.transient:
+                log.info("session %s: queue not readable for now (%s)", row.name, exc)
+                return None
+            allocating.cancel()
+            with contextlib.suppress(HpcBridgeError):
+                await cluster.cancel_named(self.job_name(row.name))
+            self._mark_ended(row.id, f"the start was abandoned: {exc}")
+            raise
 
     async def _queued(self, cluster: Cluster, name: str) -> Job | None:
         live = [j for j in await cluster.jobs_named(self.job_name(name)) if not j.state.final]
@@ -248,7 +266,13 @@ class Sessions:
         job = None
         if row.status != "ended":
             cluster = self.registry.get(row.cluster)
-            job = await self._queued(cluster, row.name)
+            try:
+                job = await self._queued(cluster, row.name)
+            except HpcBridgeError as exc:
+                if not exc.transient:
+                    raise
+                # the controller does not answer for now: say so, and never take the session for ended
+                return self._view(row, spec, None, f"queue not readable now: {exc}")
             if job and job.state is JobState.RUNNING and row.status != "active":
                 # granted while the allocation's answer is still on its way (or its channel was lost)
                 self.store.update_session(row.id, job_id=job.job_id, status="active", last_used=time.time())
@@ -258,12 +282,15 @@ class Sessions:
                 end = details.job.state.value if details else "gone"
                 self._mark_ended(row.id, f"the allocation ended ({end})")
                 row = self.row(session_id)
+        return self._view(row, spec, job, row.note)
+
+    def _view(self, row: SessionRow, spec: AllocationSpec, job: Job | None, note: str) -> SessionInfo:
         return SessionInfo(
             session_id=row.id, name=row.name, cluster=row.cluster, job_id=row.job_id,
             status=row.status, partition=spec.partition, nodes=spec.nodes, gpus_per_node=spec.gpus_per_node,
             time_limit=spec.time_limit, time_left=time_left(job.time_limit, job.time_used) if job else "",
             node_list=job.node_list if job else "", container_image=spec.container.image if spec.container else None,
-            pending_reason=job.reason if job and job.state is JobState.PENDING else "", note=row.note,
+            pending_reason=job.reason if job and job.state in WAITING else "", note=note,
             idle_seconds=int(time.time() - row.last_used), recent_commands=self.store.recent_commands(row.id))
 
     async def overview(self) -> list[SessionInfo]:
