@@ -166,7 +166,7 @@ async def test_every_tool_is_annotated(mcp: Client) -> None:
         assert tools[name].annotations.destructive_hint is True
     assert tools["submit_job"].annotations.idempotent_hint is False
     acknowledgements = {"cancel_job", "hold_job", "release_job", "upload_file", "write_file", "delete_file",
-                        "delete_interactive_profile", "delete_logbook_entry", "backup_history"}
+                        "delete_interactive_profile", "delete_logbook_entry", "backup_history", "modify_job"}
     assert all(t.output_schema for n, t in tools.items() if n not in acknowledgements)
 
 
@@ -176,7 +176,7 @@ async def test_the_default_toolsets_and_the_toolsets_flag(tc_env: dict[str, str]
     env = server_env(tc_env, HPCBRIDGE_TOOLSETS="")  # nothing configured: the default set
     async with Client(StdioTransport(command=hpcbridge_executable(), args=["serve"], env=env)) as client:
         names = {t.name for t in await client.list_tools()}
-    assert len(names) == 19 and {"submit_job", "list_jobs", "get_gpu_availability", "wait_for_job"} <= names
+    assert len(names) == 20 and {"submit_job", "list_jobs", "modify_job", "get_gpu_availability", "wait_for_job"} <= names
     assert "read_file" not in names and "start_interactive_session" not in names
     args = ["serve", "--toolsets", "files,interactive"]
     async with Client(StdioTransport(command=hpcbridge_executable(), args=args, env=env)) as client:

@@ -43,6 +43,8 @@ async def test_every_tool_answers(client: Client) -> None:
     assert job["job_id"] in {j["job_id"] for j in listed["items"]} or listed["next_offset"] is not None
     assert (await use("get_job_details", job_id=job["job_id"]))["job"]["state"] == "HELD"
     await use("hold_job", job_id=job["job_id"])
+    assert (await use("modify_job", job_id=job["job_id"], time_limit="6"))["changed"] == {"time_limit": "6"}
+    assert (await use("get_job_details", job_id=job["job_id"]))["job"]["time_limit"] == "00:06:00"  # scontrol's form
     await use("release_job", job_id=job["job_id"])
     await wait_final(client, job["job_id"])
     out = await use("read_job_output", job_id=job["job_id"])

@@ -107,6 +107,14 @@ def test_reported_partition_gpus_from_nodes() -> None:
     assert {n.name: n.gpu_used for n in nodes} == {"gpu01": 5, "gpu02": 0}
 
 
+def test_a_site_that_tracks_gpus_in_tres_is_not_asked_for_its_nodes() -> None:
+    """AccountingStorageTRES is one setting for the whole cluster: one partition counting gres/gpu means a
+    partition without it has no GPUs (the test cluster's `cpu`), and no extra scontrol show node is needed."""
+    tracked = "PartitionName=gpu Nodes=g1 TotalNodes=1 TRES=cpu=4,node=1,gres/gpu=8\n" \
+              "PartitionName=cpu Nodes=c1 TotalNodes=1 TRES=cpu=4,node=1\n"
+    assert not slurm_text.needs_node_gpus(slurm_text.parse_partitions(tracked))
+
+
 # --- kind 4: free text --------------------------------------------------------------------------------
 
 def test_reported_name_with_equals() -> None:

@@ -214,7 +214,7 @@ class SlurmBackend:
         if await self._knows_container_image("sbatch"):
             return ""
         if await self._knows_container_image("srun"):
-            return ("Pyxis has no sbatch support there (sbatch_support=0: srun knows --container-image, sbatch does "
+            return ("Pyxis has no sbatch support (sbatch_support=0: srun knows --container-image, sbatch does "
                     "not), so a batch job cannot run in a container; submit without container_image and start the "
                     "container in a step inside the script (srun --container-image=IMAGE ...), or use "
                     "run_interactive_command or an interactive session with container_image")

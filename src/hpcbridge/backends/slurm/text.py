@@ -152,9 +152,10 @@ def parse_partitions(text: str) -> list[Partition]:
 
 
 def needs_node_gpus(parts: list[Partition]) -> bool:
-    """A partition without GPUs in its TRES may still have them: sites that leave gres/gpu out of
-    AccountingStorageTRES have no GPU in any TRES string, while the nodes' Gres= lists them."""
-    return any(p.total_gpus == 0 and p.nodes for p in parts)
+    """Sites that leave gres/gpu out of AccountingStorageTRES (a setting of the whole cluster) have no GPU in
+    any partition's TRES, while the nodes' Gres= lists them. Where one partition's TRES counts GPUs, the site
+    tracks them, and a partition with none has none: the nodes need not be asked."""
+    return not any(p.total_gpus for p in parts) and any(p.nodes for p in parts)
 
 
 def with_node_gpus(parts: list[Partition], nodes: list[Node]) -> list[Partition]:
