@@ -7,8 +7,9 @@
 
 Prints medians and the ratios mcp/raw (goal <= 1.25) and fresh/mcp (goal >= 10).
 `--scheduler pbs` measures the same for the test cluster seen as a PBS cluster (its Torque wrappers): raw is
-`qstat -f`, and the server has `scheduler = "pbs"`.
-Usage: python bench/bench_latency.py [--n 40] [--scheduler pbs]
+`qstat -f`, and the server has `scheduler = "pbs"`. `--scheduler openpbs` measures the test cluster's real
+OpenPBS 23.06 complex (its own login sshd): raw is `qstat -f -t -F json`, what list_jobs asks there.
+Usage: python bench/bench_latency.py [--n 40] [--scheduler pbs|openpbs]
 """
 
 from __future__ import annotations
@@ -30,11 +31,19 @@ from fastmcp.client.transports import StdioTransport
 TC_DIR = Path(os.environ.get("HPCB_TC_DIR", "/var/lib/hpcbridge-testcluster"))
 
 
-def connection() -> dict[str, str]:
-    return dict(line.split("=", 1) for line in (TC_DIR / "connection.env").read_text().split())
+def connection(kind: str) -> dict[str, str]:
+    """The SLURM_SSH_* settings of the login node to measure (OpenPBS has its own sshd, openpbs.env)."""
+    env = dict(line.split("=", 1) for line in (TC_DIR / "connection.env").read_text().split())
+    if kind == "openpbs":
+        pbs = dict(line.split("=", 1) for line in (TC_DIR / "openpbs.env").read_text().split())
+        env.update({f"SLURM_SSH_{k}": pbs[f"OPENPBS_SSH_{k}"] for k in ("HOST", "PORT", "USER", "KEY_PATH",
+                                                                         "KNOWN_HOSTS")})
+        env["SLURM_DEFAULT_PARTITION"] = pbs["OPENPBS_DEFAULT_QUEUE"]
+    return env
 
 
-RAW = {"slurm": "squeue", "pbs": "qstat -f"}
+RAW = {"slurm": "squeue", "pbs": "qstat -f", "openpbs": "qstat -f -t -F json"}
+SCHEDULER = {"slurm": "slurm", "pbs": "pbs", "openpbs": "pbs"}
 
 
 def _elapsed_ms(started: float) -> float:
@@ -43,7 +52,7 @@ def _elapsed_ms(started: float) -> float:
 
 def server_transport(env: dict[str, str], cache_ttl: float, workdir: str, scheduler: str) -> StdioTransport:
     cfg = Path(workdir) / f"cache-{cache_ttl}.toml"
-    cfg.write_text(f"[clusters.default]\ncache_ttl = {cache_ttl}\nscheduler = \"{scheduler}\"\n")
+    cfg.write_text(f"[clusters.default]\ncache_ttl = {cache_ttl}\nscheduler = \"{SCHEDULER[scheduler]}\"\n")
     server_env = {k: v for k, v in os.environ.items() if not k.startswith("SLURM_")}
     server_env.update(env, HPCBRIDGE_CONFIG=str(cfg), HPCBRIDGE_LOG_LEVEL="WARNING", HPCBRIDGE_TOOLSETS="all")
     return StdioTransport(command=str(Path(sys.executable).parent / "hpcbridge"), args=["serve"], env=server_env)
@@ -92,7 +101,7 @@ async def main() -> None:
     parser.add_argument("--n", type=int, default=100)
     parser.add_argument("--scheduler", choices=sorted(RAW), default="slurm")
     args = parser.parse_args()
-    samples = await measure(connection(), args.n, args.scheduler)
+    samples = await measure(connection(args.scheduler), args.n, args.scheduler)
     raw_name = RAW[args.scheduler]
     raw, mcp, cached, fresh = (statistics.median(samples[k]) for k in ("raw", "mcp", "cached", "fresh"))
     print(f"median latency over {args.n} interleaved calls (ms); fresh ssh over {len(samples['fresh'])}")
