@@ -396,7 +396,9 @@ class HistoryConfig(BaseModel):
     backup_keep: int = Field(7, ge=1, le=1000, description="backups kept")
 
 
-TOOLSETS = ("cluster", "jobs", "agent", "files", "containers", "interactive", "history", "jupyter", "tensorpool")
+TOOLSETS = (
+    "cluster", "jobs", "agent", "watch", "files", "containers", "interactive", "history", "jupyter", "tensorpool",
+)
 DEFAULT_TOOLSETS = ("cluster", "jobs", "agent")
 
 

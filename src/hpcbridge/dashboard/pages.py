@@ -22,7 +22,7 @@ from ..services.files import read_file
 from ..services.recommend import Need, recommend
 from ..services.registry import Registry
 from ..services.resources import gpu_pools
-from . import params, web
+from . import job_logs, job_metrics, job_stats, params, web
 from .auth import LIFETIME_S, Login, Logins, cookie_name
 from .board import Board
 from .markdown import render_entry
@@ -205,6 +205,8 @@ def register(mcp: FastMCP, registry: Registry, history: History, verifier: Token
     route("/logbook", logbook_page, ("GET", "POST"))
     route("/logbook/{entry_id}", entry_page)
     route("/clusters", clusters_page)
+    for part in (job_stats, job_logs, job_metrics):  # issue 27: the job page's live parts, each its own module
+        part.register(route, registry, activity.hold, activity.release)
 
 
 def _job_of(registry: Registry, request: Request) -> tuple[Any, str]:

@@ -113,10 +113,14 @@ def create_app(settings: Settings, auth: AuthProvider | None = None, instance: s
         tools_interactive,
         tools_jobs,
         tools_jupyter,
+        tools_watch_logs,
+        tools_watch_metrics,
+        tools_watch_stats,
     )
 
     # Every client sends every tool's schema to the model on each turn: only the configured toolsets are offered.
     modules = {"cluster": [tools_cluster], "jobs": [tools_jobs, tools_files], "agent": [tools_agent],
+               "watch": [tools_watch_stats, tools_watch_logs, tools_watch_metrics],
                "files": [tools_dirs, tools_fileops], "containers": [tools_containers], "interactive": [], "history": [], "jupyter": [], "tensorpool": []}
     assert set(modules) == set(TOOLSETS)
     offered = [name for name in settings.toolsets if _supported(name, registry)]
