@@ -339,6 +339,13 @@ install_pyxis_standin() {
   echo "optional $PLUGIN_DIR/pyxis_standin.so" >/etc/slurm/plugstack.conf.d/pyxis.conf
 }
 
+install_nvidia_smi_standin() {
+  # No GPU here: a stand-in nvidia-smi (its header says which query form and format it prints) on the nodes'
+  # PATH, with values the tests write into a world-writable directory (sticky, like /tmp).
+  install -m 755 "$(dirname "$(readlink -f "$0")")/nvidia-smi" /usr/local/bin/nvidia-smi
+  install -d -m 1777 "$DIR/nvidia-smi"
+}
+
 make_image() { # make_image NAME AGE_DAYS: a real squashfs image with a marker file inside
   local out="$LUSTRE/images/$1" tmp
   [ -s "$out" ] && return 0
@@ -431,6 +438,7 @@ cmd_up() {
   if [ "${CONFIG_CHANGED:-0}" = 1 ]; then log "slurm.conf changed: scontrol reconfigure"; scontrol reconfigure; fi
   start_sshd
   install_pyxis_standin
+  install_nvidia_smi_standin
   start_otp_sshd
   make_lustre
   make_jupyter_env
