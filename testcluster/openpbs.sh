@@ -195,6 +195,7 @@ configure_server() {
   qmgr_ns "set server flatuid = true" # clients outside the namespace are user@localhost to the server
   qmgr_ns "set server job_history_enable = true"
   qmgr_ns "set server scheduler_iteration = 10"
+  qmgr_ns "set server operators = $SECOND_USER@*" # a site's operator: the privileges resource reads this list
   qmgr_ns "list resource ngpus" >/dev/null 2>&1 || qmgr_ns "create resource ngpus type=long, flag=nh"
   qmgr_ns "list resource gpu_type" >/dev/null 2>&1 || qmgr_ns "create resource gpu_type type=string, flag=h"
   qmgr_ns "list queue gpu" >/dev/null 2>&1 || qmgr_ns "create queue gpu queue_type=execution"

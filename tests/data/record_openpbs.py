@@ -65,6 +65,7 @@ async def main() -> None:
         "qstat-B-f-F-json.json": b.server_argv(),
         "pbsnodes-a-F-json.json": b.nodes_argv(),
         "qstat-version.txt": b.version_argv(),
+        "qmgr-list-server.txt": b.server_list_argv(),
         "qstat-f-text.txt": b.qstat_argv(json=False),
     }
     for name, argv in commands.items():

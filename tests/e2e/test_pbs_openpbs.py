@@ -188,6 +188,7 @@ async def test_select_dependency_hold_release_delete_and_history(mcp: Client, op
         await call(mcp, "delete_job", job_id=blocker, cluster="pbs")
     history = await call(mcp, "get_job_history", job_id=job, cluster="pbs")  # qstat -x
     assert [r["job_id"] for r in history["items"]] == [job] and history["items"][0]["native_state"] == "F"
+    assert history["items"][0]["state"] == "CANCELLED"  # substate 91: qdel'ed while held, no Exit_status
     mine = await call(mcp, "get_job_history", user="me", start_time="now-1days", limit=500, cluster="pbs")
     assert {job, blocker} <= {r["job_id"] for r in mine["items"]}
 

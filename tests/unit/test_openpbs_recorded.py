@@ -55,6 +55,12 @@ def test_history_exit_codes_and_the_walltime_overrun() -> None:
     overrun = records["6.vm"]
     assert (overrun.state, overrun.exit_code, overrun.time_limit) == (JobState.TIMEOUT, -29, "00:00:03")
     assert "walltime" in overrun.reason
+    # qdel'ed: substate 91 (TERMINATED) whatever the exit status: the running one's shell exited 143, the one
+    # waiting on its dependency never ran and has no Exit_status at all
+    ran, waited = records["2.vm"], records["4.vm"]
+    assert (ran.state, ran.exit_code, waited.state, waited.exit_code) == (JobState.CANCELLED, 143,
+                                                                          JobState.CANCELLED, None)
+    assert "while it ran" in ran.reason and "before it ran" in waited.reason
     (single,) = parse.parse_jobs_json(_read("qstat-f-x-F-json-failed.json"))
     assert parse.record_from_details(single).exit_code == 3
 
@@ -74,6 +80,9 @@ def test_version_default_queue_and_roles() -> None:
     server = _read("qstat-B-f-F-json.json")
     assert messages.is_server_listing(server) and messages.default_queue(server) == "workq"
     assert messages.server_roles(server, "alice") == []
+    listing = _read("qmgr-list-server.txt")  # as alice: a user may list the server; bob is the site's operator
+    assert messages.is_server_listing(listing) and messages.default_queue(listing) == "workq"
+    assert messages.server_roles(listing, "bob") == ["operators"] and messages.server_roles(listing, "alice") == []
 
 
 class Recorded:

@@ -39,6 +39,8 @@ class Replay:
             ("qstat", "-f", "-x", "-F", "json", "99.pbs"): ("", "qstat: Unknown Job Id 99.pbs\n", 153),
             ("qstat", "-B", "-f", "-F", "json"): ('{"Server": {"pbs": {"default_queue": "workq", '
                                                   '"managers": "root@pbs,boss@*", "operators": "alice@pbs"}}}', "", 0),
+            ("qmgr", "-c", "list server"): ("Server pbs\n    managers = root@pbs,boss@*\n    operators = alice@pbs\n"
+                                            "    default_queue = workq\n", "", 0),
             ("qsub",): ("7.pbs\n", "", 0),
             ("qdel", "-W", "force", "1.pbs"): ("", "qdel: Unauthorized Request  1.pbs\n", 159),
             ("qdel", "99.pbs"): ("", "qdel: Unknown Job Id 99.pbs\n", 153),
@@ -70,6 +72,9 @@ async def test_flavor_queues_nodes_and_default_queue(replay: Replay) -> None:
     assert workq.name == "workq" and workq.is_default and workq.nodes == ("pbs",) and workq.state == "UP"
     assert await backend.privileges("alice") == "PBS operator: may act on other users' jobs"
     assert "ordinary user" in await backend.privileges("carol")
+    assert ["qmgr", "-c", "list server"] in [argv for argv, _ in replay.sent]
+    del replay.answers[("qmgr", "-c", "list server")]  # no qmgr on the PATH: the server's qstat -B -f answers
+    assert await backend.privileges("alice") == "PBS operator: may act on other users' jobs"
 
 
 async def test_jobs_history_and_unknown_ids(replay: Replay) -> None:

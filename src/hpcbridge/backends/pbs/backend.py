@@ -301,11 +301,14 @@ class PbsBackend:
         return await self.flavor() == "pbspro"
 
     async def privileges(self, user: str) -> str:
-        """Manager/operator membership from the server's attributes (`qstat -B -f`), when readable."""
+        """Manager/operator membership from `qmgr -c 'list server'` (the PBS plan's source; a user may list the
+        server), else `qstat -B -f` where qmgr is not on the PATH (Debian's Torque-style wrappers)."""
         await self.flavor()
-        result = await self._run(build.server_argv(self.json))
+        result = await self._run(build.server_list_argv())
         if not result.ok or not messages.is_server_listing(result.stdout):
-            return "unknown (this cluster's qstat does not show server attributes: qstat -B -f)"
+            result = await self._run(build.server_argv(self.json))
+        if not result.ok or not messages.is_server_listing(result.stdout):
+            return "unknown (this cluster shows no server attributes: qmgr -c 'list server', qstat -B -f)"
         roles = messages.server_roles(result.stdout, user)
         if roles:
             return f"PBS {' and '.join(r[:-1] for r in roles)}: may act on other users' jobs"

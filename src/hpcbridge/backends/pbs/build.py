@@ -190,5 +190,10 @@ def server_argv(json: bool = True) -> list[str]:
     return ["qstat", "-B", "-f", *(["-F", "json"] if json else [])]
 
 
+def server_list_argv() -> list[str]:
+    """qmgr's server listing: what the PBS plan reads privileges from; a user may list (not set) the server."""
+    return ["qmgr", "-c", "list server"]
+
+
 def version_argv() -> list[str]:
     return ["qstat", "--version"]

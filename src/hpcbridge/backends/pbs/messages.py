@@ -27,7 +27,7 @@ _UNKNOWN_JOB = re.compile(r"Unknown Job Id|Invalid job id|does not exist|Job ID 
 _FINISHED = re.compile(r"Job has finished|already completed|Request invalid for state of job", re.IGNORECASE)
 _BAD_OPTION = re.compile(r"Unknown option: ?(\S+)|invalid option -- '?(\w)'|illegal option", re.IGNORECASE)
 _JOB_ID_LINE = re.compile(r"^\s*([0-9]+(?:\[[0-9]*\])?(?:\.[A-Za-z0-9_.-]+)?)\s*$")
-_SERVER = re.compile(r'^Server:|"Server"\s*:', re.MULTILINE)
+_SERVER = re.compile(r'^Server[: ]|"Server"\s*:', re.MULTILINE)  # qstat -B -f text/json, qmgr "Server NAME"
 
 
 def problem(text: str) -> tuple[Problem, str]:

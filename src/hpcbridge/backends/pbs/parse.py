@@ -70,6 +70,16 @@ def exit_meaning(status: int | None) -> tuple[JobState, int | None, int | None, 
     return JobState.FAILED, status, None, ""
 
 
+# A finished job's substate says how it ended (OpenPBS src/include/job.h): 91 TERMINATED is set whenever a
+# qdel reached it (svr_jobfunc.c, ji_terminated), whatever Exit_status says: none for a job deleted while it
+# waited or was held, 271 (SIGTERM+256) or a shell's 143 for one deleted while it ran. 92 FINISHED, 93 FAILED.
+SUBSTATE_TERMINATED = "91"
+
+
+def ended_by_qdel(letter: str, substate: str | None) -> bool:
+    return (letter or "")[:1].upper() in ("F", "X") and (substate or "").strip() == SUBSTATE_TERMINATED
+
+
 def job_state(letter: str, exit_status: int | None = None) -> JobState:
     code = (letter or "").strip().upper()[:1]
     if code in ("F", "X", "C"):
@@ -272,6 +282,10 @@ def job_from_record(job_id: str, rec: dict[str, str], env: dict[str, str] | None
     letter = rec.get("job_state", "")
     state = job_state(letter, exit_status)
     _, code, signal, why = exit_meaning(exit_status) if letter[:1] in ("F", "X", "C") else (state, None, None, "")
+    if ended_by_qdel(letter, str(rec.get("substate", ""))):
+        ran = bool(rec.get("stime"))
+        state, why = JobState.CANCELLED, ("deleted (qdel) while it ran" if ran else "deleted (qdel) before it ran") + (
+            f"; {why}" if why and ran else "")
     ngpus = _int(rec.get("Resource_List.ngpus")) or 0
     env = variables(rec.get("Variable_List", "")) if env is None else env
     job = Job(
