@@ -98,6 +98,8 @@ class SchedulerBackend(Protocol):
     async def job(self, job_id: str) -> JobDetails | None: ...
     async def estimated_start(self, job_id: str) -> str: ...
     async def batch_script(self, job_id: str) -> str: ...  # the job's script as the scheduler keeps it, or ''
+    # job id -> (stdout, stderr) absolute paths of these running jobs, in one command (progress and trouble)
+    async def output_paths(self, job_ids: list[str]) -> dict[str, tuple[str, str]]: ...
 
     async def history(self, job_ids: list[str] | None = None, user: str | None = None, all_users: bool = False,
                       start_time: str | None = None, end_time: str | None = None) -> list[JobRecord]: ...
@@ -191,6 +193,9 @@ class BasicBackend:
 
     async def check_request(self, req: JobRequest) -> None:
         return None
+
+    async def output_paths(self, job_ids: list[str]) -> dict[str, tuple[str, str]]:
+        raise refuse(self.name, "reading running jobs' output paths", "read_job_output on one job")
 
     async def modify(self, job_id: str, changes: JobChanges) -> None:
         raise refuse(self.name, "changing a queued job", "cancel it and submit it again with the new values")

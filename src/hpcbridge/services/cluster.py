@@ -159,6 +159,9 @@ class Cluster:
     async def batch_script(self, job_id: str) -> str:
         return await self.backend.batch_script(job_id)
 
+    async def output_paths(self, job_ids: list[str]) -> dict[str, tuple[str, str]]:
+        return await self.backend.output_paths(job_ids)
+
     async def estimated_start(self, job_id: str) -> str:
         return await self.backend.estimated_start(job_id)
 

@@ -166,6 +166,14 @@ class PbsBackend:
                 return d
         return details[0] if details else None
 
+    async def output_paths(self, job_ids: list[str]) -> dict[str, tuple[str, str]]:
+        """From one `qstat -f` (Output_Path/Error_Path, `host:/path`). While a job runs, PBS spools its
+        output on the execution host and copies it there at the end (unless -k/direct_write): such a path
+        does not exist yet and is skipped by the reader."""
+        wanted = set(job_ids)
+        return {d.job.job_id: (d.stdout_path, d.stderr_path) for d in await self._details()
+                if d.job.job_id in wanted or parse.short_id(d.job.job_id) in wanted}
+
     async def estimated_start(self, job_id: str) -> str:
         details = await self.job(job_id)
         return parse.to_iso(details.raw.get("estimated.start_time", "")) if details else ""

@@ -8,7 +8,7 @@ from ...models import CommandResult, Job, JobDetails, JobRecord, JobRequest, Nod
 from ..base import Capabilities, ContainerUse, InteractiveBackend, JobChanges, Runner, command_failure
 from ..directives import ScriptDirectives
 from ..merge import FromScript
-from . import build, ids, messages, states
+from . import build, ids, messages, outputs, states
 from . import directives as sbatch_directives
 from . import text as parse
 from .interactive import SlurmInteractive
@@ -66,6 +66,12 @@ class SlurmBackend:
                    states: list[str] | None = None) -> list[Job]:
         argv = build.squeue_argv(user=user, partition=partition, states=states)
         return parse.parse_squeue((await self._ok("squeue", argv)).stdout)
+
+    async def output_paths(self, job_ids: list[str]) -> dict[str, tuple[str, str]]:
+        if not job_ids:
+            return {}
+        result = await self._ok("squeue", outputs.output_paths_argv(job_ids))
+        return outputs.parse_output_paths(result.stdout)
 
     async def batch_script(self, job_id: str) -> str:
         result = await self._run(build.batch_script_argv(job_id))
