@@ -78,6 +78,9 @@ class Kernels:
     async def start(self, c: Cluster, name: str, want: Launch, progress: Progress) -> SessionView:
         c.check_writable("starting a Jupyter kernel (and its server job)")
         name = validate.name("notebook", name)
+        warm_failed = self.servers.warm_failure(c)
+        if warm_failed:
+            await progress(f"the warm start at hpcbridge's start failed ({warm_failed}); starting the server now")
         server = await self.servers.ensure(c, want, progress)
         key = (c.name, principal.name(), name)
         path = f"{name}.ipynb"
@@ -89,12 +92,14 @@ class Kernels:
             session = await server.client.new_session(path)
         data = await server.client.read_notebook(path)
         if data and not running:
-            note = "the notebook existed: its cells are kept; the new kernel starts empty (re-run cells to " \
-                   "restore state)"
+            note = "the notebook existed: its cells are kept; the new kernel starts empty (run_all_cells " \
+                   "re-runs its code cells to restore state)"
         nb = notebook.loaded(data)
         if data is None:
             await server.client.save_notebook(path, notebook.as_dict(nb))
         self._open[key] = Open(name, path, session, nb, server)
+        if warm_failed:
+            note = f"the warm start failed ({warm_failed}); this call started the server. {note}".strip()
         return self._view(c, self._open[key], note)
 
     def _view(self, c: Cluster, o: Open, note: str = "") -> SessionView:

@@ -81,6 +81,8 @@ class JupyterServers:
         self._servers: dict[tuple[str, str], Server] = {}
         self._locks: dict[tuple[str, str], asyncio.Lock] = {}
         self._homes: dict[str, str] = {}
+        self._warming: dict[tuple[str, str], asyncio.Task[None]] = {}
+        self._warm_failed: dict[tuple[str, str], str] = {}
 
     def check_cluster(self, c: Cluster) -> None:
         """A Jupyter server is a batch job found by its name and reached through the transport: every
@@ -106,6 +108,10 @@ class JupyterServers:
         """The running server, or a new one (waiting for it with progress). Under the lock: two sessions
         started at once share one server."""
         self.check_cluster(c)
+        warming = self._warming.get((c.name, principal.name()))
+        if warming is not None and not warming.done():
+            await progress(f"waiting for the Jupyter server job started with hpcbridge on {c.name} (warm start)")
+            await asyncio.shield(warming)  # a cancelled call leaves the warm start to finish (or fail) alone
         async with self._lock(c):
             known = await self._known(c)
             if known is not None:
@@ -133,7 +139,8 @@ class JupyterServers:
             state = "no longer in the queue"
         return ServerEnded(f"the Jupyter server ended (job {server.job_id} on {c.name}: {state}); its kernels "
                            f"and their variables are gone. The notebooks stay in {server.notebook_dir}. "
-                           "start_kernel_session starts a new server and kernel on the same notebook.")
+                           "start_kernel_session starts a new server and kernel on the same notebook; run_all_cells "
+                           "then re-runs its saved code cells.")
 
     # --- starting -------------------------------------------------------------------------------------
     async def _home(self, c: Cluster) -> str:
@@ -256,6 +263,32 @@ class JupyterServers:
         return Server(c.name, principal.name(), queued.job_id, name, True, runtime, notebooks, address.node,
                       address.port, client, reattached=True)
 
+    # --- warm start (jupyter_warm_start) --------------------------------------------------------------
+    def warm(self, c: Cluster, want: Callable[[], Awaitable[Launch]], who: str) -> None:
+        """Start `who`'s server in the background when hpcbridge starts, so the first cell does not wait for
+        the queue. It is ensure() as a call runs it (same job name, persist and idle rules, reattaches a
+        persistent server), so close() and the reaper treat it like any other; a failure is logged and said
+        by the next kernel call, which then starts a server itself."""
+        key = (c.name, who)
+
+        async def start() -> None:
+            with principal.acting_as(who):
+                try:
+                    c.check_writable("starting a Jupyter server job at startup (jupyter_warm_start)")
+                    await self.ensure(c, await want(), _logged)
+                except HpcBridgeError as exc:
+                    log.warning("Jupyter warm start on %s failed: %s", c.name, exc)
+                    self._warm_failed[key] = str(exc)
+                except Exception as exc:  # a background start must never end hpcbridge
+                    log.exception("Jupyter warm start on %s failed", c.name)
+                    self._warm_failed[key] = f"{type(exc).__name__}: {exc}"
+
+        self._warming[key] = asyncio.create_task(start(), name=f"jupyter-warm-{c.name}")
+
+    def warm_failure(self, c: Cluster) -> str:
+        """Why the warm start of this principal's server failed (said once), or ''."""
+        return self._warm_failed.pop((c.name, principal.name()), "")
+
     # --- stopping -------------------------------------------------------------------------------------
     async def stop(self, c: Cluster) -> Server:
         server = await self.current(c)
@@ -266,7 +299,15 @@ class JupyterServers:
         return server
 
     async def close(self) -> None:
-        """hpcbridge is stopping: cancel every server that is not persistent; leave persistent ones."""
+        """hpcbridge is stopping: cancel every server that is not persistent; leave persistent ones. A warm
+        start still under way is cancelled first: _launch cancels its job as it does for an abandoned call."""
+        for (cluster, who), task in list(self._warming.items()):
+            if not task.done():
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+                await self._cancel_unseen(cluster, who)
+        self._warming.clear()
         for server in list(self._servers.values()):
             if not server.persist:
                 c = self.registry.get(server.cluster)
@@ -277,6 +318,20 @@ class JupyterServers:
                     log.warning("could not cancel Jupyter server job %s on %s: %s", server.job_id, c.name, exc)
             await server.client.close()
         self._servers.clear()
+
+
+    async def _cancel_unseen(self, cluster: str, who: str) -> None:
+        """A warm start cancelled inside sbatch may have left a job whose id it never read: it is found by its
+        name (this instance's, never a persistent one another hpcbridge may use)."""
+        c = self.registry.get(cluster)
+        try:
+            await c.cancel_named(launch.job_name(self.instance, who, persist=False))
+        except HpcBridgeError as exc:
+            log.warning("could not cancel a Jupyter warm start's job on %s: %s", cluster, exc)
+
+
+async def _logged(message: str) -> None:
+    log.info("Jupyter warm start: %s", message)
 
 
 def _name_of(runtime: str) -> str:

@@ -13,6 +13,8 @@ from pydantic import Field
 from .. import validate
 from ..jupyter.kernels import Kernels, SessionView, launch_of
 from ..jupyter.notebook import CellSummary
+from ..jupyter.restore import RunAll, run_all
+from ..jupyter.restore import render as render_run_all
 from ..models import next_offset
 from ..services import profiles
 from ..services.interactive import Sessions
@@ -130,6 +132,15 @@ def register(kit: ToolKit, sessions: Sessions, kernels: Kernels) -> None:
                                   cluster: ClusterArg = None) -> ToolResult:
         """Run a code cell of the notebook again; its outputs are replaced."""
         return await run(ctx, notebook, "", cluster, save=True, cell_index=cell_index)
+
+    @kit.tool(read_only=False, destructive=True, idempotent=False, output=RunAll)  # runs any code
+    async def run_all_cells(ctx: Context, notebook: Notebook, cluster: ClusterArg = None) -> ToolResult:
+        """Re-run the notebook's saved code cells in order (after a server or kernel loss: the new kernel
+        gets the old one's state back), stopping at the first error and naming that cell. Outputs are saved
+        to the notebook; the answer is one line per cell plus the failing cell's output."""
+        c = registry.get(cluster)
+        result = await run_all(kernels, c, notebook, progress_of(ctx))
+        return reply(result, render_run_all(result))
 
     @kit.tool(read_only=False, destructive=False, idempotent=False, output=CellChange)
     async def add_notebook_cell(
