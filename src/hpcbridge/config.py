@@ -124,6 +124,9 @@ class ClusterConfig(BaseModel):
                                                                  "server job ends itself")
     jupyter_start_timeout: int = Field(300, ge=10, description="seconds a Jupyter server may take to start "
                                                                "(queue wait included) before it is cancelled")
+    jupyter_warm_start: bool = Field(False, description="true: submit the Jupyter server job when hpcbridge "
+                                                        "starts (in the background), so the first cell does "
+                                                        "not wait for the queue")
     gpu_partitions: list[str] = Field(default_factory=list, description="partitions with GPUs (auto-detected if empty)")
     cpu_partitions: list[str] = Field(default_factory=list, description="CPU-only partitions (auto-detected if empty)")
     account: str | None = Field(None, description="account for submit_job when none is given")
@@ -221,6 +224,7 @@ class SlurmEnv(BaseSettings):
     jupyter_venv: str | None = None
     notebook_dir: str | None = None
     persist_kernels: bool | None = None
+    jupyter_warm_start: bool | None = None
 
     @field_validator("gpu_partitions", "cpu_partitions", "shell_allowlist", "image_dir", mode="before")
     @classmethod
@@ -252,7 +256,7 @@ class SlurmEnv(BaseSettings):
             "dir_container_root": self.dir_container_root, "gpfs_root": self.gpfs_root,
             "image_dirs": self.image_dir, "default_image": self.default_image,
             "jupyter_venv": self.jupyter_venv, "notebook_dir": self.notebook_dir,
-            "persist_kernels": self.persist_kernels,
+            "persist_kernels": self.persist_kernels, "jupyter_warm_start": self.jupyter_warm_start,
         }
         return {k: v for k, v in mapping.items() if v is not None}
 

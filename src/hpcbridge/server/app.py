@@ -12,10 +12,11 @@ from typing import Any
 from fastmcp import FastMCP
 from fastmcp.server.auth import AuthProvider, TokenVerifier
 
-from .. import __version__
+from .. import __version__, principal
 from ..config import TOOLSETS, Settings
 from ..errors import HpcBridgeError
 from ..history.service import History
+from ..jupyter import warm as jupyter_warm
 from ..jupyter.kernels import Kernels
 from ..jupyter.servers import JupyterServers
 from ..services.interactive import Sessions
@@ -83,6 +84,9 @@ def create_app(settings: Settings, auth: AuthProvider | None = None, instance: s
                     log.warning("cancelled %d allocation(s) left by a dead hpcbridge", reaped)
             except HpcBridgeError as exc:
                 log.warning("could not reap allocations of dead instances: %s", exc)
+        # jupyter_warm_start: submitted in the background, never holding up startup or tools/list
+        if "jupyter" in settings.toolsets:
+            jupyter_warm.start(kernels.servers, registry, "default" if auth is not None else principal.LOCAL)
         idle = asyncio.create_task(_end_idle_sessions(sessions, settings))
         history.start()
         try:
