@@ -357,3 +357,33 @@ async def test_openpbs_select_ngpus_shows_two_gpus(mcp: Client, browser: httpx.C
         assert (await stored(mcp, job_id, "openpbs", lambda f: f["job"]["gpus"] > 0))["job"]["gpus"] == 2
     finally:
         as_openpbs_user(op, 'qdel "$1"; rm -rf -- "$2"', job_id, f"/tmp/h25g-{tag}")
+
+
+def _pbsnodes_gpus(op: dict[str, str]) -> tuple[int, int]:
+    """(available, assigned) ngpus over the vnodes of OpenPBS's own `pbsnodes -a -F json`."""
+    import json
+
+    nodes = json.loads(as_openpbs_user(op, "pbsnodes -a -F json"))["nodes"].values()
+    return (sum(int(n.get("resources_available", {}).get("ngpus", 0)) for n in nodes),
+            sum(int(n.get("resources_assigned", {}).get("ngpus", 0)) for n in nodes))
+
+
+async def test_openpbs_compute_page_counts_ngpus(mcp: Client, browser: httpx.Client) -> None:
+    """The compute page's GPU pools of a PBS cluster come from the custom `ngpus` resource, allocated included,
+    and equal what pbsnodes says while a 2-GPU job runs."""
+    op = openpbs_env()
+    job_id = as_openpbs_user(op, 'qsub -N "h26c.$1" -q "$2" -l select=1:ngpus=2 -l walltime=00:05:00 -- /bin/sleep 300',
+                             secrets.token_hex(3), op["OPENPBS_GPU_QUEUE"]).strip()
+    try:
+        await call(mcp, "wait_for_job", job_id=job_id, until="running", timeout=90, cluster="openpbs")
+        page = browser.get("/compute").text
+        section = page.split('data-cluster="openpbs"', 1)[1].split("</section>", 1)[0]
+        cells = re.findall(r'<tr data-partition="([^"]*)" data-type="[^"]*">.*?class="total">(\d+)<.*?'
+                           r'class="allocated">(\d+)<', section)
+        total = sum(int(t) for _, t, _ in cells)
+        allocated = sum(int(a) for _, _, a in cells)
+        available, assigned = _pbsnodes_gpus(op)
+        assert {p for p, _, _ in cells} == {op["OPENPBS_GPU_QUEUE"]}, cells
+        assert (total, allocated) == (available, assigned) and allocated >= 2, (cells, available, assigned)
+    finally:
+        as_openpbs_user(op, 'qdel "$1"', job_id)
