@@ -26,6 +26,7 @@ from ..models import (
     Partition,
 )
 from ..timewords import absolute_time
+from ..watch.gpustats import ResourceUse
 from .directives import ScriptDirectives
 from .merge import FromScript
 
@@ -116,6 +117,7 @@ class SchedulerBackend(Protocol):
     def cancelled_by_uid(self, native_state: str) -> str: ...  # the uid a final state names as canceller, or ''
     async def container_problem(self, used_by: ContainerUse) -> str: ...  # why containers cannot run, or ''
     def container_step(self, options: list[str], gpus: int | None) -> list[str]: ...  # a step running in one
+    async def resource_use(self, details: JobDetails, timeout: float) -> ResourceUse: ...  # a running job's GPUs, CPU, RSS
 
     async def privileges(self, user: str) -> str: ...
     async def accounting_available(self) -> bool: ...
@@ -221,6 +223,9 @@ class BasicBackend:
 
     async def privileges(self, user: str) -> str:
         return "unknown (this scheduler reports no privilege levels)"
+
+    async def resource_use(self, details: JobDetails, timeout: float) -> ResourceUse:
+        raise refuse(self.name, "live resource use of a running job", "read the job's output or ask the site")
 
     async def accounting_available(self) -> bool:
         return True

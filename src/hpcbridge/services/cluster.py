@@ -33,6 +33,7 @@ from ..errors import (
 from ..models import CommandResult, Job, JobDetails, JobRecord, JobRequest, JobState, Node, Partition
 from ..quoting import shell_join
 from ..transport.base import Transport
+from ..watch.gpustats import ResourceUse
 from . import feasibility
 from .cache import SingleFlightCache
 
@@ -180,6 +181,9 @@ class Cluster:
 
     def container_step(self, options: list[str], gpus: int | None) -> list[str]:
         return self.backend.container_step(options, gpus)
+
+    async def resource_use(self, details: JobDetails, timeout: float) -> ResourceUse:
+        return await self.backend.resource_use(details, timeout)
 
     def interactive(self, what: str) -> InteractiveBackend:
         """This scheduler's interactive work, or one line saying it has none."""

@@ -15,10 +15,11 @@ from typing import TypeVar
 from ... import validate
 from ...errors import InvalidParameter, NotFound, PrivilegeError, SchedulerError, Unsupported
 from ...models import CommandResult, Job, JobDetails, JobRecord, JobRequest, Node, Partition
+from ...watch.gpustats import ResourceUse
 from ..base import Capabilities, ContainerUse, InteractiveBackend, JobChanges, Runner, Writer, command_failure
 from ..directives import ScriptDirectives
 from ..merge import FromScript
-from . import build, ids, messages, nonprint, parse
+from . import build, ids, messages, nonprint, parse, usage
 from . import directives as pbs_directives
 from .jsonfix import BadJson
 
@@ -321,6 +322,9 @@ class PbsBackend:
         if roles:
             return f"PBS {' and '.join(r[:-1] for r in roles)}: may act on other users' jobs"
         return "ordinary user: may delete, hold (user hold) and release only its own jobs"
+
+    async def resource_use(self, details: JobDetails, timeout: float) -> ResourceUse:
+        return await usage.read(self._run, details, timeout)
 
     async def container_problem(self, used_by: ContainerUse) -> str:
         return "PBS has no Pyxis container options"  # capabilities.containers is false: never asked

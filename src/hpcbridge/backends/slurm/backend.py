@@ -5,10 +5,11 @@ from __future__ import annotations
 from ... import validate
 from ...errors import InvalidParameter, NotFound, PrivilegeError, SchedulerError
 from ...models import CommandResult, Job, JobDetails, JobRecord, JobRequest, Node, Partition
+from ...watch.gpustats import ResourceUse
 from ..base import Capabilities, ContainerUse, InteractiveBackend, JobChanges, Runner, command_failure
 from ..directives import ScriptDirectives
 from ..merge import FromScript
-from . import build, ids, messages, outputs, states
+from . import build, ids, messages, outputs, states, usage
 from . import directives as sbatch_directives
 from . import text as parse
 from .interactive import SlurmInteractive
@@ -234,3 +235,6 @@ class SlurmBackend:
     @staticmethod
     def container_step(options: list[str], gpus: int | None) -> list[str]:
         return build.container_step_argv(options, gpus)
+
+    async def resource_use(self, details: JobDetails, timeout: float) -> ResourceUse:
+        return await usage.read(self._run, details, timeout)
