@@ -32,6 +32,8 @@ class DiagnosisInput:
     stdout_tail: str = ""
     stderr_tail: str = ""
     output_note: str = ""  # why output could not be read, if it could not
+    progress: str = ""  # a running job: how far its output says it is (watch/progress.py)
+    stalled: str = ""  # a running job: its output stopped growing ("no output for 14 min")
 
 
 @dataclass(frozen=True)
@@ -231,7 +233,14 @@ def _exit_code(inp: DiagnosisInput) -> Diagnosis | None:
         return _d(inp, "nonzero_exit", f"job {inp.job_id} exited with code {inp.exit_code}",
                   [f"exit code: {inp.exit_code}", *tail] + ([inp.output_note] if inp.output_note else []),
                   "read the end of its output (read_job_output tail_lines=100) and fix the failing command")
-    return _d(inp, "running", f"job {inp.job_id} is {inp.state.value.lower()}", [f"state: {inp.native_state}"],
+    if inp.stalled:
+        return _d(inp, "log_stalled", f"job {inp.job_id} is {inp.state.value.lower()} but its output stopped: "
+                  f"{inp.stalled}", [f"state: {inp.native_state}", inp.stalled] + _lines(inp.stdout_tail)[-2:],
+                  "check whether it hangs (get_job_stats for GPU use; a deadlock or a stuck data loader), "
+                  "cancel_job if it does")
+    progress = f" at {inp.progress}" if inp.progress else ""
+    return _d(inp, "running", f"job {inp.job_id} is {inp.state.value.lower()}{progress}",
+              [f"state: {inp.native_state}"] + ([f"progress: {inp.progress}"] if inp.progress else []),
               "wait_for_job to follow it")
 
 
@@ -242,6 +251,10 @@ RULES: list[Rule] = [_pending, _cancelled, _scheduler_states, _from_output, _mis
 def diagnose(inp: DiagnosisInput) -> Diagnosis:
     for rule in RULES:
         found = rule(inp)
+        if found is not None and inp.state is JobState.RUNNING and found.cause not in ("running", "log_stalled"):
+            # trouble in the output of a job the scheduler still runs (a traceback in one rank, a hang after it)
+            return Diagnosis(found.job_id, found.state, found.cause, found.summary + " (the job is still RUNNING)",
+                             found.evidence, found.next_step + "; cancel_job it if it cannot recover")
         if found is not None:
             return found
     raise AssertionError("the last rule always answers")

@@ -32,6 +32,8 @@ class JobSummaryRow:
     time_used: str
     time_limit: str
     where_or_why: str  # node list when running, reason when pending
+    progress: str = ""  # running jobs: from the output's tail (services/progress_look.py)
+    trouble: str = ""
 
 
 @dataclass(frozen=True)

@@ -93,7 +93,10 @@ def jobs_page(page: Page[JobSummaryRow], cluster: str) -> str:
     for j in page.items:
         rows.append([j.job_id, j.state, j.user, j.partition, str(j.nodes), j.gpus or "-",
                      f"{j.time_used}/{j.time_limit}", j.name[:40], j.where_or_why[:60]])
-    return f"[{cluster}] " + _page_head(page, "jobs") + ("\n" + _table(rows) if page.items else "")
+    watched = [f"  {j.job_id}: " + " | ".join(x for x in (j.progress, j.trouble and f"TROUBLE {j.trouble}") if x)
+               for j in page.items if j.progress or j.trouble]  # running jobs' output (progress_look)
+    return (f"[{cluster}] " + _page_head(page, "jobs") + ("\n" + _table(rows) if page.items else "")
+            + ("\n" + "\n".join(watched) if watched else ""))
 
 
 def job_details(d: JobDetails) -> str:

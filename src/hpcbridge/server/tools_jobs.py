@@ -12,7 +12,7 @@ from pydantic import Field
 from .. import validate
 from ..errors import InvalidParameter
 from ..models import Job, JobDetails, JobRecord, JobState, Page
-from ..services import modify, submission
+from ..services import modify, progress_look, submission
 from ..services.cluster import SubmitResult
 from . import render
 from .outputs import JobSummary, JobSummaryRow
@@ -67,6 +67,11 @@ def register(kit: ToolKit) -> None:
         if wanted:
             jobs = [j for j in jobs if j.state in wanted]
         page = Page.of([_row(j) for j in jobs], offset, limit, counts)
+        looks = await progress_look.look_at(c, [j for j in jobs[offset : offset + limit]])
+        if looks:
+            page = replace(page, items=[replace(r, progress=looks[r.job_id].progress_text,
+                                                trouble=looks[r.job_id].trouble_text)
+                                        if r.job_id in looks else r for r in page.items])
         return reply(page, render.jobs_page(page, c.name))
 
     @kit.tool(read_only=True, output=JobDetails)

@@ -9,6 +9,7 @@ from ..errors import HpcBridgeError
 from ..models import JobDetails, JobRecord, JobState
 from .cluster import Cluster
 from .files import read_file
+from .progress_look import look_at
 
 TAIL_LINES = 60
 TAIL_BYTES = 32 * 1024
@@ -63,6 +64,8 @@ async def diagnose_job(cluster: Cluster, job_id: str) -> Diagnosis:
     stdout, out_note = await _tail(cluster, out_path) if job.state is not JobState.PENDING else ("", "")
     stderr, err_note = (await _tail(cluster, err_path)) if err_path and err_path != out_path else ("", "")
     steps = record.steps if record else ()
+    look = (await look_at(cluster, [job])).get(job.job_id) if job.state is JobState.RUNNING else None
+    quiet = next((t.label for t in look.trouble if t.cause == "log_stalled"), "") if look else ""
     inp = DiagnosisInput(
         job_id=job.job_id,
         state=record.state if record and record.state.final else job.state,
@@ -81,5 +84,7 @@ async def diagnose_job(cluster: Cluster, job_id: str) -> Diagnosis:
         stdout_tail=stdout,
         stderr_tail=stderr,
         output_note="; ".join(n for n in (out_note, err_note) if n),
+        progress=look.progress_text if look else "",
+        stalled=quiet,
     )
     return diagnose(inp)

@@ -1,0 +1,82 @@
+"""Progress and trouble of a running job (issue 27) through a real MCP client on the real Slurm test cluster.
+
+A job draws a tqdm-style bar on stderr (redrawn with `\\r`, as tqdm does), then waits for a marker file the
+test creates; only then does it print a Python traceback to stderr, touch a second marker, and keep running.
+The test polls list_jobs until the bar shows, creates the marker, waits for the second marker (the traceback
+is on disk), and then ONE list_jobs call must show the trouble: no race, no sleep-based timing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from typing import Any
+
+import pytest
+from fastmcp import Client
+
+from .conftest import as_cluster_user, call
+
+pytestmark = pytest.mark.cluster
+
+SCRIPT = r"""#!/bin/bash
+d=$1
+i=0
+while [ $i -le 24 ]; do
+  # tqdm's default layout, redrawn in place with \r (tqdm/std.py format_meter)
+  printf '\rtrain:  %d%%|##        | %d/100 [00:0%d<00:20,  3.71it/s, loss=0.5]' $i $i $((i/10)) >&2
+  i=$((i+8))
+done
+until [ -e "$d/go" ]; do sleep 0.2; done
+printf '\nTraceback (most recent call last):\n  File "train.py", line 42, in <module>\n' >&2
+printf '    loss.backward()\nRuntimeError: boom in rank 0\n' >&2
+touch "$d/written"
+sleep 600
+"""
+
+
+def _row(page: dict[str, Any], job_id: str) -> dict[str, Any] | None:
+    return next((r for r in page["items"] if r["job_id"] == job_id), None)
+
+
+async def _running_row(mcp: Client, job_id: str, name: str, want: str) -> dict[str, Any]:
+    """Poll list_jobs (bounded) until the job's row has a non-empty `want` field."""
+    for _ in range(120):
+        page = await call(mcp, "list_jobs", state="RUNNING", limit=25)
+        row = _row(page, job_id)
+        if row and row[want]:
+            return row
+        await asyncio.sleep(1)
+    raise AssertionError(f"job {job_id} ({name}) never showed {want} in list_jobs")
+
+
+async def test_list_jobs_shows_progress_then_the_traceback_and_diagnose_says_so(
+    mcp: Client, tc_env: dict[str, str]
+) -> None:
+    tag = os.urandom(3).hex()
+    name = f"hpb_progress_{tag}"
+    work = f"{tc_env['SLURM_DIR_SCRATCH']}/progress-{tag}"
+    as_cluster_user(tc_env, 'mkdir -p "$1" && printf "%s" "$2" > "$1/job.sh"', work, SCRIPT)
+    submitted = await call(mcp, "submit_job", script_content=f"bash {work}/job.sh {work}\n", job_name=name,
+                           partition="cpu", time_limit="10", working_directory=work,
+                           error_file=f"{work}/err-%j-%x.txt", output_file=f"{work}/out-%j.txt")
+    job_id = submitted["job_id"]
+    try:
+        row = await _running_row(mcp, job_id, name, "progress")
+        assert row["progress"] == "24/100 24% 3.71it/s ETA 00:20", row  # the last \r redraw, not the first
+        assert row["trouble"] == "", row
+        before = await call(mcp, "diagnose_job", job_id=job_id)
+        assert before["cause"] == "running" and "24/100" in before["summary"], before
+
+        as_cluster_user(tc_env, 'touch "$1/go"; i=0; until [ -e "$1/written" ] || [ $i -ge 600 ]; do '
+                        'sleep 0.1; i=$((i+1)); done; test -e "$1/written"', work)
+        page = await call(mcp, "list_jobs", state="RUNNING", limit=25)  # one poll after the line appeared
+        row = _row(page, job_id)
+        assert row is not None and row["state"] == "RUNNING", page
+        # the traceback's header is line 2 of the err file (the bar is line 1, ended by the printf's \n)
+        assert row["trouble"] == "Python traceback: RuntimeError: boom in rank 0 (stderr line 2)", row
+        assert row["progress"].startswith("24/100"), row
+        diag = await call(mcp, "diagnose_job", job_id=job_id)
+        assert diag["cause"] == "python_exception" and "still RUNNING" in diag["summary"], diag
+    finally:
+        await call(mcp, "cancel_job", job_id=job_id)
