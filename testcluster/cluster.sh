@@ -396,6 +396,11 @@ make_jupyter_env() {
   # with jupyter-server, ipykernel, numpy and matplotlib from PyPI.
   make_venv "$JUPYTER_VENV" 'jupyter-server>=2,<3' 'ipykernel>=6,<8' 'numpy>=1.26,<3' 'matplotlib>=3.7,<4'
   make_venv "$JUPYTER_OLD_VENV" "${JUPYTER_OLD_PINS[@]}"
+  # A real TensorBoard writer for the jobs that write metrics (tests/e2e/test_watch_metrics.py): tensorboardX
+  # (numpy, protobuf; no TensorFlow). Apart from make_venv, so an environment made before it gets it too.
+  "$JUPYTER_VENV/bin/python" -c 'import tensorboardX' 2>/dev/null ||
+    { "$JUPYTER_VENV/bin/pip" install -q --disable-pip-version-check 'tensorboardX>=2.6,<3' &&
+      chmod -R a+rX "$JUPYTER_VENV"; }
 }
 
 write_connection() {
