@@ -164,6 +164,7 @@ async def job_metrics(
         raise InvalidParameter("max_points", f"{max_points}", "an integer from 2 to 5000")
     if not 1 <= max_bytes <= MAX_BYTES_LIMIT:
         raise InvalidParameter("max_bytes", f"{max_bytes}", f"an integer from 1 to {MAX_BYTES_LIMIT}")
+    select([], pattern)  # a bad regex is refused before anything is fetched
     sandbox = Sandbox(cluster)
     work_dir, jid = "", ""
     if job_id:
