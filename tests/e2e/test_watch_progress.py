@@ -1,3 +1,4 @@
+# ruff: noqa: F811
 """Progress and trouble of a running job (issue 27) through a real MCP client on the real Slurm test cluster.
 
 A job draws a tqdm-style bar on stderr (redrawn with `\\r`, as tqdm does), then waits for a marker file the
@@ -17,6 +18,10 @@ from fastmcp import Client
 
 from .conftest import as_cluster_user, call
 
+# The board in Chromium uses the dashboard's fixtures (an HTTP server over the Slurm test cluster, a logged-in
+# tab); pytest finds them by name in this module, so the test's parameters shadow the imports (F811).
+from .test_dashboard import SHOTS, agent, browser, dashboard, page, playwright_api  # noqa: F401
+
 pytestmark = pytest.mark.cluster
 
 SCRIPT = r"""#!/bin/bash
@@ -35,15 +40,15 @@ sleep 600
 """
 
 
-def _row(page: dict[str, Any], job_id: str) -> dict[str, Any] | None:
-    return next((r for r in page["items"] if r["job_id"] == job_id), None)
+def _row(listing: dict[str, Any], job_id: str) -> dict[str, Any] | None:
+    return next((r for r in listing["items"] if r["job_id"] == job_id), None)
 
 
 async def _running_row(mcp: Client, job_id: str, name: str, want: str) -> dict[str, Any]:
     """Poll list_jobs (bounded) until the job's row has a non-empty `want` field."""
     for _ in range(120):
-        page = await call(mcp, "list_jobs", state="RUNNING", limit=25)
-        row = _row(page, job_id)
+        listing = await call(mcp, "list_jobs", state="RUNNING", limit=25)
+        row = _row(listing, job_id)
         if row and row[want]:
             return row
         await asyncio.sleep(1)
@@ -80,3 +85,26 @@ async def test_list_jobs_shows_progress_then_the_traceback_and_diagnose_says_so(
         assert diag["cause"] == "python_exception" and "still RUNNING" in diag["summary"], diag
     finally:
         await call(mcp, "cancel_job", job_id=job_id)
+
+BOARD_SCRIPT = r"""printf '\r 40%%|####      | 40/100 [00:10<00:15,  4.00it/s]' >&2
+printf '\nTraceback (most recent call last):\n  File "train.py", line 7, in <module>\nValueError: bad batch\n' >&2
+sleep 600
+"""
+
+
+async def test_the_board_shows_the_progress_and_the_trouble_flag(page: Any, agent: Client) -> None:
+    tag = os.urandom(3).hex()
+    job = await call(agent, "submit_job", script_content=BOARD_SCRIPT, job_name=f"hpb_board_trouble_{tag}",
+                     time_limit="10")
+    job_id = job["job_id"]
+    try:
+        # one file for both streams (no -e): named after stdout
+        await _running_row(agent, job_id, tag, "trouble")  # the traceback is on disk and readable
+        await page.reload()  # a page load reads the running jobs' output afresh
+        row = page.locator(f'#board section[data-cluster="slurm"] tr[data-job="{job_id}"]')
+        await playwright_api.expect(row.locator(".trouble")).to_have_text(
+            "⚠ Python traceback: ValueError: bad batch (stdout line 2)", timeout=30_000)
+        await playwright_api.expect(row.locator(".output-progress")).to_have_text("40/100 40% 4.00it/s ETA 00:15")
+        await page.screenshot(path=str(SHOTS / "board-trouble.png"))
+    finally:
+        await call(agent, "cancel_job", job_id=job_id)

@@ -16,6 +16,7 @@ from ..history.queries import Filters, HistoryJob, HistoryReader
 from ..history.runs import dependency_ids, short_id, topological
 from ..models import Job, JobState
 from ..services.cluster import Cluster
+from ..services.progress_look import Look, look_at
 from ..services.waiting import MAX_INTERVAL, watcher_for
 from ..validate import walltime_minutes
 
@@ -23,6 +24,7 @@ ROWS_PER_RUN = 25  # a 10,000-task array is one run: its first rows and a count,
 RUNS_PER_CLUSTER = 60
 ESTIMATES_PER_REFRESH = 5  # squeue --start calls per cluster per refresh, each answer kept a minute
 ESTIMATE_TTL_S = 60.0
+LOOK_TTL_S = 30.0  # running jobs' output tails: read at most this often per cluster, only while a page is open
 
 
 @dataclass(frozen=True)
@@ -38,6 +40,8 @@ class JobRow:
     progress: float | None  # share of the time limit used, 0..1; None when unknown or unlimited
     waiting_why: str = ""
     estimate: str = ""
+    output_progress: str = ""  # running: what its output says (services/progress_look.py)
+    trouble: str = ""
 
 
 @dataclass(frozen=True)
@@ -105,6 +109,7 @@ class Board:
         self.clusters = clusters
         self.reader = reader
         self._estimates: dict[tuple[str, str], tuple[str, float]] = {}
+        self._looks: dict[str, tuple[dict[str, Look], float]] = {}
 
     def watch(self) -> None:
         """An open page: every cluster's queue watcher polls (the one `wait_for_job` and the history recorder
@@ -141,6 +146,7 @@ class Board:
             return ClusterBoard(cluster.name, cluster.config.scheduler, user, error=error.message)
         jobs = [j for j in snapshot.values() if j.user == user and not j.state.final]
         await self._refresh_estimates(cluster, [j for j in jobs if j.state is JobState.PENDING])
+        await self._refresh_looks(cluster, jobs, fresh)
         runs = [self._run(cluster, name, run) for name, run in group_runs(jobs)[:RUNS_PER_CLUSTER]]
         finished = await asyncio.to_thread(self._finished, cluster.name)
         return ClusterBoard(cluster.name, cluster.config.scheduler, user, runs, len(jobs), finished)
@@ -156,8 +162,17 @@ class Board:
         waiting = job.state in (JobState.PENDING, JobState.HELD)
         why = cluster.explain(job.reason) if waiting and job.reason else ""
         estimate = self._estimates.get((cluster.name, job.job_id), ("", 0.0))[0]
+        look = self._looks.get(cluster.name, ({}, 0.0))[0].get(job.job_id) if job.state is JobState.RUNNING else None
         return JobRow(job.job_id, job.name, job.state.value, job.partition, _gpus(job), job.node_list,
-                      job.time_used, job.time_limit, _progress(job), why, estimate)
+                      job.time_used, job.time_limit, _progress(job), why, estimate,
+                      look.progress_text if look else "", look.trouble_text if look else "")
+
+    async def _refresh_looks(self, cluster: Cluster, jobs: list[Job], fresh: bool) -> None:
+        """Progress and trouble of the running jobs, read again when older than LOOK_TTL_S (or on a page load)."""
+        _, when = self._looks.get(cluster.name, ({}, -LOOK_TTL_S))
+        now = time.monotonic()
+        if fresh or now - when >= LOOK_TTL_S:
+            self._looks[cluster.name] = (await look_at(cluster, jobs), now)
 
     async def _refresh_estimates(self, cluster: Cluster, pending: list[Job]) -> None:
         now = time.monotonic()
