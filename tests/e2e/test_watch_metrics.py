@@ -10,6 +10,7 @@ import base64
 import io
 import os
 import time
+from typing import Any
 
 import pytest
 from fastmcp import Client
@@ -18,6 +19,7 @@ from PIL import Image
 
 from ..conftest import TC_DIR
 from .conftest import as_cluster_user, call
+from .test_dashboard import SHOTS, Dashboard, agent, browser, dashboard, page, playwright_api  # noqa: F401 - fixtures
 
 pytestmark = pytest.mark.cluster
 
@@ -48,20 +50,28 @@ def loss(step: int) -> float:
     return 3 * 0.9**step
 
 
-async def test_metrics_of_a_running_job_from_tensorboardx_and_jsonl(mcp: Client, tc_env: dict[str, str]) -> None:
+async def start_writer(client: Client, tc_env: dict[str, str]) -> tuple[str, str]:
+    """(job id, work dir) of a running job that has written its metrics."""
     tag = f"e2e-metrics-{os.urandom(3).hex()}"
     work = as_cluster_user(tc_env, 'mkdir -p "$HOME/$1/logs" "$HOME/$1/data" && '
                                    'printf "city,pop\\nA,1\\n" > "$HOME/$1/data/cities.csv" && '
                                    'cd "$HOME/$1" && pwd -P', tag).strip()
     python = TC_DIR / "jupyter-venv" / "bin" / "python"
     script = f"#!/bin/bash\n{python} - <<'EOF'\n{WRITER}\nEOF\n"
-    job = (await call(mcp, "submit_job", script_content=script, job_name=tag, working_directory=work,
+    job = (await call(client, "submit_job", script_content=script, job_name=tag, working_directory=work,
                       time_limit="10"))["job_id"]
+    deadline = time.monotonic() + 180
+    while not as_cluster_user(tc_env, 'test -e "$1/written" && echo yes || true', work).strip():
+        if time.monotonic() > deadline:
+            await call(client, "cancel_job", job_id=job)
+            raise AssertionError(f"job {job} did not write its metrics")
+        await asyncio.sleep(1)
+    return job, work
+
+
+async def test_metrics_of_a_running_job_from_tensorboardx_and_jsonl(mcp: Client, tc_env: dict[str, str]) -> None:
+    job, work = await start_writer(mcp, tc_env)
     try:
-        deadline = time.monotonic() + 180
-        while not as_cluster_user(tc_env, 'test -e "$1/written" && echo yes || true', work).strip():
-            assert time.monotonic() < deadline, f"job {job} did not write its metrics"
-            await asyncio.sleep(1)
         details = await call(mcp, "get_job_details", job_id=job)
         assert details["job"]["state"] == "RUNNING"  # read while the job runs
 
@@ -102,3 +112,33 @@ async def test_paths_outside_the_sandbox_and_bad_values_are_refused(mcp: Client)
         await mcp.call_tool("get_job_metrics", {})
     with pytest.raises(ToolError, match="series"):
         await mcp.call_tool("get_job_metrics", {"paths": ["x.jsonl"], "series": "("})
+
+
+async def test_the_job_page_charts_the_series_with_uplot(
+    page: Any, agent: Client, dashboard: Dashboard, tc_env: dict[str, str],  # noqa: F811 - fixtures imported above
+) -> None:
+    """In Chromium: the metric part loads after the page, lists the series and draws a uPlot canvas per series,
+    with no CSP complaint (the drawing script is a static file, no inline script)."""
+    job, _ = await start_writer(agent, tc_env)
+    refused: list[str] = []
+    page.on("console", lambda m: refused.append(m.text) if "Content Security Policy" in m.text else None)
+    try:
+        await page.goto(f"{dashboard.base}/job/slurm/{job}")
+        part = page.locator("#job-metrics")
+        await playwright_api.expect(part.locator("table.metrics")).to_contain_text("train/loss", timeout=30_000)
+        rows = await part.locator("table.metrics tbody tr").all_inner_texts()
+        loss_row = next(r for r in rows if r.startswith("train/loss"))
+        assert "\t40\t0..39\t" in loss_row  # points, steps as the job wrote them
+        charts = part.locator(".metric-chart canvas")
+        await playwright_api.expect(charts).to_have_count(len(rows), timeout=10_000)  # one uPlot per series
+        assert len(rows) == 4  # train/loss, train/lr (events), loss, acc (JSONL)
+        await part.scroll_into_view_if_needed()  # the README's picture
+        SHOTS.mkdir(parents=True, exist_ok=True)
+        await page.screenshot(path=str(SHOTS / "job_metrics.png"))
+        await part.locator("input[name=series]").fill("^loss$")
+        await part.locator("button:has-text('Reload')").click()
+        await playwright_api.expect(part.locator("table.metrics tbody tr")).to_have_count(1)
+        await playwright_api.expect(charts).to_have_count(1)
+        assert not refused, refused
+    finally:
+        await call(agent, "cancel_job", job_id=job)
