@@ -54,7 +54,7 @@ def render(s: JobStats) -> str:
     cpu = f", CPU {s.cpu_percent:g}% of {s.cpus}" if s.cpu_percent is not None else f", {s.cpus} CPUs"
     lines = [f"job {s.job_id} on {s.cluster}: {s.state}, {s.gpu_count} GPU(s){cpu} (at {s.sampled_at})"]
     for n in s.nodes:
-        rss = f", RSS {n.rss_bytes / 1024**3:.2f} GiB" if n.rss_bytes is not None else ""
+        rss = f", RSS {n.rss_bytes / 1024**2:.1f} MiB" if n.rss_bytes is not None else ""
         cpu_time = f", CPU time {n.cpu_seconds:.0f}s" if n.cpu_seconds is not None else ""
         lines.append(f"{n.node}: {len(n.gpus)} GPU(s){cpu_time}{rss}" + (f" [{n.note}]" if n.note else ""))
         lines.extend(gpu_line(g) for g in n.gpus)

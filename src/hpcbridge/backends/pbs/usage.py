@@ -36,6 +36,10 @@ async def read(run: Runner, details: JobDetails, timeout: float) -> gpustats.Res
         try:
             result = await run(attach_argv(details.job.job_id), timeout=timeout, idempotent=False)
             nodes = [gpustats.job_gpus(n, True) for n in gpustats.parse_probe(result.stdout)]
+            asked = sum(g.count for g in details.job.gpus)
+            if any(len(n.gpus) > asked for n in nodes):  # no cgroups hook: PBS counts GPUs, binds no device
+                notes.append(f"the job asked for {asked} GPU(s), but PBS here binds no devices to jobs (no "
+                             "cgroups hook, no CUDA_VISIBLE_DEVICES): every GPU of its host is shown")
             if not nodes:
                 said = (result.stderr.strip().splitlines() or [f"exit status {result.exit_status}"])[-1]
                 notes.append(f"GPU use not available: pbs_attach could not join the job here ({said[:160]}); "

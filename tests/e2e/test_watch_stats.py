@@ -1,0 +1,203 @@
+"""get_job_stats (issue 27) through a real MCP client, on the real Slurm test cluster and the real OpenPBS 23.06.
+
+The nodes have no GPU: testcluster/nvidia-smi stands in for nvidia-smi on their PATH. It prints NVIDIA's
+documented query form (nvidia-smi(1), `nvidia-smi --help-query-gpu`): for
+`--query-gpu=index,name,utilization.gpu,memory.used,memory.total,power.draw,temperature.gpu
+--format=csv,noheader,nounits` one line per GPU, the fields in the order asked, separated by ", ", no header
+and no units (MiB, W, degrees C, %), e.g. `0, NVIDIA A100-SXM4-80GB, 87, 40536, 81920, 312.45, 64`; "[N/A]"
+for what a GPU cannot report. It lists the GPUs in CUDA_VISIBLE_DEVICES (else all 4) and reads its values from
+<state dir>/nvidia-smi/<node>/<index> (`field=value` lines), which these tests write as the cluster user,
+with values drawn at random so that only the stand-in's answer can match them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import random
+import shutil
+import subprocess
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+from fastmcp import Client
+from fastmcp.client.transports import StdioTransport
+from fastmcp.exceptions import ToolError
+
+from hpcbridge.watch import gpustats
+
+from ..conftest import TC_DIR, openpbs_env
+from .conftest import as_cluster_user, call, hpcbridge_executable
+
+pytestmark = [pytest.mark.cluster, pytest.mark.timeout(300)]
+VALUES = str(TC_DIR / "nvidia-smi")
+
+
+def _values() -> dict[str, float]:
+    return {"utilization.gpu": random.randint(11, 99), "memory.used": random.randint(1000, 80000),
+            "power.draw": round(random.uniform(70, 399), 2), "temperature.gpu": random.randint(35, 85)}
+
+
+def _write(tc_env: dict[str, str], node: str, index: int, values: dict[str, float]) -> None:
+    body = "".join(f"{k}={v}\n" for k, v in values.items())
+    as_cluster_user(tc_env, 'mkdir -p "$1/$2" && chmod 1777 "$1/$2" 2>/dev/null; printf "%s" "$4" > "$1/$2/$3"',
+                    VALUES, node, str(index), body)
+
+
+def _clear(tc_env: dict[str, str], node: str, indices: list[int]) -> None:
+    as_cluster_user(tc_env, 'd=$1; shift; for i in "$@"; do rm -f "$d/$i"; done', f"{VALUES}/{node}",
+                    *map(str, indices))
+
+
+def _indices(text: str) -> list[int]:
+    out: list[int] = []
+    for part in text.split(","):
+        low, _, high = part.partition("-")
+        out.extend(range(int(low), int(high or low) + 1))
+    return out
+
+
+def _matches(gpu: dict[str, Any], values: dict[str, float]) -> bool:
+    return (gpu["utilization_percent"] == values["utilization.gpu"] and gpu["memory_used_mib"] == values["memory.used"]
+            and gpu["power_watts"] == values["power.draw"] and gpu["temperature_c"] == values["temperature.gpu"])
+
+
+async def _running(client: Client, job_id: str, **cluster: str) -> dict[str, Any]:
+    for _ in range(120):
+        details = await call(client, "get_job_details", job_id=job_id, **cluster)
+        if details["job"]["state"] == "RUNNING":
+            return details
+        assert not details["job"]["state"] in {"FAILED", "CANCELLED", "COMPLETED"}, details
+        await asyncio.sleep(1)
+    raise AssertionError(f"job {job_id} never started")
+
+
+async def _error(client: Client, **arguments: Any) -> str:
+    with pytest.raises(ToolError) as err:
+        await client.call_tool("get_job_stats", arguments)
+    return str(err.value)
+
+
+async def test_two_gpu_job_shows_its_two_gpus_with_the_stand_ins_values(
+    mcp: Client, mcp_openssh: Client, tc_env: dict[str, str]
+) -> None:
+    tag = os.urandom(3).hex()
+    job = await call(mcp, "submit_job", script_content="sleep 300", job_name=f"hpb_stats_gpu_{tag}",
+                     partition="gpu", gpus=2, time_limit="10")
+    job_id = job["job_id"]
+    node, indices = "", []
+    try:
+        details = await _running(mcp, job_id)
+        node, indices = details["job"]["node_list"], _indices(details["gpu_indices"])
+        assert len(indices) == 2, details
+        values = {i: _values() for i in indices}
+        for i, v in values.items():
+            _write(tc_env, node, i, v)
+        # a job waiting on this one is pending: refused in one line that says so
+        waiting = await call(mcp, "submit_job", script_content="true", job_name=f"hpb_stats_pend_{tag}",
+                             partition="cpu", time_limit="5", dependency=f"afterok:{job_id}")
+        try:
+            said = await _error(mcp, job_id=waiting["job_id"])
+            assert f"job {waiting['job_id']} is PENDING (Dependency)" in said and "\n" not in said, said
+        finally:
+            await call(mcp, "cancel_job", job_id=waiting["job_id"])
+
+        for client in (mcp, mcp_openssh):  # the asyncssh and the OpenSSH ControlMaster transports
+            result = await client.call_tool("get_job_stats", {"job_id": job_id})
+            stats = result.structured_content or {}
+            assert stats["state"] == "RUNNING" and stats["gpu_count"] == 2, stats
+            [seen] = stats["nodes"]
+            assert seen["node"] == node and seen["gpu_tool"] == "nvidia-smi" and seen["note"] == "", seen
+            assert [g["index"] for g in seen["gpus"]] == indices, (seen, details["gpu_indices"])
+            for gpu in seen["gpus"]:
+                assert gpu["model"] == "NVIDIA A100-SXM4-80GB" and gpu["memory_total_mib"] == 81920, gpu
+                assert _matches(gpu, values[gpu["index"]]), (gpu, values)
+            assert stats["cpu_source"] == "sstat" and any(s["step"].endswith(".batch") for s in stats["steps"]), stats
+            text = result.content[0].text  # type: ignore[union-attr]
+            assert f"gpu{indices[0]} NVIDIA A100-SXM4-80GB: {values[indices[0]]['utilization.gpu']}% util" in text
+    finally:
+        await call(mcp, "cancel_job", job_id=job_id)
+        if node:
+            _clear(tc_env, node, indices)
+
+
+async def test_cpu_only_job_says_it_has_no_gpus(mcp: Client) -> None:
+    job = await call(mcp, "submit_job", script_content="sleep 300", job_name=f"hpb_stats_cpu_{os.urandom(3).hex()}",
+                     partition="cpu", time_limit="10")
+    try:
+        await _running(mcp, job["job_id"])
+        stats = await call(mcp, "get_job_stats", job_id=job["job_id"])
+        assert stats["gpu_count"] == 0 and [n["note"] for n in stats["nodes"]] == ["the job has no GPUs"], stats
+        assert stats["nodes"][0]["rss_bytes"] and stats["nodes"][0]["rss_bytes"] > 0, stats  # sleep's own RSS
+    finally:
+        await call(mcp, "cancel_job", job_id=job["job_id"])
+
+
+def _real_nvidia_smi() -> str | None:
+    found = shutil.which("nvidia-smi")
+    if not found:
+        return None
+    with open(found, "rb") as f:
+        return None if b"Stand-in nvidia-smi" in f.read(4096) else found
+
+
+@pytest.mark.skipif(_real_nvidia_smi() is None, reason="no real nvidia-smi on this machine (only the "
+                    "test cluster's stand-in, or none): the probe is checked against the stand-in above")
+def test_probe_against_a_real_nvidia_smi() -> None:
+    """The same probe and parser on a machine with a real NVIDIA GPU and driver."""
+    out = subprocess.run(["bash", "-c", gpustats.PROBE], capture_output=True, text=True, timeout=60,
+                         check=False).stdout
+    [node] = gpustats.parse_probe(out)
+    assert node.gpu_tool == "nvidia-smi" and node.gpus and node.note == "", out
+    for gpu in node.gpus:
+        assert gpu.memory_total_mib and gpu.memory_used_mib is not None and gpu.memory_used_mib <= gpu.memory_total_mib
+        assert gpu.utilization_percent is None or 0 <= gpu.utilization_percent <= 100, gpu
+
+
+@pytest.fixture(scope="module")
+async def mcp_pbs(tc_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Client]:
+    op = openpbs_env()
+    home = tmp_path_factory.mktemp("stats-pbs")
+    (home / "config.toml").write_text(
+        f'[clusters.pbs]\nscheduler = "pbs"\nhost = "{op["OPENPBS_SSH_HOST"]}"\nport = {op["OPENPBS_SSH_PORT"]}\n'
+        f'user = "{op["OPENPBS_SSH_USER"]}"\nkey_path = "{op["OPENPBS_SSH_KEY_PATH"]}"\n'
+        f'known_hosts = "{op["OPENPBS_SSH_KNOWN_HOSTS"]}"\nuser_root = "{tc_env["SLURM_USER_ROOT"]}"\n')
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SLURM_", "HPCBRIDGE_", "PBS_"))}
+    env.update(HPCBRIDGE_CONFIG=str(home / "config.toml"), HPCBRIDGE_STATE_DIR=str(home / "state"),
+               HPCBRIDGE_TOOLSETS="all")
+    transport = StdioTransport(command=hpcbridge_executable(), args=["serve"], env=env, keep_alive=False)
+    async with Client(transport, timeout=200) as client:
+        yield client
+
+
+async def test_openpbs_job_through_pbs_attach(mcp_pbs: Client, tc_env: dict[str, str]) -> None:
+    """OpenPBS 23.06 here: the MoM runs on the login host, so pbs_attach joins the job; no cgroups hook binds
+    devices, so every GPU of the host is shown, and the answer says so. CPU and memory: qstat -f."""
+    job = await call(mcp_pbs, "submit_job", script_content="sleep 300", job_name=f"hpb_stats_{os.urandom(3).hex()}",
+                     partition="gpu", gpus=2, time_limit="10")
+    job_id, node = job["job_id"], ""
+    try:
+        await _running(mcp_pbs, job_id)
+        first = await call(mcp_pbs, "get_job_stats", job_id=job_id)
+        [seen] = first["nodes"]
+        node = seen["node"]
+        values = _values()
+        _write(tc_env, node, 1, values)
+        stats = await call(mcp_pbs, "get_job_stats", job_id=job_id)
+        [seen] = stats["nodes"]
+        assert seen["gpu_tool"] == "nvidia-smi" and [g["index"] for g in seen["gpus"]] == [0, 1, 2, 3], stats
+        assert _matches(seen["gpus"][1], values) and not _matches(seen["gpus"][0], values), seen
+        assert any("binds no devices" in n for n in stats["notes"]), stats
+        assert stats["cpu_source"] == "qstat -f resources_used", stats
+        assert stats["gpu_source"] == "pbs_attach on the execution host"
+        for _ in range(90):  # the MoM reports resources_used at its next poll after the start
+            if seen["rss_bytes"]:
+                break
+            await asyncio.sleep(1)
+            [seen] = (await call(mcp_pbs, "get_job_stats", job_id=job_id))["nodes"]
+        assert seen["rss_bytes"] and seen["rss_bytes"] > 0 and seen["cpu_seconds"] is not None, seen
+    finally:
+        await call(mcp_pbs, "cancel_job", job_id=job_id)
+        if node:
+            _clear(tc_env, node, [1])
