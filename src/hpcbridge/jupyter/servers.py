@@ -109,13 +109,18 @@ class JupyterServers:
         started at once share one server."""
         self.check_cluster(c)
         warming = self._warming.get((c.name, principal.name()))
-        if warming is not None and not warming.done():
+        if warming is not None and not warming.done() and warming is not asyncio.current_task():
             await progress(f"waiting for the Jupyter server job started with hpcbridge on {c.name} (warm start)")
             await asyncio.shield(warming)  # a cancelled call leaves the warm start to finish (or fail) alone
         async with self._lock(c):
             known = await self._known(c)
             if known is not None:
+                # a cancelled job's server answers for a moment while it shuts down (COMPLETING): the queue
+                # says first that it is ending, so it is not handed out again
+                live = await _queued(c, known.job_name)
                 try:
+                    if live is None or live.job_id != known.job_id:
+                        raise ServerGone(f"job {known.job_id} is ending")
                     await known.client.status()
                     return known
                 except ServerGone:
