@@ -94,6 +94,9 @@ async def test_pages_from_the_end_and_by_line(mcp: Client, big_log: tuple[str, s
     assert last["text"].splitlines()[-2:] == ["line 699999 step=699999 loss=0.000001 padding-padding-padding-padding é",
                                               "ERROR at line 700000: CUDA out of memory"]
     assert last["offset"] > last["size"] - 200, "a page from the end starts at the first whole line"
+    exact = "ERROR at line 700000: CUDA out of memory\n"
+    just = await call(mcp, "read_log", path=path, offset=-len(exact))  # already a line's start: kept whole
+    assert just["text"] == exact and just["offset"] == just["size"] - len(exact)
     by_line = await call(mcp, "read_log", path=path, line=123_456, max_bytes=4096)
     assert by_line["text"].startswith("line 123456 step=123456 ") and "scanning" in by_line["note"]
     again = await call(mcp, "read_log", path=path, offset=by_line["offset"], max_bytes=4096)

@@ -102,9 +102,10 @@ def _failed(real: str, result: CommandResult) -> HpcBridgeError:
 
 async def read_log(
     cluster: Cluster, real: str, *, offset: int | None = None, line: int | None = None,
-    max_bytes: int = logpage.DEFAULT_PAGE, wait: int = 0, follow: bool = False,
+    max_bytes: int = logpage.DEFAULT_PAGE, wait: int = 0, follow: bool = False, align: bool = False,
 ) -> LogPage:
-    """A page from a byte offset (seeks; negative = from the end), or from a 1-based line (scans)."""
+    """A page from a byte offset (seeks; negative = from the end), or from a 1-based line (scans). With
+    align (always from the end) a page that starts inside a line begins at the next one (a "previous page")."""
     cap = logpage.check_cap(max_bytes)
     if offset is not None and line is not None:
         raise InvalidParameter("line", "both offset and line given", "one of them (offset is the fast one)")
@@ -114,9 +115,12 @@ async def read_log(
         if line < 1:
             raise InvalidParameter("line", f"{line}", "a line number from 1")
         argv, seconds = ["sh", "-c", _LINE_PAGE, "hpcbridge", real, str(line), str(cap)], float(SCAN_TIMEOUT)
-    else:
+    # Aligning reads from one byte earlier: that byte tells whether the offset is already a line's start.
+    aligning = line is None and bool(offset) and (align or (offset or 0) < 0)
+    ask = (offset or 0) - aligning
+    if line is None:
         seconds = cluster.config.command_timeout + wait
-        argv = ["sh", "-c", _PAGE, "hpcbridge", real, str(offset or 0), str(cap), str(wait)]
+        argv = ["sh", "-c", _PAGE, "hpcbridge", real, str(ask), str(cap + aligning), str(wait)]
     result = await cluster.run(bounded(argv, seconds + 3), timeout=seconds + 3)
     if not result.ok:
         raise _failed(real, result)
@@ -125,10 +129,11 @@ async def read_log(
     if "regular" not in kind:
         raise InvalidParameter("path", f"{real} is a {kind}", "a regular file")
     notes = []
-    if offset is not None and offset < 0 and start > 0:
-        # a page counted from the end starts inside a line: begin at the next one
+    if aligning and not (ask < 0 and size + ask < 0):  # (else the page starts at the file's start)
+        # drop through the first newline: only the byte before the offset when that is one
         cut = data.find(b"\n")
         data, start = (data[cut + 1:], start + cut + 1) if cut >= 0 else (b"", start + len(data))
+    data = data[:cap]
     if start > size:
         notes.append(f"the file has {size} bytes, fewer than offset {start} (truncated or replaced?)")
     page, note = logpage.cut_page(data, start, size, cap, hold_partial=follow)
