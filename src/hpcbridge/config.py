@@ -137,6 +137,8 @@ class ClusterConfig(BaseModel):
                                                "cancel, sessions, writes, deletes are refused or absent)")
     shell_allowlist: list[str] = Field(default_factory=list, description="programs run_shell_command may run (empty = any)")
     cache_ttl: float = Field(2.0, description="seconds a queue listing is reused across callers")
+    log_stall_minutes: int = Field(10, ge=0, description="a running job's output unchanged this long is "
+                                                         "flagged as trouble (0: never)")
     user_root: str | None = Field(None, description="base of the directories below (default: login home)")
     dir_datasets: str | None = Field(None, description="datasets (default user_root/data) -> /datasets")
     dir_results: str | None = Field(None, description="results (default user_root/results) -> /results")

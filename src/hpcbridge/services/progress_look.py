@@ -97,8 +97,9 @@ def judge(tails: list[LogTail], now: int, stall_minutes: int) -> Look:
     return Look(find_progress(tails), troubles + ([quiet] if quiet else []))
 
 
-async def look_at(cluster: Cluster, jobs: list[Job], stall_minutes: int = 10) -> dict[str, Look]:
-    """job id -> Look for the running jobs among `jobs` (at most MAX_JOBS); {} when nothing can be read."""
+async def look_at(cluster: Cluster, jobs: list[Job]) -> dict[str, Look]:
+    """job id -> Look for the running jobs among `jobs` (at most MAX_JOBS); {} when nothing can be read.
+    Output unchanged for the cluster's `log_stall_minutes` counts as trouble."""
     running = [j.job_id for j in jobs if j.state is JobState.RUNNING][:MAX_JOBS]
     if not running:
         return {}
@@ -112,5 +113,5 @@ async def look_at(cluster: Cluster, jobs: list[Job], stall_minutes: int = 10) ->
         log.info("progress of running jobs not read on %s: %s", cluster.name, exc)
         return {}
     now, read = parse_tails(result.stdout, files)
-    return {job_id: judge(_tails_of(pair, read), now, stall_minutes) for job_id, pair in paths.items()
+    return {job_id: judge(_tails_of(pair, read), now, cluster.config.log_stall_minutes) for job_id, pair in paths.items()
             if job_id in running}
