@@ -17,18 +17,26 @@ import os
 import random
 import shutil
 import subprocess
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import pytest
 from fastmcp import Client
-from fastmcp.client.transports import StdioTransport
+from fastmcp.client.transports import StdioTransport, StreamableHttpTransport
 from fastmcp.exceptions import ToolError
 
 from hpcbridge.watch import gpustats
 
-from ..conftest import TC_DIR, openpbs_env
-from .conftest import as_cluster_user, call, hpcbridge_executable
+from ..conftest import ROOT, TC_DIR, openpbs_env
+from .conftest import (
+    HTTP_TOKEN,
+    as_cluster_user,
+    call,
+    hpcbridge_executable,
+    server_env,
+    start_http_server,
+    stop_and_read_log,
+)
 
 pytestmark = [pytest.mark.cluster, pytest.mark.timeout(300)]
 VALUES = str(TC_DIR / "nvidia-smi")
@@ -201,3 +209,53 @@ async def test_openpbs_job_through_pbs_attach(mcp_pbs: Client, tc_env: dict[str,
         await call(mcp_pbs, "cancel_job", job_id=job_id)
         if node:
             _clear(tc_env, node, [1])
+
+
+@pytest.fixture(scope="module")
+def dashboard_url(tc_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    home = tmp_path_factory.mktemp("stats-dashboard")
+    env = server_env(tc_env, HPCBRIDGE_HTTP_TOKEN=HTTP_TOKEN, HPCBRIDGE_STATE_DIR=str(home / "state"))
+    proc, url = start_http_server(env)
+    yield url
+    log = stop_and_read_log(proc)
+    assert "Traceback" not in log, log[-3000:]
+
+
+async def test_job_page_charts_the_gpus_while_it_is_open(dashboard_url: str, tc_env: dict[str, str]) -> None:
+    """Chromium on the job page of a running 2-GPU job: the part's stream shows the stand-in's values in its
+    table and uPlot draws one utilization and one memory line per GPU of the job."""
+    playwright = pytest.importorskip("playwright.async_api", reason="pip install -e '.[test]' brings playwright")
+    base = dashboard_url.removesuffix("/mcp")
+    async with Client(StreamableHttpTransport(dashboard_url, auth=HTTP_TOKEN), timeout=120) as agent:
+        job = await call(agent, "submit_job", script_content="sleep 300", job_name=f"hpb_stats_page_{os.urandom(3).hex()}",
+                         partition="gpu", gpus=2, time_limit="10")
+        job_id, node, indices = job["job_id"], "", []
+        try:
+            details = await _running(agent, job_id)
+            node, indices = details["job"]["node_list"], _indices(details["gpu_indices"])
+            values = {i: _values() for i in indices}
+            for i, v in values.items():
+                _write(tc_env, node, i, v)
+            async with playwright.async_playwright() as p:
+                browser = await p.chromium.launch(executable_path=shutil.which("chromium") or "/usr/bin/chromium",
+                                                  args=["--no-sandbox"])
+                tab = await (await browser.new_context(viewport={"width": 1440, "height": 900})).new_page()
+                await tab.goto(base + "/")
+                await tab.fill("input[name=token]", HTTP_TOKEN)
+                await tab.click("button:has-text('Log in')")
+                await tab.goto(f"{base}/job/default/{job_id}")
+                rows = tab.locator("#job-stats-now table.gpu-stats tbody tr")
+                await playwright.expect(rows).to_have_count(2, timeout=30_000)
+                for row, i in zip(await rows.all(), indices, strict=True):
+                    cells = await row.locator("td").all_inner_texts()
+                    assert cells[:4] == [node, str(i), "NVIDIA A100-SXM4-80GB", str(values[i]["utilization.gpu"])], cells
+                legend = tab.locator("#job-stats-util .u-legend")
+                await playwright.expect(legend).to_contain_text(f"GPU {node}:{indices[1]} %", timeout=30_000)
+                await playwright.expect(tab.locator("#job-stats-mem .u-legend")).to_contain_text(
+                    f"GPU {node}:{indices[0]} GiB")
+                await tab.screenshot(path=str(ROOT / "docs" / "screenshots" / "job-gpu-stats.png"))
+                await browser.close()
+        finally:
+            await call(agent, "cancel_job", job_id=job_id)
+            if node:
+                _clear(tc_env, node, indices)
