@@ -10,16 +10,19 @@ import base64
 import io
 import os
 import time
+from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
 from fastmcp import Client
+from fastmcp.client.transports import StdioTransport
 from fastmcp.exceptions import ToolError
 from PIL import Image
 
-from ..conftest import TC_DIR
-from .conftest import as_cluster_user, call
+from ..conftest import TC_DIR, openpbs_env
+from .conftest import as_cluster_user, call, hpcbridge_executable
 from .test_dashboard import SHOTS, Dashboard, agent, browser, dashboard, page, playwright_api  # noqa: F401 - fixtures
+from .test_pbs_openpbs import _toml as openpbs_toml
 
 pytestmark = pytest.mark.cluster
 
@@ -142,3 +145,38 @@ async def test_the_job_page_charts_the_series_with_uplot(
         assert not refused, refused
     finally:
         await call(agent, "cancel_job", job_id=job)
+
+
+@pytest.fixture(scope="module")
+async def pbs(tc_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Client]:
+    """A server whose `pbs` cluster is the test cluster's OpenPBS 23.06 (the same TOML as test_pbs_openpbs)."""
+    home = tmp_path_factory.mktemp("metrics-openpbs")
+    (home / "config.toml").write_text(openpbs_toml(tc_env, openpbs_env()))
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SLURM_", "HPCBRIDGE_", "PBS_"))}
+    env.update(HPCBRIDGE_CONFIG=str(home / "config.toml"), HPCBRIDGE_STATE_DIR=str(home / "state"),
+               HPCBRIDGE_TOOLSETS="watch,jobs,agent")
+    transport = StdioTransport(command=hpcbridge_executable(), args=["serve"], env=env, keep_alive=False)
+    async with Client(transport, timeout=200) as client:
+        yield client
+
+
+async def test_metrics_of_an_openpbs_job(pbs: Client, tc_env: dict[str, str]) -> None:
+    """The same on OpenPBS, by paths: PBS reports the directory qsub ran in (PBS_O_WORKDIR, the login home,
+    outside this server's sandbox) as the work dir, not the job's `cd` target, so the run's folder is given."""
+    tag = f"e2e-metrics-pbs-{os.urandom(3).hex()}"
+    work = as_cluster_user(tc_env, 'mkdir -p "$1/scratch/$2/logs" && cd "$1/scratch/$2" && pwd -P',
+                           tc_env["SLURM_USER_ROOT"], tag).strip()
+    python = TC_DIR / "jupyter-venv" / "bin" / "python"
+    script = f"#!/bin/bash\n{python} - <<'EOF'\n{WRITER.replace('time.sleep(300)', '')}\nEOF\n"
+    job = (await call(pbs, "submit_job", script_content=script, job_name=tag[:15], working_directory=work,
+                      time_limit="10", cluster="pbs"))["job_id"]
+    try:
+        await call(pbs, "wait_for_job", job_id=job, timeout=180, cluster="pbs")
+        found = await call(pbs, "get_job_metrics", paths=[work], series="^(train/)?loss$", cluster="pbs")
+        series = {s["name"]: s for s in found["series"]}
+        assert set(series) == {"train/loss", "loss"}
+        assert series["train/loss"]["values"] == pytest.approx([loss(s) for s in range(STEPS)], rel=1e-6)
+        assert series["loss"]["last"] == loss(STEPS - 1)
+    except BaseException:
+        await pbs.call_tool("cancel_job", {"job_id": job, "cluster": "pbs"}, raise_on_error=False)
+        raise

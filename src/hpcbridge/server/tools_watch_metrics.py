@@ -39,8 +39,9 @@ def register(kit: ToolKit) -> None:
     async def get_job_metrics(
         job_id: Annotated[str | int | None, Field(description="The job whose working directory holds its "
                                                                 "metric files")] = None,
-        paths: Annotated[list[str] | None, Field(description="Or/also: metric files (events.out.tfevents.*, "
-                                                             ".jsonl, .csv); relative to the job's work dir",
+        paths: Annotated[list[str] | None, Field(description="Or: metric files (events.out.tfevents.*, .jsonl, "
+                                                             ".csv) or folders holding them; relative to the "
+                                                             "job's work dir",
                                                  max_length=12)] = None,
         series: Annotated[str | None, Field(description="Regex on series names, e.g. 'loss|acc'")] = None,
         max_points: Annotated[int, Field(description="Points per series returned (downsampled, min/max "

@@ -1,6 +1,6 @@
 """Metric series of a job, read where training code already writes them: TensorBoard event files and
-JSONL/CSV metric logs in the job's working directory (found with a bounded find) or at given paths (through
-the file sandbox). Each file is fetched capped (its head: an event file can only be read from its start)
+JSONL/CSV metric logs in the job's working directory (found with a bounded find) or at given paths, files or
+folders (through the file sandbox). Each file is fetched capped (its head: an event file can only be read from its start)
 and parsed here, on the hpcbridge side.
 
 Event files are read with TensorBoard's own loader (`tensorboard.backend.event_processing.event_file_loader`,
@@ -179,9 +179,13 @@ async def job_metrics(
             full = given if given.startswith("/") or not work_dir else posixpath.join(work_dir, given)
             real, _ = await sandbox.resolve(full)
             kind, size = await _stat(cluster, real)
-            if "regular" not in kind:
-                raise InvalidParameter("paths", f"{real} is a {kind}", "regular files")
-            targets.append((real, size))
+            if kind == "directory":  # a run's folder: its metric files, found as in a work dir
+                targets.extend(await find_metric_files(cluster, real))
+            elif "regular" in kind:
+                targets.append((real, size))
+            else:
+                raise InvalidParameter("paths", f"{real} is a {kind}", "metric files or folders holding them")
+        targets = list(dict.fromkeys(targets))[:MAX_FILES]
     else:
         real_dir, _ = await sandbox.resolve(work_dir)
         work_dir = real_dir
