@@ -205,5 +205,16 @@ async def test_the_same_on_openpbs(mcp: Client) -> None:
         assert [h["line"] for h in found["hits"]] == list(range(12340, 12350))
         tail = await call(mcp, "read_log", path=path, offset=-100, cluster="pbs")
         assert tail["eof"] and tail["text"].endswith("row 200000\n")
+        # a PBS job's stdout by its id (Output_Path; OpenPBS copies it there when the job ends)
+        job = (await call(mcp, "submit_job", script_content="#!/bin/bash\nfor i in 1 2 3; do echo pbs-line $i; done\n",
+                          job_name=RUN, time_limit="5", output_file=f"{DIR}-pbs/job.out", cluster="pbs"))["job_id"]
+        for _ in range(120):
+            details = await call(mcp, "get_job_details", job_id=job, cluster="pbs")
+            if details["job"]["state"] not in ("PENDING", "RUNNING", "HELD", "UNKNOWN"):
+                break
+            await asyncio.sleep(1)
+        assert details["job"]["state"] == "COMPLETED", details["job"]
+        out = await call(mcp, "read_log", job_id=job, cluster="pbs")
+        assert out["text"] == "pbs-line 1\npbs-line 2\npbs-line 3\n" and out["path"] == f"{DIR}-pbs/job.out"
     finally:
         _pbs_shell(op, 'rm -rf -- "$(dirname "$1")"', path)
