@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import os
 import random
+import re
 import shutil
 import subprocess
 from collections.abc import AsyncIterator, Iterator
@@ -128,6 +129,39 @@ async def test_two_gpu_job_shows_its_two_gpus_with_the_stand_ins_values(
         await call(mcp, "cancel_job", job_id=job_id)
         if node:
             _clear(tc_env, node, indices)
+
+
+async def test_two_node_job_in_one_call(mcp: Client, tc_env: dict[str, str]) -> None:
+    """One srun step over both GPU nodes: each node's GPU and its own stand-in values, in one answer."""
+    job = await call(mcp, "submit_job", script_content="sleep 300", job_name=f"hpb_stats_2n_{os.urandom(3).hex()}",
+                     partition="gpu", nodes=2, gpus=1, time_limit="10")
+    job_id, written = job["job_id"], []
+    try:
+        await _running(mcp, job_id)
+        first = await call(mcp, "get_job_stats", job_id=job_id)
+        assert sorted(n["node"] for n in first["nodes"]) == ["gpu1", "gpu2"], first
+        assert all(len(n["gpus"]) == 1 for n in first["nodes"]), first
+        # get_job_details' gpu_indices keeps one node's IDX; Slurm's own per-node answer is the reference here
+        shown = as_cluster_user(tc_env, 'scontrol show job -d "$1"', job_id)
+        per_node = {}
+        for nodes, idx in re.findall(r"Nodes=(\S+) .*?IDX:([0-9,-]+)\)", shown):  # gpu[1-2]: same IDX on each
+            group = re.fullmatch(r"(\w+)\[(\d+)-(\d+)\]", nodes)
+            names = [f"{group[1]}{k}" for k in range(int(group[2]), int(group[3]) + 1)] if group else [nodes]
+            per_node.update({name: _indices(idx) for name in names})
+        assert {n["node"]: [n["gpus"][0]["index"]] for n in first["nodes"]} == per_node, (first, shown)
+        values = {}
+        for n in first["nodes"]:
+            values[n["node"]] = _values()
+            written.append((n["node"], n["gpus"][0]["index"]))
+            _write(tc_env, n["node"], n["gpus"][0]["index"], values[n["node"]])
+        stats = await call(mcp, "get_job_stats", job_id=job_id)
+        assert stats["gpu_count"] == 2, stats
+        for n in stats["nodes"]:
+            assert _matches(n["gpus"][0], values[n["node"]]), (n, values)
+    finally:
+        await call(mcp, "cancel_job", job_id=job_id)
+        for node, index in written:
+            _clear(tc_env, node, [index])
 
 
 async def test_cpu_only_job_says_it_has_no_gpus(mcp: Client) -> None:
