@@ -11,16 +11,22 @@ from __future__ import annotations
 
 import asyncio
 import os
+import shlex
+from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
 from fastmcp import Client
+from fastmcp.client.transports import StdioTransport
 
-from .conftest import as_cluster_user, call
+from ..conftest import openpbs_env
+from .conftest import as_cluster_user, call, hpcbridge_executable
 
 # The board in Chromium uses the dashboard's fixtures (an HTTP server over the Slurm test cluster, a logged-in
 # tab); pytest finds them by name in this module, so the test's parameters shadow the imports (F811).
 from .test_dashboard import SHOTS, agent, browser, dashboard, page, playwright_api  # noqa: F401
+from .test_pbs_openpbs import _toml as pbs_toml
+from .test_pbs_openpbs import pbs_shell
 
 pytestmark = pytest.mark.cluster
 
@@ -108,3 +114,57 @@ async def test_the_board_shows_the_progress_and_the_trouble_flag(page: Any, agen
         await page.screenshot(path=str(SHOTS / "board-trouble.png"))
     finally:
         await call(agent, "cancel_job", job_id=job_id)
+
+
+PBS_SCRIPT = r"""#!/bin/bash
+#PBS -k oed
+d=$HOME/hpb-progress-{tag}
+echo "step 300/1000 | loss 1.9 | 2.0 it/s"
+until [ -e "$d/go" ]; do sleep 0.2; done
+printf 'Traceback (most recent call last):\n  File "t.py", line 1, in <module>\nOSError: disk gone\n' >&2
+touch "$d/written"
+sleep 600
+"""
+
+
+@pytest.fixture(scope="module")
+async def pbs_mcp(tc_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Client]:
+    """A server whose `pbs` cluster is the test cluster's OpenPBS 23.06 (test_pbs_openpbs's configuration)."""
+    op = openpbs_env()
+    home = tmp_path_factory.mktemp("progress-pbs")
+    (home / "config.toml").write_text(pbs_toml(tc_env, op))
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SLURM_", "HPCBRIDGE_", "PBS_"))}
+    env.update(HPCBRIDGE_CONFIG=str(home / "config.toml"), HPCBRIDGE_STATE_DIR=str(home / "state"),
+               HPCBRIDGE_TOOLSETS="all")
+    transport = StdioTransport(command=hpcbridge_executable(), args=["serve"], env=env, keep_alive=False)
+    async with Client(transport, timeout=200) as client:
+        yield client
+
+
+async def test_openpbs_direct_write_job_shows_progress_then_trouble(pbs_mcp: Client) -> None:
+    """OpenPBS spools output on the execution host unless the job asks for direct write (`-k oed`): such a
+    job's files are read while it runs; the scheduler keeps stderr apart (no -j oe)."""
+    op = openpbs_env()
+    tag = os.urandom(3).hex()
+    work = f"/home/{op['OPENPBS_SSH_USER']}/hpb-progress-{tag}"
+    assert pbs_shell(op, "mkdir", "-p", work).returncode == 0
+    job = await call(pbs_mcp, "submit_job", script_content=PBS_SCRIPT.replace("{tag}", tag),
+                     job_name=f"hpbprog{tag}", time_limit="10", cluster="pbs",
+                     output_file=f"{work}/out.txt", error_file=f"{work}/err.txt")
+    job_id = job["job_id"]
+    try:
+        for _ in range(120):
+            row = _row(await call(pbs_mcp, "list_jobs", state="RUNNING", cluster="pbs"), job_id)
+            if row and row["progress"]:
+                break
+            await asyncio.sleep(1)
+        else:
+            raise AssertionError(f"OpenPBS job {job_id} never showed progress")
+        assert row["progress"] == "step 300/1000 30% 2.0 it/s ETA 05:50" and row["trouble"] == "", row
+        wait = 'touch "$1/go"; i=0; until [ -e "$1/written" ] || [ $i -ge 600 ]; do sleep 0.1; i=$((i+1)); done'
+        went = pbs_shell(op, shlex.join(["sh", "-c", wait + '; test -e "$1/written"', "wait", work]))  # one string: ssh joins argv
+        assert went.returncode == 0, went.stderr
+        row = _row(await call(pbs_mcp, "list_jobs", state="RUNNING", cluster="pbs"), job_id)
+        assert row is not None and row["trouble"] == "Python traceback: OSError: disk gone (stderr line 1)", row
+    finally:
+        await call(pbs_mcp, "cancel_job", job_id=job_id, cluster="pbs")

@@ -7,10 +7,11 @@ import base64
 
 import pytest
 
+from hpcbridge.backends.pbs.outputs import live_output_paths
 from hpcbridge.backends.slurm.outputs import expand, output_paths_argv, parse_output_paths
 from hpcbridge.backends.slurm.records import RS, SEP
 from hpcbridge.diagnosis import DiagnosisInput, diagnose
-from hpcbridge.models import JobState
+from hpcbridge.models import Job, JobDetails, JobState
 from hpcbridge.services.progress_look import judge, parse_tails, read_argv
 from hpcbridge.watch.patterns import PROGRESS, TROUBLE
 from hpcbridge.watch.progress import (
@@ -192,3 +193,16 @@ def test_diagnose_a_running_job() -> None:
     d = diagnose(_running(stderr_tail="Traceback (most recent call last):\n  File \"a.py\"\nValueError: v\n"))
     assert d.cause == "python_exception" and d.summary.endswith("(the job is still RUNNING)")
     assert "cancel_job" in d.next_step
+
+
+def _pbs(keep: str, join: str = "n") -> JobDetails:
+    job = Job("12.srv", "n", "alice", JobState.RUNNING, "R")
+    return JobDetails(job, stdout_path="/h/o", stderr_path="/h/e", raw={"Keep_Files": keep, "Join_Path": join})
+
+
+def test_pbs_output_is_read_only_when_the_job_writes_it_directly() -> None:
+    assert live_output_paths(_pbs("n")) == ("", "")  # spooled on the execution host until the end
+    assert live_output_paths(_pbs("oe")) == ("", "")  # kept in the execution host's home, not at the path
+    assert live_output_paths(_pbs("oed")) == ("/h/o", "/h/e")
+    assert live_output_paths(_pbs("od")) == ("/h/o", "")
+    assert live_output_paths(_pbs("oed", "oe")) == ("/h/o", "/h/o")  # -j oe: both streams in stdout's file

@@ -19,7 +19,7 @@ from ...watch.gpustats import ResourceUse
 from ..base import Capabilities, ContainerUse, InteractiveBackend, JobChanges, Runner, Writer, command_failure
 from ..directives import ScriptDirectives
 from ..merge import FromScript
-from . import build, ids, messages, nonprint, parse, usage
+from . import build, ids, messages, nonprint, outputs, parse, usage
 from . import directives as pbs_directives
 from .jsonfix import BadJson
 
@@ -168,11 +168,9 @@ class PbsBackend:
         return details[0] if details else None
 
     async def output_paths(self, job_ids: list[str]) -> dict[str, tuple[str, str]]:
-        """From one `qstat -f` (Output_Path/Error_Path, `host:/path`). While a job runs, PBS spools its
-        output on the execution host and copies it there at the end (unless -k/direct_write): such a path
-        does not exist yet and is skipped by the reader."""
+        """From one `qstat -f`: the paths a job writes while it runs (direct write only, see outputs.py)."""
         wanted = set(job_ids)
-        return {d.job.job_id: (d.stdout_path, d.stderr_path) for d in await self._details()
+        return {d.job.job_id: outputs.live_output_paths(d) for d in await self._details()
                 if d.job.job_id in wanted or parse.short_id(d.job.job_id) in wanted}
 
     async def estimated_start(self, job_id: str) -> str:
