@@ -164,6 +164,30 @@ async def test_two_node_job_in_one_call(mcp: Client, tc_env: dict[str, str]) -> 
             _clear(tc_env, node, [index])
 
 
+async def test_a_gpu_tool_that_hangs_is_bounded(mcp: Client, tc_env: dict[str, str]) -> None:
+    """nvidia-smi that does not answer (the stand-in's hang file): the node's own `timeout` ends it and the
+    answer says so; with a shorter call timeout the probe step itself is cancelled and the answer says that."""
+    job = await call(mcp, "submit_job", script_content="sleep 300", job_name=f"hpb_stats_hang_{os.urandom(3).hex()}",
+                     partition="gpu", gpus=1, time_limit="10")
+    job_id, node = job["job_id"], ""
+    try:
+        details = await _running(mcp, job_id)
+        node = details["job"]["node_list"]
+        as_cluster_user(tc_env, 'mkdir -p "$1" && chmod 1777 "$1" 2>/dev/null; echo 60 > "$1/hang"', f"{VALUES}/{node}")
+        stats = await call(mcp, "get_job_stats", job_id=job_id)
+        [seen] = stats["nodes"]
+        assert seen["gpus"] == [] and seen["note"] == f"nvidia-smi on {node} did not answer within 10s", stats
+        short = await call(mcp, "get_job_stats", job_id=job_id, timeout=3)
+        assert short["nodes"] == [] and short["notes"][0] == "the GPU probe step did not answer within 3s (cancelled)"
+        steps = as_cluster_user(tc_env, 'squeue -h -s -j "$1" -o %j', job_id).split()
+        assert "hpcbridge-stats" not in steps, steps  # the probe step was cancelled, the job's own remain
+        assert "batch" in steps, steps
+    finally:
+        await call(mcp, "cancel_job", job_id=job_id)
+        if node:
+            as_cluster_user(tc_env, 'rm -f "$1/hang"', f"{VALUES}/{node}")
+
+
 async def test_cpu_only_job_says_it_has_no_gpus(mcp: Client) -> None:
     job = await call(mcp, "submit_job", script_content="sleep 300", job_name=f"hpb_stats_cpu_{os.urandom(3).hex()}",
                      partition="cpu", time_limit="10")

@@ -116,6 +116,19 @@ def test_probe_script_runs_with_the_stand_in(tmp_path: Path) -> None:
                                                                                         (3, 91.0, 1234.0)]
 
 
+def test_probe_script_reports_a_failing_tool(tmp_path: Path) -> None:
+    """The probe keeps the tool's own exit status (not that of what runs after it) and its message."""
+    (tmp_path / "nvidia-smi").write_text("#!/bin/sh\necho \"NVIDIA-SMI has failed because it couldn't "
+                                         "communicate with the NVIDIA driver.\"\nexit 9\n")
+    (tmp_path / "nvidia-smi").chmod(0o755)
+    env = {**os.environ, "PATH": f"{tmp_path}:{os.environ['PATH']}", "SLURMD_NODENAME": "nodeY"}
+    out = subprocess.run(["bash", "-c", g.PROBE], env=env, capture_output=True, text=True, timeout=30,
+                         check=False).stdout
+    [node] = g.parse_probe(out)
+    assert node.gpus == [] and node.note == ("nvidia-smi on nodeY failed: NVIDIA-SMI has failed because it "
+                                             "couldn't communicate with the NVIDIA driver."), out
+
+
 @pytest.mark.parametrize("query", ["index,bogus", "index"])
 def test_stand_in_refuses_what_nvidia_smi_refuses(query: str) -> None:
     run = subprocess.run([str(ROOT / "testcluster" / "nvidia-smi"), f"--query-gpu={query}", "--format=csv"],

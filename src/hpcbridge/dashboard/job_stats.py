@@ -40,7 +40,9 @@ def register(route: Route, registry: Registry, hold: Callable[[], None], release
 
         async def produce() -> str:
             try:
-                stats = await job_stats.job_stats(c, job_id)
+                # pages open on one job at once share one sample per interval (one probe step, not one each)
+                stats = await c.cache.get(f"stats-page:{job_id}", job_stats.STATS_INTERVAL / 2,
+                                          lambda: job_stats.job_stats(c, job_id))
             except HpcBridgeError as exc:  # the job ended, a node did not answer: said inside the part
                 return web.fragment(TEMPLATE, part="error", message=exc.message)
             return web.fragment(TEMPLATE, part="sample", s=stats, sample=sample_json(stats),

@@ -28,12 +28,12 @@ if command -v nvidia-smi >/dev/null 2>&1; then
   echo "@@tool nvidia-smi"
   timeout {TOOL_SECONDS} nvidia-smi --query-gpu={",".join(GPU_FIELDS)} --format=csv,noheader,nounits 2>&1 \\
     | head -c {OUTPUT_CAP}
-  echo; echo "@@exit ${{PIPESTATUS[0]}}"
+  s=${{PIPESTATUS[0]}}; echo; echo "@@exit $s"
 elif command -v rocm-smi >/dev/null 2>&1; then
   echo "@@tool rocm-smi"
   timeout {TOOL_SECONDS} rocm-smi --showuse --showmeminfo vram --showtemp --showpower --showproductname \\
     --json 2>&1 | head -c {OUTPUT_CAP * 4}
-  echo; echo "@@exit ${{PIPESTATUS[0]}}"
+  s=${{PIPESTATUS[0]}}; echo; echo "@@exit $s"
 else
   echo "@@tool none"
 fi
