@@ -403,7 +403,8 @@ class HistoryConfig(BaseModel):
 
 
 TOOLSETS = (
-    "cluster", "jobs", "agent", "watch", "files", "containers", "interactive", "history", "jupyter", "tensorpool",
+    "cluster", "jobs", "agent", "watch", "account", "files", "containers", "interactive", "history", "jupyter",
+    "tensorpool",
 )
 DEFAULT_TOOLSETS = ("cluster", "jobs", "agent")
 

@@ -22,7 +22,16 @@ from ..services.files import read_file
 from ..services.recommend import Need, recommend
 from ..services.registry import Registry
 from ..services.resources import gpu_pools
-from . import job_logs, job_metrics, job_stats, params, web
+from . import (
+    compute_limits,
+    compute_standing,
+    compute_usage,
+    job_logs,
+    job_metrics,
+    job_stats,
+    params,
+    web,
+)
 from .auth import LIFETIME_S, Login, Logins, cookie_name
 from .board import Board
 from .markdown import render_entry
@@ -207,6 +216,8 @@ def register(mcp: FastMCP, registry: Registry, history: History, verifier: Token
     route("/clusters", clusters_page)
     for part in (job_stats, job_logs, job_metrics):  # issue 27: the job page's live parts, each its own module
         part.register(route, registry, activity.hold, activity.release)
+    for standing in (compute_standing, compute_limits, compute_usage):  # issue 28: the compute page's parts
+        standing.register(route, registry)
 
 
 def _job_of(registry: Registry, request: Request) -> tuple[Any, str]:

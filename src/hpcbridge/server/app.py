@@ -107,6 +107,9 @@ def create_app(settings: Settings, auth: AuthProvider | None = None, instance: s
     from . import (
         prompts,
         resources,
+        tools_account_limits,
+        tools_account_standing,
+        tools_account_usage,
         tools_agent,
         tools_cluster,
         tools_containers,
@@ -125,6 +128,7 @@ def create_app(settings: Settings, auth: AuthProvider | None = None, instance: s
     # Every client sends every tool's schema to the model on each turn: only the configured toolsets are offered.
     modules = {"cluster": [tools_cluster], "jobs": [tools_jobs, tools_files], "agent": [tools_agent],
                "watch": [tools_watch_stats, tools_watch_logs, tools_watch_metrics],
+               "account": [tools_account_standing, tools_account_limits, tools_account_usage],
                "files": [tools_dirs, tools_fileops], "containers": [tools_containers], "interactive": [], "history": [], "jupyter": [], "tensorpool": []}
     assert set(modules) == set(TOOLSETS)
     offered = [name for name in settings.toolsets if _supported(name, registry)]

@@ -1,0 +1,9 @@
+"""Association/QOS and queue limits, and what is in use against them (issue 28)."""
+
+from __future__ import annotations
+
+from .toolkit import ToolKit
+
+
+def register(kit: ToolKit) -> None:
+    """Adds this part's tools to the `account` toolset."""
