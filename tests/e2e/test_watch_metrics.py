@@ -56,8 +56,9 @@ def loss(step: int) -> float:
 async def start_writer(client: Client, tc_env: dict[str, str]) -> tuple[str, str]:
     """(job id, work dir) of a running job that has written its metrics."""
     tag = f"e2e-metrics-{os.urandom(3).hex()}"
-    work = as_cluster_user(tc_env, 'mkdir -p "$HOME/$1/logs" "$HOME/$1/data" && '
+    work = as_cluster_user(tc_env, 'mkdir -p "$HOME/$1/logs" "$HOME/$1/data" "$HOME/$1/.venv" && '
                                    'printf "city,pop\\nA,1\\n" > "$HOME/$1/data/cities.csv" && '
+                                   'printf "step,loss\\n0,9\\n" > "$HOME/$1/.venv/metrics.csv" && '
                                    'cd "$HOME/$1" && pwd -P', tag).strip()
     python = TC_DIR / "jupyter-venv" / "bin" / "python"
     script = f"#!/bin/bash\n{python} - <<'EOF'\n{WRITER}\nEOF\n"
@@ -83,7 +84,8 @@ async def test_metrics_of_a_running_job_from_tensorboardx_and_jsonl(mcp: Client,
         kinds = {f["path"].removeprefix(work + "/"): f["kind"] for f in found["files"]}
         assert kinds.pop("logs/train_metrics.jsonl") == "jsonl"
         assert [k for k in kinds] and all(p.startswith("tb/run1/events.out.tfevents.") for p in kinds)
-        assert set(kinds.values()) == {"tfevents"}  # data/cities.csv and slurm-J.out are not metric logs
+        # data/cities.csv and slurm-J.out are not metric logs; .venv/metrics.csv is in a hidden folder
+        assert set(kinds.values()) == {"tfevents"}
         series = {s["name"]: s for s in found["series"]}
         assert set(series) == {"train/loss", "loss", "acc"}  # lr is filtered out by series=
         tb = series["train/loss"]
@@ -104,6 +106,13 @@ async def test_metrics_of_a_running_job_from_tensorboardx_and_jsonl(mcp: Client,
         thin = {s["name"]: s for s in few["series"]}["loss"]
         assert thin["downsampled"] and len(thin["values"]) <= 10 and thin["points"] == STEPS
         assert thin["values"][0] == 3 and thin["values"][-1] == loss(STEPS - 1)
+
+        cut = await call(mcp, "get_job_metrics", job_id=job, paths=["tb/run1"], max_bytes=1000, chart_png=False)
+        (events,) = cut["files"]
+        assert events["truncated"] and events["read_bytes"] == 1000 and "first 1000 of" in events["note"]
+        partial = {s["name"]: s for s in cut["series"]}["train/loss"]
+        assert 0 < partial["points"] < STEPS  # the whole records before the cut, as written
+        assert partial["values"] == pytest.approx([loss(s) for s in range(partial["points"])], rel=1e-6)
     finally:
         await call(mcp, "cancel_job", job_id=job)
 

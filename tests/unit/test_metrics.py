@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from hpcbridge.errors import InvalidParameter
+from hpcbridge.errors import HpcBridgeError, InvalidParameter
 from hpcbridge.services.metrics import event_triples, parse_file
 from hpcbridge.watch import chart
 from hpcbridge.watch.metrics import (
@@ -112,3 +112,14 @@ def test_chart_decodes_as_png_with_one_panel_per_series() -> None:
     colour = tuple(int(chart.COLOURS[0][i:i + 2], 16) for i in (1, 3, 5))
     assert any(first.getpixel((x, y)) == colour for x in range(chart.MARGIN_LEFT + 5, chart.WIDTH - 20)
                for y in range(chart.MARGIN_TOP + 5, chart.PANEL_HEIGHT - chart.MARGIN_BOTTOM - 2))
+
+
+def test_without_the_reader_the_answer_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:
+    import sys
+
+    monkeypatch.setitem(sys.modules, "tensorboard", None)  # as if `pip install 'hpcbridge[metrics]'` never ran
+    monkeypatch.delitem(sys.modules, "tensorboard.backend.event_processing.event_file_loader", raising=False)
+    monkeypatch.delitem(sys.modules, "tensorboard.backend.event_processing", raising=False)
+    monkeypatch.delitem(sys.modules, "tensorboard.backend", raising=False)
+    with pytest.raises(HpcBridgeError, match=r"hpcbridge\[metrics\]"):
+        event_triples(EVENTS.read_bytes())
