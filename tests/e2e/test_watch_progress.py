@@ -110,7 +110,8 @@ async def test_the_board_shows_the_progress_and_the_trouble_flag(page: Any, agen
         row = page.locator(f'#board section[data-cluster="slurm"] tr[data-job="{job_id}"]')
         await playwright_api.expect(row.locator(".trouble")).to_have_text(
             "⚠ Python traceback: ValueError: bad batch (stdout line 2)", timeout=30_000)
-        await playwright_api.expect(row.locator(".output-progress")).to_have_text("40/100 40% 4.00it/s ETA 00:15")
+        await playwright_api.expect(row.locator(".output-text")).to_have_text("40/100 40% 4.00it/s ETA 00:15")
+        await playwright_api.expect(row.locator("meter.output-meter")).to_have_attribute("value", "0.400")
         await page.screenshot(path=str(SHOTS / "board-trouble.png"))
     finally:
         await call(agent, "cancel_job", job_id=job_id)

@@ -41,6 +41,7 @@ class JobRow:
     waiting_why: str = ""
     estimate: str = ""
     output_progress: str = ""  # running: what its output says (services/progress_look.py)
+    output_share: float | None = None  # of that progress, 0..1, when it has a percentage
     trouble: str = ""
 
 
@@ -75,6 +76,11 @@ def _progress(job: Job) -> float | None:
     if used is None or not limit:
         return None
     return min(1.0, used / limit)
+
+
+def _share(look: Look | None) -> float | None:
+    percent = look.progress.percent if look and look.progress else None
+    return None if percent is None else min(1.0, max(0.0, percent / 100))
 
 
 def _gpus(job: Job) -> str:
@@ -165,7 +171,8 @@ class Board:
         look = self._looks.get(cluster.name, ({}, 0.0))[0].get(job.job_id) if job.state is JobState.RUNNING else None
         return JobRow(job.job_id, job.name, job.state.value, job.partition, _gpus(job), job.node_list,
                       job.time_used, job.time_limit, _progress(job), why, estimate,
-                      look.progress_text if look else "", look.trouble_text if look else "")
+                      output_progress=look.progress_text if look else "", output_share=_share(look),
+                      trouble=look.trouble_text if look else "")
 
     async def _refresh_looks(self, cluster: Cluster, jobs: list[Job], fresh: bool) -> None:
         """Progress and trouble of the running jobs, read again when older than LOOK_TTL_S (or on a page load)."""

@@ -98,20 +98,28 @@ def judge(tails: list[LogTail], now: int, stall_minutes: int) -> Look:
 
 
 async def look_at(cluster: Cluster, jobs: list[Job]) -> dict[str, Look]:
-    """job id -> Look for the running jobs among `jobs` (at most MAX_JOBS); {} when nothing can be read.
-    Output unchanged for the cluster's `log_stall_minutes` counts as trouble."""
-    running = [j.job_id for j in jobs if j.state is JobState.RUNNING][:MAX_JOBS]
-    if not running:
-        return {}
+    """job id -> Look for the login user's running jobs among `jobs` (at most MAX_JOBS; other users' output is
+    theirs); {} when nothing can be read. Output unchanged for `log_stall_minutes` counts as trouble."""
     try:
-        paths = await cluster.output_paths(running)
-        files = list(dict.fromkeys(p for pair in paths.values() for p in pair if p))
-        if not files:
+        me = await cluster.user()
+        running = [j.job_id for j in jobs if j.state is JobState.RUNNING and j.user == me][:MAX_JOBS]
+        if not running:
             return {}
-        result = await cluster.run(read_argv(files), timeout=SECONDS + 4)
+        # identical asks at the same time (many agents polling one page) share one read; none is kept after it
+        # (ttl 0): a line that appeared before a call is in that call's answer
+        key = "progress:" + ",".join(sorted(running))
+        return dict(await cluster.cache.get(key, 0, lambda: _read(cluster, running)))
     except HpcBridgeError as exc:
         log.info("progress of running jobs not read on %s: %s", cluster.name, exc)
         return {}
+
+
+async def _read(cluster: Cluster, running: list[str]) -> dict[str, Look]:
+    paths = await cluster.output_paths(running)
+    files = list(dict.fromkeys(p for pair in paths.values() for p in pair if p))
+    if not files:
+        return {}
+    result = await cluster.run(read_argv(files), timeout=SECONDS + 4)
     now, read = parse_tails(result.stdout, files)
-    return {job_id: judge(_tails_of(pair, read), now, cluster.config.log_stall_minutes) for job_id, pair in paths.items()
-            if job_id in running}
+    stall = cluster.config.log_stall_minutes
+    return {job_id: judge(_tails_of(pair, read), now, stall) for job_id, pair in paths.items() if job_id in running}
