@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from typing import Annotated
 
+from fastmcp import Context
 from fastmcp.tools.base import ToolResult
 from pydantic import Field
 
-from ..errors import PolicyError
 from ..services import files
 from ..services.files import DEFAULT_MAX_BYTES, FileContent, FileInfo
+from . import confirm as confirming
 from . import render, render_files
 from .params import ClusterArg, DirType
 from .toolkit import ToolKit, reply
@@ -66,16 +67,22 @@ def register(kit: ToolKit) -> None:
 
     @kit.tool(read_only=False, destructive=True, idempotent=True)
     async def delete_file(
+        ctx: Context,
         path: PathArg,
         directory_type: DirType = None,
         recursive: Annotated[bool, Field(description="Delete a directory and everything in it")] = False,
-        confirm: Annotated[bool, Field(description="Must be true: deletion cannot be undone")] = False,
+        confirm: Annotated[bool, Field(description="true: delete without asking (needed when the client "
+                                                   "cannot ask the user); deletion cannot be undone")] = False,
         cluster: ClusterArg = None,
     ) -> ToolResult:
-        """Delete a file (or, with recursive, a directory) inside the configured directories. Needs
-        confirm=true; never deletes a configured directory itself."""
+        """Delete a file (or, with recursive, a directory) inside the configured directories. The user is
+        asked first where the client can ask, else it needs confirm=true; never deletes a configured directory."""
         c = registry.get(cluster)
-        if not confirm:
-            raise PolicyError(f"delete_file needs confirm=true to delete {path} (deletion cannot be undone)")
+        asking = await confirming.ask(
+            ctx, confirm, f"Delete {path}{' and everything in it' if recursive else ''} on {c.name}? "
+            "This cannot be undone.", f"deleting {path}",
+            f"delete_file needs confirm=true to delete {path} (deletion cannot be undone)")
+        if asking is not None:
+            return asking
         real = await files.delete_path(c, path, directory_type, recursive=recursive)
         return ToolResult(content=f"deleted {real}", structured_content={"path": real, "deleted": True})

@@ -1,0 +1,83 @@
+"""The MCP spec as clients use it now, through a real fastmcp Client against `hpcbridge serve` (stdio):
+elicitation before destructive calls (both protocol eras), completions from the live cluster."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+from fastmcp import Client
+from fastmcp.client.transports import StdioTransport
+from fastmcp.exceptions import ToolError
+
+from .conftest import call, hpcbridge_executable, server_env
+
+
+class Person:
+    """The user behind an elicitation-capable client: answers as told, and remembers what was asked."""
+
+    def __init__(self) -> None:
+        self.answer: Any = "decline"
+        self.asked: list[str] = []
+
+    async def __call__(self, message: str, response_type: Any, params: Any, context: Any) -> Any:
+        from fastmcp.client.elicitation import ElicitResult
+
+        self.asked.append(message)
+        if self.answer == "decline":
+            return ElicitResult(action="decline")
+        return {"value": self.answer}  # the form, answered
+
+
+@pytest.fixture(params=["legacy", "auto"])  # handshake era (ctx.elicit) and 2026-07-28 (input_required)
+async def asking(request: pytest.FixtureRequest, tc_env: dict[str, str]) -> AsyncIterator[tuple[Client, Person]]:
+    person = Person()
+    transport = StdioTransport(command=hpcbridge_executable(), args=["serve"], env=server_env(tc_env),
+                               keep_alive=False)
+    async with Client(transport, timeout=120, elicitation_handler=person, mode=request.param) as client:
+        yield client, person
+
+
+async def _exists(client: Client, path: str) -> bool:
+    listing = await call(client, "list_directory", path=path.rsplit("/", 1)[0], directory_type="scratch")
+    return path.rsplit("/", 1)[1] in {e["name"] for e in listing["entries"]}
+
+
+async def test_delete_file_asks_the_user_and_a_decline_keeps_the_file(asking: tuple[Client, Person]) -> None:
+    client, person = asking
+    name = f"h29b-elicit-{uuid.uuid4().hex[:8]}"
+    path = f"{name}/keep.txt"
+    await call(client, "write_file", path=path, content="precious\n", directory_type="scratch", make_dirs=True)
+    try:
+        person.answer = "decline"
+        with pytest.raises(ToolError, match="not confirmed: deleting .*keep.txt was not done"):
+            await call(client, "delete_file", path=path, directory_type="scratch")
+        assert len(person.asked) == 1 and "keep.txt" in person.asked[0] and "cannot be undone" in person.asked[0]
+        assert await _exists(client, path)
+
+        person.answer = False  # accepted the form but said no
+        with pytest.raises(ToolError, match="not confirmed"):
+            await call(client, "delete_file", path=path, directory_type="scratch")
+        assert len(person.asked) == 2 and await _exists(client, path)
+
+        person.answer = True
+        await call(client, "delete_file", path=path, directory_type="scratch")
+        assert len(person.asked) == 3 and not await _exists(client, path)
+
+        # confirm=true still works without asking (agents that were told to go ahead)
+        await call(client, "write_file", path=path, content="x", directory_type="scratch")
+        await call(client, "delete_file", path=path, directory_type="scratch", confirm=True)
+        assert len(person.asked) == 3 and not await _exists(client, path)
+    finally:
+        await call(client, "delete_file", path=name, directory_type="scratch", recursive=True, confirm=True)
+
+
+async def test_a_client_without_elicitation_gets_the_confirm_fallback(mcp: Client) -> None:
+    name = f"h29b-noelicit-{uuid.uuid4().hex[:8]}"
+    await call(mcp, "write_file", path=f"{name}/f.txt", content="x", directory_type="scratch", make_dirs=True)
+    with pytest.raises(ToolError, match="needs confirm=true"):
+        await call(mcp, "delete_file", path=f"{name}/f.txt", directory_type="scratch")
+    assert await _exists(mcp, f"{name}/f.txt")
+    await call(mcp, "delete_file", path=name, directory_type="scratch", recursive=True, confirm=True)
