@@ -42,6 +42,14 @@ def test_event_file_by_tensorboards_loader() -> None:
     assert found["eval/accuracy"].steps == (0.0, 5.0, 10.0, 15.0, 20.0, 25.0)
 
 
+def test_event_file_in_the_tensor_form_of_tf2_writers() -> None:
+    """tf.summary (TF 2) writes a scalar tensor with the `scalars` plugin, not simple_value: read the same."""
+    path = next((DATA / "tb-tensor").glob("events.out.tfevents.*"))
+    (loss,) = parse_file("tfevents", path.read_bytes(), str(path))
+    assert loss.name == "train/loss" and loss.steps == tuple(float(s) for s in range(0, 30, 3))
+    assert loss.values == pytest.approx([2.0 / (s + 1) for s in range(0, 30, 3)], rel=1e-6)
+
+
 def test_event_file_cut_mid_record_keeps_the_whole_records() -> None:
     """A file fetched capped (or still being written) ends inside a record: the records before it count."""
     data = EVENTS.read_bytes()
