@@ -45,6 +45,23 @@ async def _new_server_job(before: dict[str, str], seconds: float = 60) -> str:
     raise AssertionError(f"no Jupyter server job was submitted within {seconds:g}s")
 
 
+def _kernels_started(tc_env: dict[str, str], job_name: str) -> list[str]:
+    """The kernels the server job has started, from its log (jupyter_server: "Kernel started: <id>")."""
+    log = as_cluster_user(tc_env, 'cat "$HOME/.hpcbridge/jupyter/$1/server.log" 2>/dev/null || true', job_name)
+    return [line.rsplit("Kernel started: ", 1)[1].split()[0] for line in log.splitlines() if "Kernel started: " in line]
+
+
+async def _spare_kernel(tc_env: dict[str, str], job_name: str, seconds: float = 60) -> str:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        started = await asyncio.to_thread(_kernels_started, tc_env, job_name)
+        if started:
+            assert len(started) == 1, started
+            return started[0]
+        await asyncio.sleep(0.5)
+    raise AssertionError(f"the warm server {job_name} started no kernel within {seconds:g}s")
+
+
 async def _run(client: Client, notebook: str, code: str) -> dict[str, Any]:
     return await call(client, "execute_code", notebook=notebook, code=code)
 
@@ -62,6 +79,8 @@ async def test_warm_start_then_restore_after_the_server_is_killed(tc_env: dict[s
             async def on_progress(progress: float, total: float | None, message: str | None) -> None:
                 messages.append(message or "")
 
+            warm_name = jupyter_jobs()[warm]
+            spare = await _spare_kernel(tc_env, warm_name)  # the warm start also starts one kernel
             started = await client.call_tool("start_kernel_session", {"notebook": kept},
                                              progress_handler=on_progress)
             session = started.structured_content or {}
@@ -70,6 +89,8 @@ async def test_warm_start_then_restore_after_the_server_is_killed(tc_env: dict[s
             assert set(jupyter_jobs()) - set(before) == {warm}
             first = await _run(client, kept, "import os\nprint('start', os.environ['SLURM_JOB_ID'])")
             assert first["status"] == "ok" and first["text"].split() == ["start", warm]
+            assert session["kernel_id"] == spare  # the session adopted it: no kernel was started for the call
+            assert await asyncio.to_thread(_kernels_started, tc_env, warm_name) == [spare]
             await _run(client, kept, "x = 6 * 7")
             third = await _run(client, kept, "print(x + 1)")
             assert third["text"].strip() == "43"

@@ -94,8 +94,14 @@ class JupyterClient:
     async def sessions(self) -> list[KernelSession]:
         return [_session(s) for s in await self.request("GET", "/api/sessions")]
 
-    async def new_session(self, path: str, kernel_name: str = "python3") -> KernelSession:
-        body = {"path": path, "name": path.rsplit("/", 1)[-1], "type": "notebook", "kernel": {"name": kernel_name}}
+    async def new_kernel(self, kernel_name: str = "python3") -> str:
+        """A kernel without a session (a warm start's spare), adopted later by new_session(kernel_id=...)."""
+        return str((await self.request("POST", "/api/kernels", {"name": kernel_name}, timeout=120))["id"])
+
+    async def new_session(self, path: str, kernel_name: str = "python3", kernel_id: str = "") -> KernelSession:
+        # with an id the server adopts that kernel; one no longer there (culled when idle) gets a new kernel
+        kernel = {"id": kernel_id} if kernel_id else {"name": kernel_name}
+        body = {"path": path, "name": path.rsplit("/", 1)[-1], "type": "notebook", "kernel": kernel}
         return _session(await self.request("POST", "/api/sessions", body, timeout=120))
 
     async def end_session(self, session_id: str) -> None:

@@ -89,7 +89,7 @@ class Kernels:
         if running:
             session, note = running[0], "reattached to the running kernel: its variables are intact"
         else:
-            session = await server.client.new_session(path)
+            session = await server.client.new_session(path, kernel_id=server.take_spare())
         data = await server.client.read_notebook(path)
         if data and not running:
             note = "the notebook existed: its cells are kept; the new kernel starts empty (run_all_cells " \

@@ -68,6 +68,11 @@ class Server:
     client: JupyterClient
     started: float = field(default_factory=time.time)
     reattached: bool = False
+    spare_kernel: str = ""  # started by the warm start, given to the first new session
+
+    def take_spare(self) -> str:
+        kernel, self.spare_kernel = self.spare_kernel, ""
+        return kernel
 
 
 class ServerEnded(SchedulerError):
@@ -280,7 +285,11 @@ class JupyterServers:
             with principal.acting_as(who):
                 try:
                     c.check_writable("starting a Jupyter server job at startup (jupyter_warm_start)")
-                    await self.ensure(c, await want(), _logged)
+                    server = await self.ensure(c, await want(), _logged)
+                    if not server.reattached and not server.spare_kernel:
+                        # the kernel's start (~2 s) is waited for here too; the idle culler ends it
+                        # like any kernel, and the server after it, when nobody comes
+                        server.spare_kernel = await server.client.new_kernel()
                 except HpcBridgeError as exc:
                     log.warning("Jupyter warm start on %s failed: %s", c.name, exc)
                     self._warm_failed[key] = str(exc)
