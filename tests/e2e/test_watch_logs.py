@@ -177,8 +177,13 @@ async def test_a_jobs_log_files_and_its_stdout_by_job_id(mcp: Client, tc_env: di
     assert out["text"] == "epoch 1/3\nepoch 2/3\nepoch 3/3\n" and out["eof"]
 
 
-async def test_bad_input_names_the_parameter(mcp: Client, big_log: tuple[str, str]) -> None:
+async def test_bad_input_names_the_parameter(mcp: Client, big_log: tuple[str, str], tc_env: dict[str, str]) -> None:
     path, _ = big_log
+    fifo = f"{DIR}/pipe.log"  # would block grep and sed until their timeouts: refused at once
+    as_cluster_user(tc_env, 'rm -f "$1" && mkfifo "$1"', fifo)
+    for tool, extra in (("search_log", {"pattern": "x"}), ("read_log_records", {}), ("read_log", {})):
+        refused = await error_of(mcp, tool, path=fifo, **extra)
+        assert "invalid path" in refused and "fifo" in refused, (tool, refused)
     assert "invalid line" in await error_of(mcp, "read_log", path=path, offset=0, line=3)
     assert "invalid pattern" in await error_of(mcp, "search_log", path=path, pattern="a(")
     assert "invalid path" in await error_of(mcp, "read_log", path=DIR)

@@ -19,8 +19,13 @@ MAX_WAIT = 60  # seconds a follow may wait for the file to grow
 MAX_RECORDS = 1000
 SCAN_TIMEOUT = 300  # seconds for the calls that scan from the start (line offsets, line counts)
 
+# A FIFO or a device would block tail, grep or sed until their timeouts: only regular files are read (exit 4).
+_REGULAR_ONLY = r'''kind=$(stat -L -c %F -- "$f") || exit 3
+case $kind in regular*) ;; *) printf '%s\n' "$kind" >&2; exit 4;; esac'''
+
 # stat's %F is "regular file"; GNU tail -c +N seeks on a regular file, so a page costs its own size only.
 _PAGE = r'''f=$1; off=$2; cap=$3; wait=$4
+$REGULAR_ONLY
 st() { stat -L -c '%s	%F' -- "$f"; }
 info=$(st) || exit 3
 size=${info%%	*}
@@ -34,6 +39,7 @@ tail -c +"$((off + 1))" -- "$f" | head -c "$cap"'''
 
 # A line offset has to count newlines from the start: head -n scans (the tool's description says so).
 _LINE_PAGE = r'''f=$1; line=$2; cap=$3
+$REGULAR_ONLY
 info=$(stat -L -c '%s	%F' -- "$f") || exit 3
 off=$(head -n "$((line - 1))" -- "$f" | wc -c)
 printf '%s\t%s\n' "$info" "$off"
@@ -43,13 +49,18 @@ tail -c +"$((off + 1))" -- "$f" | head -c "$cap"'''
 # Its exit status goes to stderr last, because head's would hide it (124: timeout(1) stopped it).
 _SEARCH = r'''f=$1; off=$2; cap=$3; t=$4; shift 4
 size=$(stat -L -c %s -- "$f") || exit 3
+$REGULAR_ONLY
 base=0
 [ "$off" -gt 0 ] && base=$(head -c "$off" -- "$f" | wc -l)
 printf '%s\t%s\n' "$size" "$base"
 { tail -c +"$((off + 1))" -- "$f" | timeout -k 1 "$t" grep -a -n -b "$@"; printf '\n%s' "$?" >&2; } | head -c "$cap"'''
 
 _RECORDS = r'''f=$1; first=$2; last=$3; cap=$4
+$REGULAR_ONLY
 sed -n "${first},${last}p;${last}q" -- "$f" | head -c "$cap"'''
+
+_PAGE, _LINE_PAGE, _SEARCH, _RECORDS = (script.replace("$REGULAR_ONLY", _REGULAR_ONLY)
+                                         for script in (_PAGE, _LINE_PAGE, _SEARCH, _RECORDS))
 
 _FIND_LOGS = r'''n=$1; shift; find "$@" -printf '%T@\t%s\t%p\0' | sort -z -rn | head -z -n "$n"'''
 
@@ -97,6 +108,8 @@ def _raw(result: CommandResult) -> bytes:
 def _failed(real: str, result: CommandResult) -> HpcBridgeError:
     if result.exit_status == 3:
         return NotFound(f"{real}: cannot stat: {result.stderr.strip()}")
+    if result.exit_status == 4:
+        return InvalidParameter("path", f"{real} is a {result.stderr.strip()}", "a regular file")
     return HpcBridgeError(f"cannot read {real}: {result.stderr.strip() or f'exit {result.exit_status}'}")
 
 
@@ -178,7 +191,7 @@ async def search_log(
     seconds = timeout + SCAN_TIMEOUT // 10 + 5
     argv = ["sh", "-c", _SEARCH, "hpcbridge", real, str(offset), str(cap + 1), str(timeout), *args]
     result = await cluster.run(argv, timeout=seconds)
-    if result.exit_status == 3:
+    if result.exit_status in (3, 4):
         raise _failed(real, result)
     header, raw = logpage.split_header(_raw(result))
     message, _, status = result.stderr.rpartition("\n")
