@@ -79,6 +79,14 @@ async def test_list_jobs_shows_progress_then_the_traceback_and_diagnose_says_so(
         before = await call(mcp, "diagnose_job", job_id=job_id)
         assert before["cause"] == "running" and "24/100" in before["summary"], before
 
+        # the job now waits for the marker and writes nothing: age its files as if it had hung for 20 minutes
+        # (touch -d, not a 10-minute wait); log_stall_minutes is 10 by default
+        as_cluster_user(tc_env, 'touch -d "@$(( $(date +%s) - 1200 ))" "$1"/err-*.txt "$1"/out-*.txt', work)
+        row = _row(await call(mcp, "list_jobs", state="RUNNING", limit=25), job_id)
+        assert row is not None and row["trouble"] == "no output for 20 min", row
+        stuck = await call(mcp, "diagnose_job", job_id=job_id)
+        assert stuck["cause"] == "log_stalled" and "no output for 20 min" in stuck["summary"], stuck
+
         as_cluster_user(tc_env, 'touch "$1/go"; i=0; until [ -e "$1/written" ] || [ $i -ge 600 ]; do '
                         'sleep 0.1; i=$((i+1)); done; test -e "$1/written"', work)
         page = await call(mcp, "list_jobs", state="RUNNING", limit=25)  # one poll after the line appeared

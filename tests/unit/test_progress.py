@@ -123,12 +123,14 @@ def test_the_specific_trouble_comes_first_and_the_rest_is_counted() -> None:
 
 
 def test_a_log_that_stopped_growing() -> None:
-    tails = [LogTail("stdout", "x\n", mtime=1000), LogTail("stderr", "", mtime=400)]
+    tails = [LogTail("stdout", "x\n", mtime=1000, size=2), LogTail("stderr", "", mtime=1900, size=0)]
     assert stalled(tails, now=1000 + 9 * 60, minutes=10) is None
     quiet = stalled(tails, now=1000 + 14 * 60 + 5, minutes=10)
     assert quiet is not None and quiet.label == "no output for 14 min"
     assert judge(tails, 1000 + 14 * 60, 10).trouble_text == "no output for 14 min"
     assert judge(tails, 0, 10).trouble_text == ""  # the cluster's clock unknown: no guess
+    assert stalled([LogTail("stdout", "", mtime=1000)], now=99999, minutes=10) is None  # never wrote: not stalled
+    assert stalled(tails, now=99999, minutes=0) is None  # log_stall_minutes = 0: off
 
 
 def _answer(now: int, *files: tuple[int, int, int, bytes] | None) -> str:

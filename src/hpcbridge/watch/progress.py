@@ -175,8 +175,9 @@ def find_trouble(tails: list[LogTail]) -> list[Trouble]:
 
 
 def stalled(tails: list[LogTail], now: int, minutes: int) -> Trouble | None:
-    """Neither output file written for `minutes` while the job runs (a hang, a deadlock, a dead data loader)."""
-    stamps = [t.mtime for t in tails if t.mtime]
+    """Neither output file written for `minutes` while the job runs (a hang, a deadlock, a dead data loader).
+    Only files that hold something count: a job that never writes (a bare `sleep`) has not stopped."""
+    stamps = [t.mtime for t in tails if t.mtime and t.size]
     if not stamps or minutes <= 0 or now - max(stamps) < minutes * 60:
         return None
     quiet = (now - max(stamps)) // 60
