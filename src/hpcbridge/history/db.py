@@ -50,7 +50,10 @@ class Database:
             if url.startswith("postgresql://"):  # SQLAlchemy's default driver for the bare scheme is psycopg2
                 url = "postgresql+psycopg://" + url[len("postgresql://"):]
             self.engine: Engine = create_engine(url, pool_pre_ping=True)
-        except (SQLAlchemyError, ImportError, ValueError) as exc:
+        except ImportError as exc:  # psycopg is the postgres extra, not in a plain install
+            raise ConfigError(f"database_url: PostgreSQL needs the postgres extra (pip install "
+                              f"'hpcbridge[postgres]'): {exc}") from exc
+        except (SQLAlchemyError, ValueError) as exc:
             raise ConfigError(f"database_url: cannot use {self.safe_url}: {exc}") from exc
         self.dialect = self.engine.dialect.name
         if self.dialect == "sqlite":
