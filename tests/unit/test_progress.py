@@ -208,3 +208,15 @@ def test_pbs_output_is_read_only_when_the_job_writes_it_directly() -> None:
     assert live_output_paths(_pbs("oed")) == ("/h/o", "/h/e")
     assert live_output_paths(_pbs("od")) == ("/h/o", "")
     assert live_output_paths(_pbs("oed", "oe")) == ("/h/o", "/h/o")  # -j oe: both streams in stdout's file
+
+
+def test_slurm_output_paths_in_newer_forms() -> None:
+    """squeue-25.11.4-v0.0.44.json (shared/fixtures) keeps `worker-%j.log` unexpanded and an unset stderr
+    empty; 23.02/24.11 print expanded paths; /dev/null is a path the reader skips (not a regular file)."""
+    rows = (["7725", "7725", "7725", "N/A", "alice_ucr_edu", "c1", "/home/alice_ucr_edu/warm/worker-%j.log", "",
+             "warm"],
+            ["649719", "649719", "649719", "N/A", "agoodwin", "c2", "/home/agoodwin/slurm-649719.out",
+             "/home/agoodwin/slurm-649719.out", "x"])
+    found = parse_output_paths("".join(SEP.join(r) + RS + "\n" for r in rows))
+    assert found["7725"] == ("/home/alice_ucr_edu/warm/worker-7725.log", "")
+    assert found["649719"] == ("/home/agoodwin/slurm-649719.out", "/home/agoodwin/slurm-649719.out")
