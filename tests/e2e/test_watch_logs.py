@@ -223,3 +223,23 @@ async def test_the_same_on_openpbs(mcp: Client) -> None:
         assert out["text"] == "pbs-line 1\npbs-line 2\npbs-line 3\n" and out["path"] == f"{DIR}-pbs/job.out"
     finally:
         _pbs_shell(op, 'rm -rf -- "$(dirname "$1")"', path)
+
+
+async def test_the_same_over_the_openssh_transport(mcp_openssh: Client, tc_env: dict[str, str]) -> None:
+    """OpenSSH ControlMaster (the two-factor sshd): pages are stdout bytes there too, joined they are the file."""
+    path = f"{DIR}-openssh/o.log"
+    digest = as_cluster_user(tc_env, 'mkdir -p "$(dirname "$1")" && seq 1 300000 | sed "s/$/ ü/" > "$1" && '
+                             'sha256sum "$1"', path).split()[0]
+    try:
+        joined, offset = hashlib.sha256(), 0
+        while True:
+            page = await call(mcp_openssh, "read_log", path=path, offset=offset, max_bytes=256 * 1024)
+            joined.update(page["text"].encode())
+            offset = page["next_offset"]
+            if page["eof"]:
+                break
+        assert joined.hexdigest() == digest
+        found = await call(mcp_openssh, "search_log", path=path, pattern="^29999[0-9] ü$")
+        assert [h["line"] for h in found["hits"]] == list(range(299990, 300000))
+    finally:
+        as_cluster_user(tc_env, 'rm -rf -- "$(dirname "$1")"', path)
