@@ -81,3 +81,21 @@ async def test_a_client_without_elicitation_gets_the_confirm_fallback(mcp: Clien
         await call(mcp, "delete_file", path=f"{name}/f.txt", directory_type="scratch")
     assert await _exists(mcp, f"{name}/f.txt")
     await call(mcp, "delete_file", path=name, directory_type="scratch", recursive=True, confirm=True)
+
+
+async def test_cancel_jobs_asks_and_a_decline_leaves_the_job_queued(asking: tuple[Client, Person]) -> None:
+    client, person = asking
+    job = await call(client, "submit_job", script_content="sleep 300", job_name=f"h29b_elicit_{uuid.uuid4().hex[:6]}",
+                     hold=True, time_limit="5")
+    job_id = job["job_id"]
+    try:
+        person.answer = "decline"
+        with pytest.raises(ToolError, match="not confirmed: cancelling 1 job"):
+            await call(client, "cancel_jobs", job_ids=[job_id])
+        assert job_id in person.asked[0]
+        assert (await call(client, "get_job_details", job_id=job_id))["job"]["state"] in {"HELD", "PENDING"}
+        person.answer = True
+        done = await call(client, "cancel_jobs", job_ids=[job_id])
+        assert done["cancelled"] == [job_id] and len(person.asked) == 2
+    finally:
+        await client.call_tool("cancel_job", {"job_id": job_id}, raise_on_error=False)

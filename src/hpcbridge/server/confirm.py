@@ -50,28 +50,36 @@ def _refused(what: str) -> PolicyError:
     return PolicyError(f"not confirmed: {what} was not done, nothing changed")
 
 
-async def ask(ctx: Context | None, confirm: bool, question: str, what: str, fallback: str) -> ToolResult | None:
-    """None: go ahead. A ToolResult: return it as the tool's answer (the 2026-07-28 question to the client).
-    Raises PolicyError when the person declined, or when the client cannot be asked and confirm is false
-    (`fallback` is that message: it tells the agent to call again with confirm=true)."""
+async def consent(ctx: Context | None, confirm: bool, question: str, what: str) -> bool | ToolResult:
+    """True: go ahead (confirm=true, or the person said yes). False: the client cannot be asked and confirm is
+    false (the caller refuses with its confirm=true message). A ToolResult: return it as the tool's answer (the
+    2026-07-28 question to the client; the client calls again with the answer). Raises PolicyError when the
+    person declined, cancelled or said no."""
     if confirm:
-        return None
+        return True
     if ctx is None or not client_can_elicit(ctx):
-        raise PolicyError(fallback)
+        return False
     if _modern(ctx):
-        answers = ctx.input_responses or {}
-        answer = answers.get(_KEY)
+        answer = (ctx.input_responses or {}).get(_KEY)
         if answer is None:
             request = mcp_types.ElicitRequest(params=mcp_types.ElicitRequestFormParams(
                 message=question, requested_schema=_SCHEMA))  # type: ignore[arg-type]
             return InputRequiredToolResult(mcp_types.InputRequiredResult(input_requests={_KEY: request}))
-        if (isinstance(answer, mcp_types.ElicitResult) and answer.action == "accept"
-                and bool((answer.content or {}).get("value"))):
-            log.info("confirmed by the user: %s", what)
-            return None
+        said_yes = (isinstance(answer, mcp_types.ElicitResult) and answer.action == "accept"
+                    and bool((answer.content or {}).get("value")))
+    else:
+        result = await ctx.elicit(question, bool, response_title="Go ahead")
+        said_yes = result.action == "accept" and bool(getattr(result, "data", False))
+    if not said_yes:
         raise _refused(what)
-    result = await ctx.elicit(question, bool, response_title="Go ahead")
-    if result.action == "accept" and bool(getattr(result, "data", False)):
-        log.info("confirmed by the user: %s", what)
-        return None
-    raise _refused(what)
+    log.info("confirmed by the user: %s", what)
+    return True
+
+
+async def ask(ctx: Context | None, confirm: bool, question: str, what: str, fallback: str) -> ToolResult | None:
+    """`consent` for tools that refuse themselves: None means go ahead; `fallback` is the PolicyError's message
+    when the client cannot be asked and confirm is false (it tells the agent to call again with confirm=true)."""
+    said = await consent(ctx, confirm, question, what)
+    if said is False:
+        raise PolicyError(fallback)
+    return None if said is True else said

@@ -6,11 +6,12 @@ import asyncio
 from dataclasses import dataclass
 from typing import Annotated, Literal
 
+from fastmcp import Context
 from fastmcp.tools.base import ToolResult
 from pydantic import Field
 
 from .. import principal
-from ..errors import HpcBridgeError, InvalidParameter, PolicyError, ReadOnlyCluster
+from ..errors import HpcBridgeError, InvalidParameter, ReadOnlyCluster
 from ..history.logbook import Entry, EntryLine
 from ..history.queries import (
     ClusterSummary,
@@ -24,6 +25,7 @@ from ..history.queries import (
 from ..history.service import History
 from ..models import JobState, Page
 from ..timewords import absolute_time
+from . import confirm as confirming
 from . import render_history as render
 from .params import Limit, Offset
 from .toolkit import ToolKit, reply
@@ -124,12 +126,15 @@ def register(kit: ToolKit, history: History) -> None:
 
     @kit.tool(read_only=False, destructive=True, idempotent=True, output=Cancelled)
     async def cancel_jobs(
+        ctx: Context,
         job_ids: Annotated[list[str] | None, Field(description="Job ids to cancel")] = None,
         run: Annotated[str | None, Field(description="Cancel every unfinished job of this run")] = None,
-        confirm: Annotated[bool, Field(description="Must be true: cancelling cannot be undone")] = False,
+        confirm: Annotated[bool, Field(description="true: cancel without asking (needed when the client cannot "
+                                                   "ask the user); cancelling cannot be undone")] = False,
         cluster: Annotated[str | None, Field(description="Cluster (default: the default cluster)")] = None,
     ) -> ToolResult:
-        """Cancel many jobs at once, by ids or by run (its unfinished jobs). Needs confirm=true."""
+        """Cancel many jobs at once, by ids or by run (its unfinished jobs). The user is asked first where
+        the client can ask, else it needs confirm=true."""
         c = registry.get(cluster)
         if bool(job_ids) == bool(run):
             raise InvalidParameter("job_ids", "give job_ids or run, not both and not neither",
@@ -141,9 +146,13 @@ def register(kit: ToolKit, history: History) -> None:
             ids = [c.job_id(j, "job_ids") for j in job_ids or []]
         if len(ids) > 1000:
             raise InvalidParameter("job_ids", f"{len(ids)} jobs", "at most 1000 per call")
-        if not confirm:
-            raise PolicyError(f"cancel_jobs would cancel {len(ids)} job(s) on {c.name} "
-                              f"({', '.join(ids[:10])}{' ...' if len(ids) > 10 else ''}); call again with confirm=true")
+        listed = f"{', '.join(ids[:10])}{' ...' if len(ids) > 10 else ''}"
+        asking = await confirming.ask(
+            ctx, confirm, f"Cancel {len(ids)} job(s) on {c.name} ({listed})? This cannot be undone.",
+            f"cancelling {len(ids)} job(s)",
+            f"cancel_jobs would cancel {len(ids)} job(s) on {c.name} ({listed}); call again with confirm=true")
+        if asking is not None:
+            return asking
         result = Cancelled([], {})
         for job_id in ids:
             try:
@@ -184,11 +193,16 @@ def register(kit: ToolKit, history: History) -> None:
         return reply(entry, render.entry(entry))
 
     @kit.tool(read_only=False, destructive=True, idempotent=True)
-    async def delete_logbook_entry(entry_id: EntryId,
-                                   confirm: Annotated[bool, Field(description="Must be true")] = False) -> ToolResult:
-        """Delete a logbook entry. Needs confirm=true."""
-        if not confirm:
-            raise PolicyError(f"deleting entry #{entry_id} cannot be undone; call again with confirm=true")
+    async def delete_logbook_entry(
+        ctx: Context, entry_id: EntryId,
+        confirm: Annotated[bool, Field(description="true: delete without asking the user")] = False,
+    ) -> ToolResult:
+        """Delete a logbook entry. The user is asked first where the client can ask, else it needs confirm=true."""
+        asking = await confirming.ask(ctx, confirm, f"Delete logbook entry #{entry_id}? This cannot be undone.",
+                                      f"deleting entry #{entry_id}",
+                                      f"deleting entry #{entry_id} cannot be undone; call again with confirm=true")
+        if asking is not None:
+            return asking
         await db(book.delete, entry_id)
         return ToolResult(content=f"entry #{entry_id} deleted", structured_content={"deleted": entry_id})
 

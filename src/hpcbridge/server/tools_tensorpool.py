@@ -15,11 +15,13 @@ from ..config import ClusterConfig, config_file_path
 from ..config_edit import add_cluster, read_document, write_document
 from ..errors import InvalidParameter
 from ..tensorpool.service import Pulled, Said, TensorPool
+from . import confirm as confirming
 from .toolkit import ToolKit, reply
 
 Account = Annotated[str | None, Field(description="TensorPool account: a cluster table with provider = "
                                                   "\"tensorpool\" (default: the first)")]
-Confirm = Annotated[bool, Field(description="Must be true: this costs money or cannot be undone")]
+Confirm = Annotated[bool, Field(description="true: go ahead without asking the user (needed when the client "
+                                             "cannot ask): this costs money or cannot be undone")]
 Wait = Annotated[int, Field(description="Seconds to follow the operation with progress before returning its "
                                         "request handle (0: return at once)", ge=0, le=600)]
 ClusterId = Annotated[str, Field(description="TensorPool cluster id, e.g. c-1a2b3c")]
@@ -73,7 +75,11 @@ def register(kit: ToolKit, tp: TensorPool) -> None:
     ) -> ToolResult:
         """Create a GPU cluster (billed while it exists): refused without confirm=true. Returns a request
         handle; wait_seconds follows provisioning with progress."""
-        said = await tp.cluster_create(account, instance_type, ssh_public_key, num_nodes, name, confirm,
+        ok = await confirming.consent(ctx, confirm, f"Create a TensorPool cluster of {num_nodes} x {instance_type}? "
+                                      "It is billed while it exists.", f"creating a {instance_type} cluster")
+        if isinstance(ok, ToolResult):
+            return ok
+        said = await tp.cluster_create(account, instance_type, ssh_public_key, num_nodes, name, ok,
                                        float(wait_seconds), progress_of(ctx))
         return reply(said, _text(said))
 
@@ -93,7 +99,11 @@ def register(kit: ToolKit, tp: TensorPool) -> None:
     async def tensorpool_cluster_destroy(ctx: Context, cluster_id: ClusterId, confirm: Confirm = False,
                                          wait_seconds: Wait = 0, account: Account = None) -> ToolResult:
         """Destroy a cluster (its jobs and disks go): refused without confirm=true; returns a request handle."""
-        said = await tp.cluster_destroy(account, cluster_id, confirm, float(wait_seconds), progress_of(ctx))
+        ok = await confirming.consent(ctx, confirm, f"Destroy TensorPool cluster {cluster_id}? Its jobs and disks go.",
+                                      f"destroying cluster {cluster_id}")
+        if isinstance(ok, ToolResult):
+            return ok
+        said = await tp.cluster_destroy(account, cluster_id, ok, float(wait_seconds), progress_of(ctx))
         return reply(said, _text(said))
 
     @kit.tool(read_only=True, output=Said)
@@ -155,9 +165,14 @@ def register(kit: ToolKit, tp: TensorPool) -> None:
         return reply(pulled, text)
 
     @kit.tool(read_only=False, destructive=True, idempotent=False, output=Said)
-    async def tensorpool_job_cancel(job_id: JobId, confirm: Confirm = False, account: Account = None) -> ToolResult:
-        """Cancel a job: refused without confirm=true."""
-        said = await tp.job_cancel(account, job_id, confirm)
+    async def tensorpool_job_cancel(ctx: Context, job_id: JobId, confirm: Confirm = False,
+                                    account: Account = None) -> ToolResult:
+        """Cancel a job: the user is asked where the client can ask, else refused without confirm=true."""
+        ok = await confirming.consent(ctx, confirm, f"Cancel TensorPool job {job_id}? It stops for good.",
+                                      f"cancelling job {job_id}")
+        if isinstance(ok, ToolResult):
+            return ok
+        said = await tp.job_cancel(account, job_id, ok)
         return reply(said, _text(said))
 
     @kit.tool(read_only=False, destructive=False, idempotent=False, output=SshClusterAdded)
