@@ -14,6 +14,7 @@ import pytest
 from fastmcp import Client
 from fastmcp.client.transports import StreamableHttpTransport
 
+from ..conftest import ROOT
 from .conftest import (
     HTTP_TOKEN,
     as_cluster_user,
@@ -28,6 +29,7 @@ playwright_api = pytest.importorskip("playwright.async_api", reason="pip install
 expect = playwright_api.expect
 pytestmark = [pytest.mark.cluster, pytest.mark.timeout(600)]
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+SHOTS = ROOT / "docs" / "screenshots"
 RUN = f"watchlogs-page-{os.getpid()}"
 DIR = f"/lustre/users/alice/{RUN}"
 ROWS = 3000  # "row N of the log, padded to about 35 bytes": ~100 KB, four 32 KB pages
@@ -116,3 +118,5 @@ async def test_page_search_and_jsonl_table_on_the_job_page(tab: Any, server: str
     await expect(table.locator("thead")).to_contain_text("loss")
     await expect(part.locator("#log-records p.error")).to_contain_text("line 2")
     await expect(table.locator("tbody tr").nth(1)).to_contain_text("0.5")
+    await part.scroll_into_view_if_needed()
+    await part.screenshot(path=str(SHOTS / "job-logs.png"))  # shown in README's "Logs" subsection
