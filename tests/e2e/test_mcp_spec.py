@@ -99,3 +99,34 @@ async def test_cancel_jobs_asks_and_a_decline_leaves_the_job_queued(asking: tupl
         assert done["cancelled"] == [job_id] and len(person.asked) == 2
     finally:
         await client.call_tool("cancel_job", {"job_id": job_id}, raise_on_error=False)
+
+
+async def test_completions_offer_partitions_clusters_profiles_and_a_running_jobs_id(mcp: Client) -> None:
+    from mcp_types import PromptReference, ResourceTemplateReference
+
+    queue = ResourceTemplateReference(uri="slurm://queue/{queue_name}")
+    parts = (await mcp.complete(queue, {"name": "queue_name", "value": ""})).values
+    assert {"gpu", "cpu", "interactive"} <= set(parts)
+    assert (await mcp.complete(queue, {"name": "queue_name", "value": "in"})).values == ["interactive"]
+
+    clusters = (await mcp.complete(PromptReference(name="diagnose_job_failure"), {"name": "cluster", "value": ""}))
+    assert clusters.values, "no configured cluster offered"
+    guide = PromptReference(name="submit_job_guide")
+    in_cluster = await mcp.complete(guide, {"name": "queue", "value": "g"}, {"cluster": clusters.values[0]})
+    assert in_cluster.values == ["gpu"]
+
+    job = await call(mcp, "submit_job", script_content="sleep 120", job_name=f"h29b_complete_{uuid.uuid4().hex[:6]}",
+                     partition="cpu", time_limit="3")
+    job_id = job["job_id"]
+    try:
+        await call(mcp, "wait_for_job", job_id=job_id, until="running", timeout=90)
+        diagnose = PromptReference(name="diagnose_job_failure")
+        ids = (await mcp.complete(diagnose, {"name": "job_id", "value": ""})).values
+        assert job_id in ids
+        assert job_id in (await mcp.complete(diagnose, {"name": "job_id", "value": job_id[:-1]})).values
+        by_uri = ResourceTemplateReference(uri="slurm://job/{job_id}")
+        assert job_id in (await mcp.complete(by_uri, {"name": "job_id", "value": ""})).values
+    finally:
+        await mcp.call_tool("cancel_job", {"job_id": job_id}, raise_on_error=False)
+    # the job's arguments are unknown to the handler: no candidates, not an error
+    assert (await mcp.complete(guide, {"name": "job_type", "value": "py"})).values == []

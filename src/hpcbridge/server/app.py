@@ -19,6 +19,7 @@ from ..history.service import History
 from ..jupyter import warm as jupyter_warm
 from ..jupyter.kernels import Kernels
 from ..jupyter.servers import JupyterServers
+from ..services.cluster import Cluster
 from ..services.interactive import Sessions
 from ..services.registry import Registry
 from ..store import Store
@@ -105,6 +106,7 @@ def create_app(settings: Settings, auth: AuthProvider | None = None, instance: s
     kit.on_call.append(history.activity.touch)  # the recorder polls while someone is looking
     kit.queue_waits = history.queue_waits
     from . import (
+        completions,
         prompts,
         resources,
         tools_account_limits,
@@ -149,6 +151,11 @@ def create_app(settings: Settings, auth: AuthProvider | None = None, instance: s
     prompts.register(kit)
     resources.register(kit)
     resources.register_history(kit, history)
+
+    async def open_notebooks(c: Cluster) -> list[str]:
+        return [view.notebook for view in (await kernels.listing(c))[1]]
+
+    completions.register(kit, store, open_notebooks if "jupyter" in offered else None)
     if dashboard:
         from ..dashboard import pages
 

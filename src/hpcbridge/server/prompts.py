@@ -16,9 +16,11 @@ def register(kit: ToolKit) -> None:
     def submit_job_guide(
         job_type: Annotated[str, Field(description="What to run, e.g. 'pytorch training', 'cpu preprocessing'")],
         queue: Annotated[str | None, Field(description="Partition (Slurm) or queue (PBS) to use, if decided")] = None,
+        cluster: Annotated[str | None, Field(description="Cluster (default: the default cluster)")] = None,
     ) -> str:
         """How to submit a job of this kind on the configured cluster(s), step by step."""
         where = f"in partition/queue '{queue}'" if queue else "where recommend_submission says"
+        where += f" on cluster '{cluster}' (pass cluster='{cluster}' to every tool)" if cluster else ""
         return (
             f"Help me submit a {job_type} job {where}.\n"
             "1. Call get_cluster_status and get_partition_info to see partitions, limits and GPU types.\n"
@@ -31,10 +33,14 @@ def register(kit: ToolKit) -> None:
         )
 
     @mcp.prompt
-    def diagnose_job_failure(job_id: Annotated[str, Field(description="The job that failed or waits")]) -> str:
+    def diagnose_job_failure(
+        job_id: Annotated[str, Field(description="The job that failed or waits")],
+        cluster: Annotated[str | None, Field(description="Cluster (default: the default cluster)")] = None,
+    ) -> str:
         """Find out why a job failed or is not starting, and fix it."""
+        on = f" on cluster '{cluster}' (pass cluster='{cluster}' to every tool)" if cluster else ""
         return (
-            f"Job {job_id} failed or is not starting. Find out why and propose a fix.\n"
+            f"Job {job_id}{on} failed or is not starting. Find out why and propose a fix.\n"
             f"1. Call diagnose_job(job_id='{job_id}'): it classifies the cause (out of memory, GPU OOM, time "
             "limit, signal, Python exception, missing module, NCCL/CUDA error, disk quota, container image, "
             "dependency never satisfied, ...) and quotes the evidence.\n"
