@@ -7,6 +7,7 @@ import argparse
 import asyncio
 import json
 import logging
+import os
 import signal
 import sys
 from typing import Any
@@ -21,9 +22,25 @@ from .store import Store
 log = logging.getLogger("hpcbridge")
 
 
+LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+
+
 def _setup_logging(level: str) -> None:
-    logging.basicConfig(stream=sys.stderr, level=getattr(logging, level.upper(), logging.INFO),
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    """One format on stderr for hpcbridge, fastmcp and uvicorn: theirs propagate to the root handler.
+    fastmcp installs its own (rich, multi-line) handler when imported unless FASTMCP_LOG_ENABLED is false, and
+    it is imported lazily (after this) on the fast paths, so the variable is set first; uvicorn gets no
+    log_config (see _serve), so its loggers propagate too."""
+    os.environ["FASTMCP_LOG_ENABLED"] = "false"
+    if "fastmcp" in sys.modules:  # imported already: undo what its import configured
+        import fastmcp
+
+        fastmcp.settings.log_enabled = False
+        own = logging.getLogger("fastmcp")
+        for handler in own.handlers[:]:
+            own.removeHandler(handler)
+        own.propagate = True
+        own.setLevel(logging.NOTSET)
+    logging.basicConfig(stream=sys.stderr, level=getattr(logging, level.upper(), logging.INFO), format=LOG_FORMAT)
     logging.getLogger("asyncssh").setLevel(logging.WARNING)
 
 
@@ -61,7 +78,8 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
             # must match (MCP transports spec: servers MUST validate Origin). DNS rebinding gets 421/403.
             app.run(transport="http", host=args.host, port=args.port, path="/mcp", show_banner=False,
                     host_origin_protection=True, allowed_hosts=[args.host, *settings.http.allowed_hosts],
-                    allowed_origins=settings.http.allowed_origins)
+                    allowed_origins=settings.http.allowed_origins,
+                    uvicorn_config={"log_config": None})  # uvicorn's loggers propagate: one format
     except KeyboardInterrupt:
         pass
     finally:

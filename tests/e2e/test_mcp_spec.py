@@ -130,3 +130,28 @@ async def test_completions_offer_partitions_clusters_profiles_and_a_running_jobs
         await mcp.call_tool("cancel_job", {"job_id": job_id}, raise_on_error=False)
     # the job's arguments are unknown to the handler: no candidates, not an error
     assert (await mcp.complete(guide, {"name": "job_type", "value": "py"})).values == []
+
+
+async def test_one_log_format_for_hpcbridge_fastmcp_and_uvicorn(tc_env: dict[str, str]) -> None:
+    """Every stderr line of an HTTP server is `time LEVEL logger: message`, uvicorn's and fastmcp's included
+    (before: uvicorn's `INFO:     ...` and fastmcp's rich, column-wrapped lines)."""
+    import re
+
+    from fastmcp.client.transports import StreamableHttpTransport
+
+    from .conftest import HTTP_TOKEN, post_status, start_http_server, stop_and_read_log
+
+    proc, url = start_http_server(server_env(tc_env, HPCBRIDGE_HTTP_TOKEN=HTTP_TOKEN, HPCBRIDGE_LOG_LEVEL="INFO"))
+    try:
+        assert post_status(url, {}) == 401  # logged by uvicorn (access) and the auth layer
+        async with Client(StreamableHttpTransport(url, auth=HTTP_TOKEN), timeout=60) as client:
+            with pytest.raises(ToolError):  # fastmcp logs a failed tool call
+                await call(client, "delete_file", path="nothing-here")
+    finally:
+        log = stop_and_read_log(proc)
+    lines = [line for line in log.splitlines() if line.strip() and not line.startswith("dashboard: ")]
+    shape = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3} (DEBUG|INFO|WARNING|ERROR|CRITICAL) [\w.]+: ")
+    odd = [line for line in lines if not shape.match(line)]
+    assert not odd, odd[:10]
+    loggers = {m.group(1) for line in lines if (m := re.match(r"^\S+ \S+ \S+ ([\w.]+):", line))}
+    assert any(n.startswith("uvicorn") for n in loggers) and any(n.startswith("fastmcp") for n in loggers), loggers
