@@ -19,6 +19,7 @@ from ..history.service import History
 from ..models import JobState
 from ..services.diagnose import diagnose_job
 from ..services.files import read_file
+from ..services.progress_look import look_at
 from ..services.recommend import Need, recommend
 from ..services.registry import Registry
 from ..services.resources import gpu_pools
@@ -101,8 +102,9 @@ def register(mcp: FastMCP, registry: Registry, history: History, verifier: Token
         state = details.job.state
         if state is JobState.PENDING or (state.final and state is not JobState.COMPLETED):  # why it waits or died
             diagnosis = await _quietly(diagnose_job(c, job_id))
+        look = (await look_at(c, [details.job])).get(details.job.job_id)  # its output: never fails the page
         return web.page(request, login, "job.html", cluster=c.name, d=details, script=script, diagnosis=diagnosis,
-                        read_only=c.config.read_only, done=params.text(request.query_params, "done"),
+                        read_only=c.config.read_only, done=params.text(request.query_params, "done"), look=look,
                         error=params.text(request.query_params, "error", max_len=4000),
                         tail=await _tail(c, details.stdout_path), tail_err=await _tail(c, details.stderr_path))
 
