@@ -14,7 +14,7 @@
 #                        from nothing, as on a new machine (CI runs it first)
 #   cluster.sh env       print the connection settings as shell assignments
 #
-# Settings (environment): HPCB_TC_DIR (state dir), HPCB_TC_USER (alice),
+# Settings (environment): HPCB_TC_DIR (state dir), HPCB_TC_USER (alice), HPCB_TC_SECOND_USER (bob),
 # HPCB_TC_SSH_PORT (2222), HPCB_TC_CTLD_PORT (6817), HPCB_TC_DBD_PORT (6819),
 # HPCB_TC_SLURMD_PORT (17001, four consecutive ports), HPCB_TC_MAX_SESSIONS (10),
 # HPCB_TC_SSH_PORT_NOSFTP (2223: the same sshd without SFTP, for the transport's fallback).
@@ -22,6 +22,7 @@ set -euo pipefail
 
 DIR=${HPCB_TC_DIR:-/var/lib/hpcbridge-testcluster}
 TC_USER=${HPCB_TC_USER:-alice}
+SECOND_USER=${HPCB_TC_SECOND_USER:-bob}
 SSH_PORT=${HPCB_TC_SSH_PORT:-2222}
 NOSFTP_PORT=${HPCB_TC_SSH_PORT_NOSFTP:-2223} # a second sshd without the sftp subsystem, as some sites run
 OTP_PORT=${HPCB_TC_SSH_PORT_OTP:-2224} # a third that asks for a one-time code after the key (two-factor sites)
@@ -112,6 +113,20 @@ JobAcctGatherType=jobacct_gather/linux
 JobAcctGatherFrequency=5
 # Kill a job that outgrows --mem (there is no cgroup here) so out-of-memory failures can be provoked.
 JobAcctGatherParams=OverMemoryKill
+# Issue 28: multifactor priority with fairshare weighted most, as on shared sites; a short half-life and a
+# one-minute recalculation so a test's usage shows in sshare/sprio quickly. PriorityType and
+# AccountingStorageEnforce are read at slurmctld start only (restart_slurmctld_if_needed).
+PriorityType=priority/multifactor
+PriorityDecayHalfLife=00:10:00
+PriorityCalcPeriod=1
+PriorityMaxAge=1-00:00:00
+PriorityWeightFairshare=10000
+PriorityWeightAge=1000
+PriorityWeightJobSize=1000
+PriorityWeightPartition=1000
+PriorityWeightQOS=1000
+# Associations, limits (GrpTRES, MaxWall) and QOS enforced, as on real sites.
+AccountingStorageEnforce=associations,limits,qos
 NodeName=gpu[1-2] NodeHostname=$host NodeAddr=127.0.0.1 Port=$p1-$p2 CPUs=2 RealMemory=4000 Gres=gpu:a100:4
 NodeName=cpu[1-2] NodeHostname=$host NodeAddr=127.0.0.1 Port=$p3-$p4 CPUs=2 RealMemory=4000
 PartitionName=gpu Nodes=gpu[1-2] MaxTime=1-00:00:00 State=UP
@@ -203,6 +218,10 @@ start_slurmdbd() {
   wait_for 60 slurmdbd sacctmgr -n list cluster
 }
 
+has_assoc() { # has_assoc ACCOUNT USER
+  sacctmgr -nP show assoc where cluster="$CLUSTER_NAME" account="$1" user="$2" format=user | grep -qx "$2"
+}
+
 register_accounting() {
   sacctmgr -n list cluster format=cluster | grep -qw "$CLUSTER_NAME" \
     || sacctmgr -i add cluster "$CLUSTER_NAME" >/dev/null
@@ -212,6 +231,20 @@ register_accounting() {
     sacctmgr -n list user format=user | grep -qw "$u" \
       || sacctmgr -i add user "$u" Account=research >/dev/null
   done
+  # Issue 28: a second user in the same account (fairshare among siblings), an account with a GPU cap
+  # (GrpTRES; the user's default account stays research) and a QOS with a short wall limit.
+  has_assoc research "$SECOND_USER" || sacctmgr -i add user "$SECOND_USER" Account=research >/dev/null
+  sacctmgr -nP list account format=account | grep -qx capped \
+    || sacctmgr -i add account capped Description=hpcbridge-gpu-cap Organization=hpcb >/dev/null
+  sacctmgr -nP show assoc where cluster="$CLUSTER_NAME" account=capped format=user,grptres | grep -qx '|gres/gpu=2' \
+    || sacctmgr -i modify account capped where cluster="$CLUSTER_NAME" set GrpTRES=gres/gpu=2 >/dev/null
+  has_assoc capped "$TC_USER" || sacctmgr -i add user "$TC_USER" Account=capped >/dev/null
+  sacctmgr -nP list qos format=name | grep -qx short || sacctmgr -i add qos short >/dev/null
+  sacctmgr -nP list qos where name=short format=maxwall | grep -qx '00:30:00' \
+    || sacctmgr -i modify qos short set MaxWall=00:30:00 >/dev/null
+  if sacctmgr -nP show assoc where cluster="$CLUSTER_NAME" user="$TC_USER" format=qos | grep -vqx 'normal,short'; then
+    sacctmgr -i modify user "$TC_USER" where cluster="$CLUSTER_NAME" set QOS=normal,short DefaultQOS=normal >/dev/null
+  fi
 }
 
 start_slurmctld() {
@@ -220,6 +253,27 @@ start_slurmctld() {
     /usr/sbin/slurmctld
   fi
   wait_for 60 slurmctld scontrol ping
+}
+
+conf_value() { sed -n "s/^$1=//p" /etc/slurm/slurm.conf; }
+live_value() { scontrol show config | sed -n "s/^$1 *= *//p"; }
+
+restart_slurmctld_if_needed() {
+  # PriorityType and AccountingStorageEnforce are read at start only (scontrol reconfigure keeps the old
+  # ones): a running slurmctld that differs from slurm.conf is stopped (state saved; jobs keep running on
+  # the slurmds) and started again. Nothing happens when it already runs with them.
+  local key want have restart=0
+  for key in PriorityType AccountingStorageEnforce; do
+    want=$(conf_value "$key"); have=$(live_value "$key")
+    [ "$want" = "$have" ] || { log "slurmctld runs $key=$have, slurm.conf says $want"; restart=1; }
+  done
+  [ "$restart" = 1 ] || return 0
+  local pid; pid=$(cat "$DIR/slurmctld.pid")
+  log "restarting slurmctld"
+  kill "$pid"
+  wait_for 60 "slurmctld to stop" sh -c "! kill -0 $pid 2>/dev/null"
+  CONFIG_CHANGED=0
+  start_slurmctld
 }
 
 start_slurmds() {
@@ -244,6 +298,12 @@ make_user() {
   if ! id "$TC_USER" >/dev/null 2>&1; then
     log "creating user $TC_USER"
     useradd -m -s /bin/bash "$TC_USER"
+  fi
+  # The second user (issue 28: a sibling in research; tests submit as it with su - bob -c 'sbatch ...' and
+  # write its output to its home). No key: nobody logs in as it.
+  if ! id "$SECOND_USER" >/dev/null 2>&1; then
+    log "creating user $SECOND_USER"
+    useradd -m -s /bin/bash "$SECOND_USER"
   fi
   usermod -p '*' -s /bin/bash "$TC_USER" # unlocked, no password: key only
   local home; home=$(getent passwd "$TC_USER" | cut -d: -f6)
@@ -346,6 +406,13 @@ install_nvidia_smi_standin() {
   install -d -m 1777 "$DIR/nvidia-smi"
 }
 
+install_lfs_standin() {
+  # No Lustre here: a stand-in lfs (its header says which forms and format it prints) for get_quotas, with
+  # quota values the tests write into a world-writable directory (sticky, like /tmp).
+  install -m 755 "$(dirname "$(readlink -f "$0")")/lfs" /usr/local/bin/lfs
+  install -d -m 1777 "$DIR/lfs"
+}
+
 make_image() { # make_image NAME AGE_DAYS: a real squashfs image with a marker file inside
   local out="$LUSTRE/images/$1" tmp
   [ -s "$out" ] && return 0
@@ -439,11 +506,13 @@ cmd_up() {
   start_slurmdbd
   register_accounting
   start_slurmctld
+  restart_slurmctld_if_needed
   start_slurmds
   if [ "${CONFIG_CHANGED:-0}" = 1 ]; then log "slurm.conf changed: scontrol reconfigure"; scontrol reconfigure; fi
   start_sshd
   install_pyxis_standin
   install_nvidia_smi_standin
+  install_lfs_standin
   start_otp_sshd
   make_lustre
   make_jupyter_env

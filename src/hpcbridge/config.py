@@ -139,6 +139,11 @@ class ClusterConfig(BaseModel):
     cache_ttl: float = Field(2.0, description="seconds a queue listing is reused across callers")
     log_stall_minutes: int = Field(10, ge=0, description="a running job's output unchanged this long is "
                                                          "flagged as trouble (0: never)")
+    team: list[str] = Field(default_factory=list, description="user names of your team, highlighted in "
+                                                             "get_team_usage and on the compute page")
+    quota_command: list[str] = Field(default_factory=list, description="site quota command (argv; {user} and "
+                                     "{group} are filled in) for GPFS/NFS/vendor file systems: prints an "
+                                     "lfs-style table or `FILESYSTEM USED LIMIT [GRACE]` lines")
     user_root: str | None = Field(None, description="base of the directories below (default: login home)")
     dir_datasets: str | None = Field(None, description="datasets (default user_root/data) -> /datasets")
     dir_results: str | None = Field(None, description="results (default user_root/results) -> /results")

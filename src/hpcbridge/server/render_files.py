@@ -80,5 +80,5 @@ def disk_usage(rows: list[DiskUsage]) -> str:
             fs = f" (file system {r.mount}: {human(r.filesystem_avail_bytes)} free of {human(r.filesystem_size_bytes)})"
         lines.append(f"  {r.kind:<15} {human(r.used_bytes):>8}  {r.path}{fs}{'  ' + r.note if r.note else ''}")
     quotas = {r.quota for r in rows if r.quota}
-    lines += [f"quota:\n{q}" for q in quotas] or ["quota: no lfs quota / quota command on this cluster"]
+    lines += [f"quota:\n{q}" for q in quotas] or ["quota: none found (lfs quota, quota, quota_command; see get_quotas)"]
     return "\n".join(lines)

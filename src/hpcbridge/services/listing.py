@@ -12,6 +12,7 @@ from ..directories import age_minutes, glob_pattern, is_sensitive, size_bytes
 from ..errors import InvalidParameter
 from ..models import next_offset
 from .cluster import Cluster
+from .quotas import get_quotas, quota_line
 from .sandbox import Sandbox
 
 MAX_ENTRIES = 20_000  # never pull more than this many entries from one find
@@ -204,21 +205,12 @@ async def disk_report(cluster: Cluster, path: str | None, kind: str | None) -> l
         exists = await dirs_exist(cluster, [p for _, p in targets])
         targets = [t for t, e in zip(targets, exists, strict=True) if e]
     rows = [await disk_usage(cluster, real, k) for k, real in targets]
-    quota = await quota_text(cluster, [r.mount for r in rows if r.mount])
+    quota = await quota_text(cluster)
     return [replace(r, quota=quota) for r in rows]
 
 
-async def quota_text(cluster: Cluster, mounts: list[str]) -> str:
-    """`lfs quota` on Lustre mounts, else `quota`; '' where neither exists (most test machines)."""
-    tools = await cluster.run(["sh", "-c", "command -v lfs; command -v quota"])
-    found = tools.stdout
-    if "lfs" in found:
-        outputs = []
-        for mount in dict.fromkeys(mounts):
-            res = await cluster.run(["lfs", "quota", "-h", "-u", await cluster.user(), mount])
-            outputs.append(res.stdout.strip() or res.stderr.strip())
-        return "\n".join(outputs)[:4000]
-    if "quota" in found:
-        res = await cluster.run(["quota", "-s"])
-        return (res.stdout.strip() or res.stderr.strip())[:4000]
-    return ""
+async def quota_text(cluster: Cluster) -> str:
+    """The user's quotas (services/quotas.py: lfs quota, quota, the site's quota_command), one line each; ''
+    where the cluster has none."""
+    report = await get_quotas(cluster)
+    return "\n".join(quota_line(q) for q in report.quotas)[:4000]

@@ -106,6 +106,11 @@ def watcher_for(cluster: Cluster) -> QueueWatcher:
     return _WATCHERS[cluster]
 
 
+def running_watcher(cluster: Cluster) -> QueueWatcher | None:
+    """The cluster's watcher if one exists (someone waited on a job), without starting one."""
+    return _WATCHERS.get(cluster)
+
+
 @dataclass(frozen=True)
 class Transition:
     at: str
