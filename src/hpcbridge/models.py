@@ -202,7 +202,7 @@ class JobDetails:
     end_time: str = ""
     memory: str = ""
     tres: str = ""
-    gpu_indices: str = ""
+    gpu_indices: str = ""  # "0-1" on one node; "gpu1:1-2 gpu2:0-1" when the nodes of a job hold different devices
     reason_explained: str = ""
     source: str = "controller"  # controller | accounting
     raw: dict[str, str] = field(default_factory=dict)

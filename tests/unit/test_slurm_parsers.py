@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -136,6 +137,28 @@ def test_live_scontrol_job_detail() -> None:
     running = next(d for d in details if d.job.state is JobState.RUNNING)
     assert running.gpu_indices == "0-2" and running.stdout_path.startswith("/home/")
     assert running.job.gpus == (GpuCount("a100", 3),)
+
+
+def test_live_two_node_job_keeps_each_nodes_gpu_indices() -> None:
+    """Recorded here: a 2-node job with 2 GPUs per node whose nodes hold different devices (another job held
+    gpu1's device 0); scontrol prints one detail line per node. Both nodes' indices, never only the first."""
+    (job,) = slurm_text.parse_jobs_detail(_live("scontrol-show-job-d-two-nodes.txt"))
+    assert job.gpu_indices == "gpu1:1-2 gpu2:0-1" and job.job.node_list == "gpu[1-2]"
+    same = _live("scontrol-show-job-d-two-nodes.txt").replace("IDX:1-2", "IDX:0-1")
+    assert slurm_text.parse_jobs_detail(same)[0].gpu_indices == "gpu1:0-1 gpu2:0-1"
+
+
+def test_json_gres_detail_of_a_multi_node_job_is_per_node() -> None:
+    """No recorded JSON has a multi-node GPU job: gres_detail (one entry per allocated node, in node order,
+    as the 23.02 fixture's single entry shows) is built here in that shape."""
+    from hpcbridge.backends.slurm import jsonout
+
+    job = {"job_id": 7, "name": "x", "job_state": "RUNNING", "nodes": "gpu[1-2]", "node_count": 2,
+           "gres_detail": ["gpu:a100:2(IDX:1-2)", "gpu:a100:2(IDX:0-1)"]}
+    (details,) = jsonout.parse_jobs(json.dumps({"jobs": [job]}))
+    assert details.gpu_indices == "gpu1:1-2 gpu2:0-1"
+    job["gres_detail"] = ["gpu:a100:2(IDX:0-1)"]
+    assert jsonout.parse_jobs(json.dumps({"jobs": [job]}))[0].gpu_indices == "0-1"
 
 
 def test_live_sinfo_json_flat_nodes() -> None:

@@ -139,5 +139,27 @@ def gpu_indices(text: str | None) -> str:
     return ",".join(found)
 
 
+# `scontrol show job -d` prints one detail line per group of nodes with the same allocation:
+#     Nodes=gpu1 CPU_IDs=0 Mem=500 GRES=gpu:a100:2(IDX:0-1)
+#     Nodes=gpu[2-3] CPU_IDs=0-1 Mem=500 GRES=gpu:a100:4(IDX:0-3)
+# and the JSON forms a `gres_detail` list with one entry per allocated node, in node order.
+_DETAIL_LINE = re.compile(r"^[ \t]+Nodes=(\S+) .*?\bGRES=(\S+)", re.MULTILINE)
+
+
+def detail_lines(record_text: str) -> list[tuple[str, str]]:
+    """(nodes, GRES) of each detail line of one `scontrol show job -d` record."""
+    return _DETAIL_LINE.findall(record_text)
+
+
+def indices_per_node(pairs: list[tuple[str, str]]) -> str:
+    """'0-1' for a job on one node (or one group of nodes sharing the same indices); 'gpu1:0-1 gpu2:2-3' when
+    its nodes hold different devices, so the indices of a multi-node job are never read as one node's."""
+    found = [(nodes, gpu_indices(text)) for nodes, text in pairs]
+    found = [(nodes, idx) for nodes, idx in found if idx]
+    if len({idx for _, idx in found}) <= 1 and len(found) <= 1:
+        return found[0][1] if found else ""
+    return " ".join(f"{nodes}:{idx}" for nodes, idx in found)
+
+
 def total(gpus: tuple[GpuCount, ...]) -> int:
     return sum(g.count for g in gpus)

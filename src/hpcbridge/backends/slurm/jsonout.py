@@ -18,6 +18,7 @@ from ...models import Job, JobDetails, JobRecord, JobStep, Node
 from . import gres
 from .ids import json_job_id
 from .states import explain_reason, job_state, native_state_text, node_state
+from .text import expand_hostlist
 
 
 def num(value: Any) -> int | None:
@@ -141,10 +142,21 @@ def _job(j: dict[str, Any]) -> JobDetails:
         stdout_path=_text(j.get("standard_output")), stderr_path=_text(j.get("standard_error")),
         command=_text(j.get("command")), dependency=_text(j.get("dependency")), comment=_text(j.get("comment")),
         end_time=ts(j.get("end_time")), tres=tres,
-        gpu_indices=gres.gpu_indices(_text(j.get("gres_detail"))),
+        gpu_indices=_indices(j),
         reason_explained="" if state.final else explain_reason(reason),
         source="controller",
     )
+
+
+def _indices(j: dict[str, Any]) -> str:
+    """gres_detail has one entry per allocated node, in the order of the job's expanded node list."""
+    detail = j.get("gres_detail")
+    if not isinstance(detail, list) or len(detail) <= 1:
+        return gres.gpu_indices(_text(detail))
+    names = expand_hostlist(_job_nodes(j))
+    if len(names) != len(detail):
+        return gres.gpu_indices(_text(detail))
+    return gres.indices_per_node([(n, str(d)) for n, d in zip(names, detail, strict=True)])
 
 
 def _tres_text(items: Any) -> str:

@@ -175,7 +175,7 @@ def _strip_uid(value: str) -> str:
     return re.sub(r"\(\d+\)$", "", value or "")
 
 
-def parse_job_record(rec: dict[str, str]) -> JobDetails:
+def parse_job_record(rec: dict[str, str], node_gres: list[tuple[str, str]] | None = None) -> JobDetails:
     reason = rec.get("Reason", "")
     num_nodes = _int(rec.get("NumNodes"))
     gpus = gres.job_gpus(rec.get("AllocTRES") or rec.get("TRES") or rec.get("ReqTRES"), num_nodes,
@@ -218,7 +218,7 @@ def parse_job_record(rec: dict[str, str]) -> JobDetails:
         end_time=epoch_to_iso(rec.get("EndTime", "")),
         memory=rec.get("MinMemoryNode") or rec.get("MinMemoryCPU", ""),
         tres=rec.get("AllocTRES") or rec.get("TRES") or rec.get("ReqTRES", ""),
-        gpu_indices=gres.gpu_indices(rec.get("GRES")),
+        gpu_indices=gres.indices_per_node(node_gres) if node_gres else gres.gpu_indices(rec.get("GRES")),
         reason_explained=explain_reason(reason) if job.state.final is False else "",
         source="controller",
         raw=rec,
@@ -226,7 +226,7 @@ def parse_job_record(rec: dict[str, str]) -> JobDetails:
 
 
 def parse_jobs_detail(text: str) -> list[JobDetails]:
-    return [parse_job_record(parse_kv_record(r)) for r in split_records(text, "JobId")]
+    return [parse_job_record(parse_kv_record(r), gres.detail_lines(r)) for r in split_records(text, "JobId")]
 
 
 def parse_squeue(text: str) -> list[Job]:
