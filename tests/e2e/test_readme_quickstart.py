@@ -92,10 +92,7 @@ async def test_quick_start_commands_and_client_configs(stranger: dict[str, str],
     steps = [c for c in _commands("hpcbridge ") if c[1] != "serve"]
     assert [c[1] for c in steps][:2] == ["cluster", "check"], steps
     for argv in steps:
-        done = subprocess.run(_as_stranger(argv, tc_env, home), env=stranger, capture_output=True, text=True,
-                              timeout=180, check=False)
-        assert done.returncode == 0, f"{argv}: {done.stdout}\n{done.stderr}"
-        assert "[FAIL]" not in done.stdout, done.stdout
+        _run_ok(_as_stranger(argv, tc_env, home), stranger)
     config = Path(home, ".config", "hpcbridge", "config.toml").read_text()
     assert "[clusters.mycluster]" in config and 'host = "login.example.org"' in config
 
@@ -119,15 +116,26 @@ async def test_quick_start_commands_and_client_configs(stranger: dict[str, str],
     url = next(a for a in http_add if a.startswith("http://")).replace("8765", str(port))
     token_path = re.search(r"\$\(cat (\S+)\)", QUICK)
     assert token_path, "the README says where the token is"
-    proc = subprocess.Popen(serve, env=stranger, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    proc = _start(serve, stranger, port)
     try:
-        _wait_port(port, proc)
         token = Path(token_path.group(1).replace("~/", home + "/")).read_text().strip()
         page = await _list_jobs(StreamableHttpTransport(url, headers={"Authorization": f"Bearer {token}"}))
         assert "items" in page
     finally:
         proc.terminate()
         proc.wait(30)
+
+
+def _run_ok(argv: list[str], env: dict[str, str]) -> None:
+    done = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=180, check=False)
+    assert done.returncode == 0, f"{argv}: {done.stdout}\n{done.stderr}"
+    assert "[FAIL]" not in done.stdout, done.stdout
+
+
+def _start(argv: list[str], env: dict[str, str], port: int) -> subprocess.Popen[bytes]:
+    proc = subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    _wait_port(port, proc)
+    return proc
 
 
 def _free_port() -> int:
