@@ -141,7 +141,7 @@ def render(u: TeamUsage, limit: int = 15) -> str:
     lines = [(f"{u.cluster} now: {u.gpus_running} GPUs running, {u.jobs_running} jobs running, {u.jobs_pending} "
              f"pending; you ({u.user}) hold {u.my_gpus} GPUs ({share})")]
     if u.team:
-        lines.append(f"team ({', '.join(u.team)}): {u.team_gpus} GPUs ({u.team_share_percent or 0:g}%)")
+        lines.append(f"you and your team ({', '.join(u.team)}): {u.team_gpus} GPUs ({u.team_share_percent or 0:g}%)")
     for h in u.gpu_types:
         lines.append(f"who holds the {h.gpu_type} GPUs ({h.running}): "
                      + ", ".join(f"{user} {n}" for user, n in h.holders.items()))
