@@ -12,7 +12,7 @@ import signal
 import sys
 from typing import Any
 
-from . import cli_admin
+from . import cli_admin, cli_settings
 from .config import DEFAULT_TOOLSETS, TOOLSETS, Settings, load_settings, toolset_list
 from .errors import ConfigError, HpcBridgeError
 from .services.interactive import Sessions
@@ -210,6 +210,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command == "cluster":  # before load_settings: the file may have no cluster yet
             return cli_admin.cluster_command(args)
+        if args.command == "settings":
+            return cli_settings.settings_command(args)
         settings = load_settings()
         _setup_logging(settings.log_level if args.command in ("serve", "dashboard") else "WARNING")
         if args.command not in ("serve", "dashboard"):  # fastmcp logs each tool error; the CLI prints it once itself

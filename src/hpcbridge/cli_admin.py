@@ -9,7 +9,7 @@ import sys
 from dataclasses import asdict
 from typing import Any
 
-from . import config_edit
+from . import cli_settings, config_edit
 from .backends import registry as scheduler_registry
 from .config import Settings, config_file_path, load_settings
 from .errors import ConfigError
@@ -41,6 +41,7 @@ def add_parsers(sub: Any) -> None:
     verbs.add_parser("list", help="clusters the server would use (file and SLURM_*/PBS_* variables)")
     remove = verbs.add_parser("remove", help="remove a [clusters.NAME] table")
     remove.add_argument("name")
+    cli_settings.add_parsers(sub, verbs)
     _history_parsers(sub)
 
 
@@ -76,6 +77,8 @@ def cluster_command(args: argparse.Namespace) -> int:
     path = config_file_path()
     if args.verb == "list":
         return _list_clusters(load_settings())
+    if args.verb in ("show", "set"):
+        return cli_settings.cluster_command(args)
     doc = config_edit.read_document(path)
     if args.verb == "remove":
         config_edit.remove_cluster(doc, args.name)

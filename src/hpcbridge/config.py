@@ -386,6 +386,13 @@ def _dashboard_config(data: dict[str, object], server: ServerEnv) -> DashboardCo
         raise ConfigError(f"[dashboard]: {_first_error(exc)}") from exc
 
 
+def _config_section(data: dict[str, object]) -> ConfigSection:
+    try:
+        return ConfigSection.model_validate(dict(cast(dict[str, Any], data.get("config") or {})))
+    except ValidationError as exc:
+        raise ConfigError(f"[config]: {_first_error(exc)}") from exc
+
+
 class HistoryConfig(BaseModel):
     """`[history]` in the TOML file: the job history's store and the recorder's polling rule."""
 
@@ -407,9 +414,19 @@ class HistoryConfig(BaseModel):
     backup_keep: int = Field(7, ge=1, le=1000, description="backups kept")
 
 
+class ConfigSection(BaseModel):
+    """`[config]` in the TOML file: who may change the configuration through the config tools and the
+    dashboard's Settings page (the CLI is the file's owner and always may)."""
+
+    model_config = ConfigDict(extra="forbid")
+    editors: list[str] = Field(default_factory=lambda: ["local"],
+                               description="principals that may change the configuration: 'local' is stdio "
+                                           "(the machine's owner); an HTTP token's name lets that client")
+
+
 TOOLSETS = (
     "cluster", "jobs", "agent", "watch", "account", "files", "containers", "interactive", "history", "jupyter",
-    "tensorpool",
+    "tensorpool", "config",
 )
 DEFAULT_TOOLSETS = ("cluster", "jobs", "agent")
 
@@ -437,6 +454,7 @@ class Settings(BaseModel):
     toolsets: list[str] = Field(default_factory=lambda: list(DEFAULT_TOOLSETS))
     history: HistoryConfig = Field(default_factory=lambda: HistoryConfig.model_validate({}))
     dashboard: DashboardConfig = Field(default_factory=lambda: DashboardConfig.model_validate({}))
+    config: ConfigSection = Field(default_factory=lambda: ConfigSection.model_validate({}))
     source: str = ""
 
     def cluster(self, name: str | None) -> ClusterConfig:
@@ -520,7 +538,7 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
                             log_level=str(data.get("log_level", server.log_level)), tool_aliases=aliases,
                             toolsets=toolset_list(server.toolsets or data.get("toolsets") or list(DEFAULT_TOOLSETS)),
                             source=str(path) if path.exists() else "environment",
-                            dashboard=_dashboard_config(data, server))
+                            dashboard=_dashboard_config(data, server), config=_config_section(data))
     except ValidationError as exc:
         raise ConfigError(f"tool_aliases: {_first_error(exc)} (the only alias set is 'pbs')") from exc
     return settings

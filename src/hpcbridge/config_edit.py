@@ -11,6 +11,7 @@ import contextlib
 import os
 import re
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -41,7 +42,7 @@ def read_document(path: Path) -> TOMLDocument:
         raise ConfigError(f"{path}: cannot read: {exc.strerror}") from exc
 
 
-def parse_settings(pairs: list[str]) -> dict[str, Any]:
+def parse_settings(pairs: list[str], parameter: str = "--set") -> dict[str, Any]:
     """KEY=VALUE pairs (`policy.max_gpus=4` for the policy table); values are TOML values when they parse as
     one (4, true, ["a", "b"]), else text. Unknown keys and secrets are refused by name."""
     values: dict[str, Any] = {}
@@ -49,17 +50,17 @@ def parse_settings(pairs: list[str]) -> dict[str, Any]:
         key, sep, text = pair.partition("=")
         key = key.strip()
         if not sep or not key:
-            raise InvalidParameter("--set", f"{pair!r} is not KEY=VALUE", "--set max_channels=4")
+            raise InvalidParameter(parameter, f"{pair!r} is not KEY=VALUE", "--set max_channels=4")
         if key in SECRET_KEYS:
-            raise InvalidParameter("--set", f"{key} on a command line is visible to every user in `ps`",
+            raise InvalidParameter(parameter, f"{key} on a command line is visible to every user in `ps`",
                                    f"use a key (--key-path), or write {key} into the file yourself")
         head, dot, tail = key.partition(".")
         known = POLICY_KEYS if head == "policy" and dot else CLUSTER_KEYS
         if (tail if dot else key) not in known or (dot and head != "policy"):
-            raise InvalidParameter("--set", f"unknown key {key!r}",
+            raise InvalidParameter(parameter, f"unknown key {key!r}",
                                    "one of " + ", ".join(sorted(CLUSTER_KEYS - {"policy"} - SECRET_KEYS))
                                    + ", or policy." + "|policy.".join(sorted(POLICY_KEYS)))
-        value = _value(text)
+        value = parse_value(text)
         if dot:
             values.setdefault("policy", {})[tail] = value
         else:
@@ -67,7 +68,8 @@ def parse_settings(pairs: list[str]) -> dict[str, Any]:
     return values
 
 
-def _value(text: str) -> Any:
+def parse_value(text: str) -> Any:
+    """A TOML value when the text parses as one (4, true, ["a"]), else the text itself."""
     try:
         return tomlkit.parse(f"v = {text}")["v"].unwrap()  # type: ignore[union-attr]
     except TOMLKitError:
@@ -105,11 +107,52 @@ def add_cluster(doc: TOMLDocument, name: str, values: dict[str, Any], replace: b
 
 def remove_cluster(doc: TOMLDocument, name: str) -> None:
     clusters = _clusters_table(doc)
+    _in_file(clusters, name)
+    del clusters[name]
+    check(doc)
+
+
+def update_cluster(doc: TOMLDocument, name: str, values: dict[str, Any], unset: list[str]) -> str | None:
+    """Change keys of `[clusters.NAME]` in place (the table's own comments stay); `unset` keys go back to their
+    default. Returns the cluster that was the default before, when this one takes default = true."""
+    clusters = _clusters_table(doc)
+    table = _in_file(clusters, name)
+    previous = None
+    if values.get("default"):
+        for other, t in clusters.items():
+            if other != name and isinstance(t, Table) and t.get("default"):
+                del t["default"]
+                previous = other
+    for key, value in values.items():
+        if key == "policy":
+            if "policy" not in table:
+                table["policy"] = tomlkit.table()
+            policy = table["policy"]
+            for k, v in value.items():
+                policy[k] = v  # type: ignore[index]
+        else:
+            table[key] = value
+    for key in unset:
+        head, dot, tail = key.partition(".")
+        holder: Any = table.get("policy") if dot and head == "policy" else table
+        if not (dot and head == "policy") and key not in CLUSTER_KEYS or dot and tail not in POLICY_KEYS:
+            raise InvalidParameter("unset", f"unknown key {key!r}", "a cluster key or policy.KEY")
+        if holder is not None and (tail if dot else key) in holder:
+            del holder[tail if dot else key]
+    if isinstance(table.get("policy"), Table) and not table["policy"]:
+        del table["policy"]  # an empty [clusters.NAME.policy] left by --unset says nothing
+    check(doc)
+    return previous
+
+
+def _in_file(clusters: Table, name: str) -> Table:
     if name not in clusters:
         raise NotFound(f"cluster '{name}' is not in the file; clusters there: "
                        f"{', '.join(clusters) or 'none'} (a cluster from SLURM_* variables is not in the file)")
-    del clusters[name]
-    check(doc)
+    table = clusters[name]
+    if not isinstance(table, Table):
+        raise ConfigError(f"the file's clusters.{name} is not a table")
+    return table
 
 
 def check(doc: TOMLDocument) -> None:
@@ -126,9 +169,10 @@ def _clusters_table(doc: TOMLDocument) -> Table:
     return clusters
 
 
-def write_document(path: Path, doc: TOMLDocument) -> None:
+def write_document(path: Path, doc: TOMLDocument, verify: Callable[[Path], object] | None = None) -> None:
     """Replace the file atomically; a new file (and its directory) are readable by the owner only, an existing
-    file keeps its mode."""
+    file keeps its mode. `verify(temp_path)` reads the new text as the server would before it replaces the file
+    (its error leaves the file as it was)."""
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     mode = path.stat().st_mode & 0o777 if path.exists() else 0o600
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
@@ -137,8 +181,12 @@ def write_document(path: Path, doc: TOMLDocument) -> None:
             os.fchmod(fh.fileno(), mode)
             text = tomlkit.dumps(doc)
             fh.write(text if text.endswith("\n") or not text else text + "\n")
+        if verify is not None:
+            verify(Path(tmp))
         os.replace(tmp, path)
-    except OSError as exc:
+    except BaseException as exc:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
+        if not isinstance(exc, OSError):
+            raise
         raise ConfigError(f"{path}: cannot write: {exc.strerror}") from exc

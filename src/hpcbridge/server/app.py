@@ -114,6 +114,7 @@ def create_app(settings: Settings, auth: AuthProvider | None = None, instance: s
         tools_account_usage,
         tools_agent,
         tools_cluster,
+        tools_config,
         tools_containers,
         tools_dirs,
         tools_fileops,
@@ -131,7 +132,8 @@ def create_app(settings: Settings, auth: AuthProvider | None = None, instance: s
     modules = {"cluster": [tools_cluster], "jobs": [tools_jobs, tools_files], "agent": [tools_agent],
                "watch": [tools_watch_stats, tools_watch_logs, tools_watch_metrics],
                "account": [tools_account_standing, tools_account_limits, tools_account_usage],
-               "files": [tools_dirs, tools_fileops], "containers": [tools_containers], "interactive": [], "history": [], "jupyter": [], "tensorpool": []}
+               "files": [tools_dirs, tools_fileops], "containers": [tools_containers], "interactive": [], "history": [], "jupyter": [], "tensorpool": [],
+               "config": [tools_config]}
     assert set(modules) == set(TOOLSETS)
     offered = [name for name in settings.toolsets if _supported(name, registry)]
     if "interactive" in offered:

@@ -77,6 +77,13 @@ class Registry:
             self._clusters[key] = Cluster(config, make_transport(config))
         return self._clusters[key]
 
+    async def forget(self, name: str) -> None:
+        """Drop a built cluster (its configuration changed or went away): its transport is closed and the next
+        get() builds it from the settings afresh."""
+        cluster = self._clusters.pop(name, None)
+        if cluster is not None:
+            await cluster.close()
+
     async def close(self) -> None:
         await asyncio.gather(*(c.close() for c in self._clusters.values()), return_exceptions=True)
         self._clusters.clear()

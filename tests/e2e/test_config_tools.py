@@ -1,0 +1,116 @@
+"""Issue 30, configuration from an agent: a real MCP client on `hpcbridge serve` adds a second cluster (the test
+cluster again), changes its default partition and removes it. After each step the file keeps its comments and
+the running server sees the change (list_clusters; a job submitted on it lands in the new default partition). An
+HTTP principal not in `[config] editors` is refused in one line and the file is untouched."""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastmcp import Client
+from fastmcp.client.transports import StreamableHttpTransport
+from fastmcp.exceptions import ToolError
+
+from .conftest import start_http_server, stdio_server, stop_and_read_log
+
+COMMENT = "# our clusters -- ask Ana before changing"
+
+
+def _config(tc: dict[str, str]) -> str:
+    return (f'{COMMENT}\nlog_level = "INFO"  # keep it quiet\n\n'
+            f'[clusters.main]  # the one we use\nhost = "{tc["SLURM_SSH_HOST"]}"\nport = {tc["SLURM_SSH_PORT"]}\n'
+            f'user = "{tc["SLURM_SSH_USER"]}"\nkey_path = "{tc["SLURM_SSH_KEY_PATH"]}"\n'
+            f'known_hosts = "{tc["SLURM_SSH_KNOWN_HOSTS"]}"\ndefault = true\n')
+
+
+def _second(tc: dict[str, str]) -> dict[str, Any]:
+    return {"host": tc["SLURM_SSH_HOST"], "port": int(tc["SLURM_SSH_PORT"]), "user": tc["SLURM_SSH_USER"],
+            "key_path": tc["SLURM_SSH_KEY_PATH"], "known_hosts": tc["SLURM_SSH_KNOWN_HOSTS"],
+            "default_partition": "cpu", "policy.max_gpus": 2}
+
+
+def _kept(path: Path) -> dict[str, Any]:
+    text = path.read_text()
+    assert COMMENT in text and "# the one we use" in text and "# keep it quiet" in text, text
+    return tomllib.loads(text)
+
+
+async def _partition_of_a_held_job(client: Client, cluster: str) -> str:
+    submitted = await client.call_tool("submit_job", {"script_content": "sleep 1", "job_name": "h30a-config-e2e",
+                                                      "hold": True, "time_limit": "1", "cluster": cluster})
+    job_id = submitted.structured_content["job_id"]
+    try:
+        details = await client.call_tool("get_job_details", {"job_id": job_id, "cluster": cluster})
+        return str(details.structured_content["job"]["partition"])
+    finally:
+        await client.call_tool("cancel_job", {"job_id": job_id, "cluster": cluster})
+
+
+async def test_an_agent_adds_changes_and_removes_a_cluster(tmp_path: Path, tc_env: dict[str, str]) -> None:
+    path = tmp_path / "config.toml"
+    async with stdio_server(tmp_path, _config(tc_env), "cluster,jobs,account,config") as client:
+        names = {t.name for t in await client.list_tools()}
+        assert {"get_cluster_config", "add_cluster_config", "update_cluster_config", "remove_cluster_config",
+                "list_settings", "set_setting", "list_clusters"} <= names
+
+        added = await client.call_tool("add_cluster_config", {"cluster": "second", "values": _second(tc_env)})
+        assert added.structured_content["applied_now"] == ["clusters: second"], added.structured_content
+        data = _kept(path)
+        assert data["clusters"]["second"]["default_partition"] == "cpu"
+        assert data["clusters"]["second"]["policy"]["max_gpus"] == 2
+        listing = (await client.call_tool("list_clusters", {})).structured_content
+        second = next(c for c in listing["clusters"] if c["name"] == "second")
+        assert second["reachable"], second
+        assert await _partition_of_a_held_job(client, "second") == "cpu"
+
+        await client.call_tool("update_cluster_config", {"cluster": "second", "values": {"default_partition": "gpu"}})
+        assert _kept(path)["clusters"]["second"]["default_partition"] == "gpu"
+        shown = (await client.call_tool("get_cluster_config", {"cluster": "second"})).structured_content
+        assert shown["keys"]["default_partition"] == "gpu" and shown["source"] == "file"
+        assert await _partition_of_a_held_job(client, "second") == "gpu"  # the running server took it
+
+        with pytest.raises(ToolError, match="visible to every user"):
+            await client.call_tool("update_cluster_config", {"cluster": "second", "values": {"password": "x"}})
+        with pytest.raises(ToolError, match="unknown key 'default_partiton'"):
+            await client.call_tool("update_cluster_config", {"cluster": "second",
+                                                             "values": {"default_partiton": "gpu"}})
+
+        await client.call_tool("remove_cluster_config", {"cluster": "second"})
+        assert "second" not in _kept(path)["clusters"]
+        listing = (await client.call_tool("list_clusters", {})).structured_content
+        assert [c["name"] for c in listing["clusters"]] == ["main"]
+        with pytest.raises(ToolError, match="cluster 'second' is not configured"):
+            await client.call_tool("get_cluster_status", {"cluster": "second"})
+
+        changed = await client.call_tool("set_setting", {"key": "history.active_minutes", "value": 7})
+        assert changed.structured_content["needs_restart"] == ["history.active_minutes"]
+        assert _kept(path)["history"]["active_minutes"] == 7
+
+
+async def test_a_principal_not_in_the_editors_is_refused(tmp_path: Path, tc_env: dict[str, str]) -> None:
+    path = tmp_path / "config.toml"
+    path.write_text(_config(tc_env) + '\n[clusters.main.policy]\nmax_gpus = 4\n')
+    token = "h30a-" + os.urandom(16).hex()
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SLURM_", "HPCBRIDGE_", "PBS_"))}
+    env.update(HPCBRIDGE_CONFIG=str(path), HPCBRIDGE_STATE_DIR=str(tmp_path / "state"),
+               HPCBRIDGE_TOOLSETS="config", HPCBRIDGE_HTTP_TOKEN=token)
+    proc, url = start_http_server(env)
+    before = path.read_text()
+    try:
+        async with Client(StreamableHttpTransport(url, auth=token), timeout=60) as client:
+            listing = await client.call_tool("list_settings", {"key": "config.editors"})
+            assert listing.structured_content["may_edit"] is False
+            assert listing.structured_content["settings"][0]["value"] == ["local"]
+            with pytest.raises(ToolError) as refused:
+                await client.call_tool("update_cluster_config", {"cluster": "main",
+                                                                 "values": {"policy.max_gpus": 64}})
+            message = str(refused.value)
+            assert "'default' may not change the configuration" in message and "\n" not in message
+    finally:
+        log = stop_and_read_log(proc)
+    assert path.read_text() == before
+    assert "config principal=default refused: change cluster 'main'" in log
