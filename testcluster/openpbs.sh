@@ -200,13 +200,24 @@ configure_server() {
   qmgr_ns "list resource gpu_type" >/dev/null 2>&1 || qmgr_ns "create resource gpu_type type=string, flag=h"
   qmgr_ns "list queue gpu" >/dev/null 2>&1 || qmgr_ns "create queue gpu queue_type=execution"
   qmgr_ns "set queue gpu enabled = true, started = true, resources_max.walltime = 24:00:00"
+  # a limit as sites set them (issue 28: limits before submitting): each user's running GPUs in the gpu queue
+  qmgr_ns "set queue gpu max_run_res.ngpus = [u:PBS_GENERIC=6]"
   qmgr_ns "set queue workq resources_max.walltime = 168:00:00"
   qmgr_ns "list node $host" >/dev/null 2>&1 || qmgr_ns "create node $host"
   local sched=$PBS_HOME/sched_priv/sched_config
+  local hup=0
   if ! grep -q '^resources:.*ngpus' "$sched"; then
     sed -i 's/^resources: "\(.*\)"/resources: "\1, ngpus, gpu_type"/' "$sched"
-    kill -HUP "$(head -1 "$PBS_HOME/sched_priv/sched.lock")"
+    hup=1
   fi
+  # Issue 28: strict ordering (with the default backfill_depth 1) makes the scheduler calendar the top job
+  # and set its estimated.start_time / estimated.exec_vnode, as sites that backfill see them. OpenPBS 23.06
+  # has no est_start_time_freq (qmgr: "Syntax error"): estimates exist for calendared jobs only.
+  if grep -q '^strict_ordering:[[:space:]]*false' "$sched"; then
+    sed -i 's/^strict_ordering:[[:space:]]*false/strict_ordering: true/' "$sched"
+    hup=1
+  fi
+  if [ "$hup" = 1 ]; then kill -HUP "$(head -1 "$PBS_HOME/sched_priv/sched.lock")"; fi
 }
 
 configure_mom() {
