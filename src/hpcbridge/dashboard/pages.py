@@ -31,6 +31,7 @@ from . import (
     job_metrics,
     job_stats,
     params,
+    settings_page,
     web,
 )
 from .auth import LIFETIME_S, Login, Logins, cookie_name
@@ -220,6 +221,7 @@ def register(mcp: FastMCP, registry: Registry, history: History, verifier: Token
         part.register(route, registry, activity.hold, activity.release)
     for standing in (compute_standing, compute_limits, compute_usage):  # issue 28: the compute page's parts
         standing.register(route, registry)
+    settings_page.register(route, registry)  # issue 30: configuration from the browser
 
 
 def _job_of(registry: Registry, request: Request) -> tuple[Any, str]:
