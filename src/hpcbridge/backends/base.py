@@ -28,6 +28,7 @@ from ..models import (
 from ..timewords import absolute_time
 from ..watch.gpustats import ResourceUse
 from .directives import ScriptDirectives
+from .limits import AccountLimits
 from .merge import FromScript
 
 if TYPE_CHECKING:
@@ -120,6 +121,7 @@ class SchedulerBackend(Protocol):
     async def resource_use(self, details: JobDetails, timeout: float) -> ResourceUse: ...  # a running job's GPUs, CPU, RSS
 
     async def privileges(self, user: str) -> str: ...
+    async def limits(self, user: str) -> AccountLimits: ...  # association/QOS or queue/server limits
     async def accounting_available(self) -> bool: ...
     def history_note(self, available: bool) -> str: ...
     def history_time(self, parameter: str, value: str) -> str: ...
@@ -223,6 +225,9 @@ class BasicBackend:
 
     async def privileges(self, user: str) -> str:
         return "unknown (this scheduler reports no privilege levels)"
+
+    async def limits(self, user: str) -> AccountLimits:
+        return AccountLimits(user=user, notes=(f"{self.name} reports no limits",))
 
     async def resource_use(self, details: JobDetails, timeout: float) -> ResourceUse:
         raise refuse(self.name, "live resource use of a running job", "read the job's output or ask the site")

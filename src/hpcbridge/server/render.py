@@ -125,6 +125,7 @@ def job_details(d: JobDetails) -> str:
 
 def submitted(r: SubmitResult) -> str:
     taken = f"\nfrom the script's own directives: {', '.join(r.from_script)}" if r.from_script else ""
+    taken += "".join(f"\nnote: {n}" for n in r.notes)
     if r.test_only:
         return (f"test only (nothing submitted) on {r.cluster}/{r.partition}: {r.scheduler_message}{taken}"
                 f"\n--- effective script ---\n{r.script}")

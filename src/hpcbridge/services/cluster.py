@@ -19,6 +19,7 @@ from ..backends.base import (
     refuse,
 )
 from ..backends.directives import ScriptDirectives
+from ..backends.limits import AccountLimits
 from ..backends.merge import FromScript
 from ..config import ClusterConfig
 from ..errors import (
@@ -40,6 +41,7 @@ from .cache import SingleFlightCache
 audit = logging.getLogger("hpcbridge.audit")
 
 STATIC_TTL = 30.0  # partitions and the login user change rarely
+LIMITS_TTL = 300.0  # association, QOS and queue limits: set by an administrator now and then
 
 
 @dataclass(frozen=True)
@@ -51,6 +53,7 @@ class SubmitResult:
     test_only: bool = False
     scheduler_message: str = ""
     from_script: list[str] = field(default_factory=list)  # values the script's own directives set
+    notes: list[str] = field(default_factory=list)  # limits the job waits on until running jobs end
 
 
 def refuse_if_read_only(config: ClusterConfig, action: str) -> None:
@@ -296,13 +299,13 @@ class Cluster:
             self.check_writable("submitting a job")
         req = await self._complete_request(req)
         await self.backend.check_request(req)
-        await self.check_feasible(req)
+        notes = await self.check_feasible(req)
         script = self.backend.render_script(req)
         output = await self.backend.submit(script, req, test_only=test_only)
         self.cache.invalidate("jobs:")
         if test_only:
-            return SubmitResult("", self.name, req.partition or "", script, True, output)
-        result = SubmitResult(output, self.name, req.partition or "", script)
+            return SubmitResult("", self.name, req.partition or "", script, True, output, notes=notes)
+        result = SubmitResult(output, self.name, req.partition or "", script, notes=notes)
         for listener in self.submitted:
             listener(result)
         return result
@@ -322,9 +325,15 @@ class Cluster:
             working_directory=req.working_directory or self.config.work_dir,
         )
 
-    async def check_feasible(self, req: JobRequest) -> None:
-        """Refuse, before anything is sent, what can never run here or what policy forbids (feasibility.py)."""
-        await feasibility.check(self, req)
+    async def check_feasible(self, req: JobRequest) -> list[str]:
+        """Refuse, before anything is sent, what can never run here, what policy forbids or a limit keeps
+        pending forever (feasibility.py); notes of limits the request waits on."""
+        return await feasibility.check(self, req)
+
+    async def limits(self) -> AccountLimits:
+        """The login user's scheduler limits (association/QOS, queue/server), cached: they change rarely."""
+        user = await self.user()
+        return await self.cache.get("limits", LIMITS_TTL, lambda: self.backend.limits(user))
 
 def details_from_record(record: JobRecord) -> JobDetails:
     """A job that left the controller, described from accounting."""

@@ -9,14 +9,21 @@ from typing import TYPE_CHECKING
 from .. import validate
 from ..errors import InfeasibleRequest, PolicyError
 from ..models import JobRequest, Partition
+from . import limits
 from .resources import gpu_types_in
 
 if TYPE_CHECKING:
     from .cluster import Cluster
 
 
-async def check(c: Cluster, req: JobRequest) -> None:
-    """Refuse, before anything is sent, what can never run here or what policy forbids, saying what is possible."""
+async def check(c: Cluster, req: JobRequest) -> list[str]:
+    """Refuse, before anything is sent, what can never run here, what policy forbids or what a scheduler limit
+    keeps pending forever, saying what is possible; notes for a request that waits on a limit (limits.py)."""
+    await _check(c, req)
+    return await limits.check(c, req)
+
+
+async def _check(c: Cluster, req: JobRequest) -> None:
     policy = c.config.policy
     if not req.partition:  # the server chooses (qsub without -q): only the policy can be checked here
         if policy.allowed_partitions:

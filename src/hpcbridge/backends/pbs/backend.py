@@ -18,8 +18,9 @@ from ...models import CommandResult, Job, JobDetails, JobRecord, JobRequest, Nod
 from ...watch.gpustats import ResourceUse
 from ..base import Capabilities, ContainerUse, InteractiveBackend, JobChanges, Runner, Writer, command_failure
 from ..directives import ScriptDirectives
+from ..limits import AccountLimits
 from ..merge import FromScript
-from . import build, ids, messages, nonprint, outputs, parse, usage
+from . import build, ids, limits, messages, nonprint, outputs, parse, usage
 from . import directives as pbs_directives
 from .jsonfix import BadJson
 
@@ -306,6 +307,15 @@ class PbsBackend:
     async def accounting_available(self) -> bool:
         """PBS Pro with job history keeps finished jobs for `qstat -x`; Torque only briefly."""
         return await self.flavor() == "pbspro"
+
+    async def limits(self, user: str) -> AccountLimits:
+        """Server and queue max_run / max_queued limits (qstat -B -f, qstat -Q -f; any user may read them)."""
+        await self.flavor()
+        queues = self._out(await self._ok("qstat -Q -f", build.queues_argv(self.json)))
+        server = await self._run(build.server_argv(self.json))
+        found = limits.all_limits(queues, self._out(server) if server.ok else "", user)
+        return AccountLimits(user=user, limits=tuple(found), source="qstat -B -f, qstat -Q -f",
+                             notes=() if server.ok else ("the server's limits could not be read",))
 
     async def privileges(self, user: str) -> str:
         """Manager/operator membership from `qmgr -c 'list server'` (the PBS plan's source; a user may list the

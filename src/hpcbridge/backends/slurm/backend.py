@@ -8,8 +8,9 @@ from ...models import CommandResult, Job, JobDetails, JobRecord, JobRequest, Nod
 from ...watch.gpustats import ResourceUse
 from ..base import Capabilities, ContainerUse, InteractiveBackend, JobChanges, Runner, command_failure
 from ..directives import ScriptDirectives
+from ..limits import AccountLimits
 from ..merge import FromScript
-from . import build, ids, messages, outputs, states, usage
+from . import build, ids, limits, messages, outputs, states, usage
 from . import directives as sbatch_directives
 from . import text as parse
 from .interactive import SlurmInteractive
@@ -203,6 +204,28 @@ class SlurmBackend:
         if level == "None":
             return "ordinary user: may cancel, hold and release only its own jobs"
         return f"{level}: may act on other users' jobs"
+
+    async def limits(self, user: str) -> AccountLimits:
+        """The user's association limits (up the account tree) and every QOS's, read with sacctmgr."""
+        assocs = limits.rows((await self._ok("sacctmgr show assoc", limits.assoc_argv(user=user))).stdout,
+                             limits.ASSOC_FIELDS)
+        accounts = sorted({r["Account"] for r in assocs})
+        wanted = accounts
+        for _ in range(8):  # the account rows, then their parents, up to the root
+            if not wanted:
+                break
+            more = limits.rows((await self._ok("sacctmgr show assoc", limits.assoc_argv(accounts=wanted))).stdout,
+                               limits.ASSOC_FIELDS)
+            assocs += [r for r in more if not r["User"]]
+            wanted = limits.parents_missing(assocs)
+        qos = limits.rows((await self._ok("sacctmgr show qos", limits.qos_argv())).stdout, limits.QOS_FIELDS)
+        default = await self._run(limits.default_account_argv(user))
+        mine = [r for r in assocs if r["User"] == user]
+        return AccountLimits(
+            user=user, limits=tuple(limits.assoc_limits(assocs, user) + limits.qos_limits(qos)),
+            default_account=default.stdout.strip().splitlines()[0] if default.ok and default.stdout.strip() else "",
+            default_qos={r["Account"]: r["DefaultQOS"] or limits.only_qos(r["QOS"]) for r in mine},
+            accounts=tuple(accounts), source="sacctmgr show assoc, sacctmgr show qos")
 
     async def accounting_available(self) -> bool:
         result = await self._run(build.accounting_probe_argv())
