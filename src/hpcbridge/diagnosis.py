@@ -29,6 +29,7 @@ class DiagnosisInput:
     elapsed: str = ""
     time_limit: str = ""
     estimated_start: str = ""
+    standing: str = ""  # a pending job's priority, rank and biggest factor (services/standing.priority_words)
     stdout_tail: str = ""
     stderr_tail: str = ""
     output_note: str = ""  # why output could not be read, if it could not
@@ -108,8 +109,10 @@ def _pending(inp: DiagnosisInput) -> Diagnosis | None:
         return _d(inp, "held", f"job {inp.job_id} is held by its owner", [f"reason: {inp.reason}"],
                   "release_job to let it run")
     when = f"; the scheduler expects it to start at {inp.estimated_start}" if inp.estimated_start else ""
-    return _d(inp, "pending", f"job {inp.job_id} is waiting: {inp.reason_explained or inp.reason}{when}",
-              [f"reason: {inp.reason}"] + ([f"estimated start: {inp.estimated_start}"] if inp.estimated_start else []),
+    standing = f" ({inp.standing})" if inp.standing else ""
+    return _d(inp, "pending", f"job {inp.job_id} is waiting: {inp.reason_explained or inp.reason}{standing}{when}",
+              [f"reason: {inp.reason}"] + ([f"standing: {inp.standing}"] if inp.standing else [])
+              + ([f"estimated start: {inp.estimated_start}"] if inp.estimated_start else []),
               "wait_for_job, or recommend_submission to find a partition where it could start sooner")
 
 

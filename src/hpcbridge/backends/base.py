@@ -25,6 +25,7 @@ from ..models import (
     Node,
     Partition,
 )
+from ..standing import PriorityRow, ShareRow, StartEstimate
 from ..timewords import absolute_time
 from ..watch.gpustats import ResourceUse
 from .directives import ScriptDirectives
@@ -51,6 +52,8 @@ class Capabilities:
     forced_delete: bool  # deleting a job whose node does not answer
     history: str  # where finished jobs come from, said to users ("sacct", "qstat -x", ...)
     server_chooses_queue: bool = False  # with no partition and no known default, submit and let the server pick
+    fairshare: bool = False  # the user's fairshare per account (get_fairshare)
+    priority_factors: bool = False  # a pending job's priority in parts and its rank (get_job_priority)
 
 
 @dataclass(frozen=True)
@@ -104,6 +107,10 @@ class SchedulerBackend(Protocol):
     async def output_paths(self, job_ids: list[str]) -> dict[str, tuple[str, str]]: ...
 
     async def history(self, job_ids: list[str] | None = None, user: str | None = None, all_users: bool = False,
+    async def start_estimate(self, job_id: str) -> StartEstimate: ...  # when and where a pending job should start
+    async def fairshare(self, user: str) -> tuple[list[ShareRow], str]: ...  # the share tree, the default account
+    # pending jobs' priority in parts: these jobs, or every pending job of a partition (capability priority_factors)
+    async def priority(self, job_ids: list[str] | None = None, partition: str | None = None) -> list[PriorityRow]: ...
                       start_time: str | None = None, end_time: str | None = None) -> list[JobRecord]: ...
     def read_directives(self, script: str, foreign: tuple[str, ...]) -> tuple[ScriptDirectives, FromScript]: ...
     async def check_request(self, req: JobRequest) -> None: ...
@@ -197,6 +204,15 @@ class BasicBackend:
 
     async def check_request(self, req: JobRequest) -> None:
         return None
+    async def start_estimate(self, job_id: str) -> StartEstimate:
+        return StartEstimate("")
+
+    async def fairshare(self, user: str) -> tuple[list[ShareRow], str]:
+        raise refuse(self.name, "fairshare", "ask the site how it shares the machine")
+
+    async def priority(self, job_ids: list[str] | None = None, partition: str | None = None) -> list[PriorityRow]:
+        raise refuse(self.name, "priority factors", "list_jobs shows the queue's order")
+
 
     async def output_paths(self, job_ids: list[str]) -> dict[str, tuple[str, str]]:
         raise refuse(self.name, "reading running jobs' output paths", "read_job_output on one job")

@@ -33,6 +33,7 @@ from ..errors import (
 )
 from ..models import CommandResult, Job, JobDetails, JobRecord, JobRequest, JobState, Node, Partition
 from ..quoting import shell_join
+from ..standing import PriorityRow, ShareRow, StartEstimate
 from ..transport.base import Transport
 from ..watch.gpustats import ResourceUse
 from . import feasibility
@@ -168,6 +169,16 @@ class Cluster:
 
     async def estimated_start(self, job_id: str) -> str:
         return await self.backend.estimated_start(job_id)
+
+    async def start_estimate(self, job_id: str) -> StartEstimate:
+        return await self.backend.start_estimate(job_id)
+
+    async def fairshare(self, user: str) -> tuple[list[ShareRow], str]:
+        """The user's share tree and default account (services/standing.py says it)."""
+        return await self.backend.fairshare(user)
+
+    async def priority(self, job_ids: list[str] | None = None, partition: str | None = None) -> list[PriorityRow]:
+        return await self.backend.priority(job_ids, partition)
 
     async def privileges(self, user: str) -> str:
         return await self.backend.privileges(user)

@@ -7,9 +7,11 @@ import posixpath
 from ..diagnosis import Diagnosis, DiagnosisInput, diagnose
 from ..errors import HpcBridgeError
 from ..models import JobDetails, JobRecord, JobState
+from ..standing import StartEstimate
 from .cluster import Cluster
 from .files import read_file
 from .progress_look import look_at
+from .standing import priority_words, standing_of
 
 TAIL_LINES = 60
 TAIL_BYTES = 32 * 1024
@@ -57,9 +59,11 @@ async def diagnose_job(cluster: Cluster, job_id: str) -> Diagnosis:
     details = await cluster.job_details(job_id)
     job = details.job
     record = await _record(cluster, job_id) if job.state.final or details.source == "accounting" else None
-    estimated = ""
+    estimated, standing_words = "", ""
     if job.state in (JobState.PENDING, JobState.HELD):
         estimated = await cluster.estimated_start(job_id)
+    if job.state is JobState.PENDING and cluster.capabilities.priority_factors:
+        standing_words = priority_words(await standing_of(cluster, job, StartEstimate(estimated)))
     out_path, err_path = _output_paths(details)
     stdout, out_note = await _tail(cluster, out_path) if job.state is not JobState.PENDING else ("", "")
     stderr, err_note = (await _tail(cluster, err_path)) if err_path and err_path != out_path else ("", "")
@@ -81,6 +85,7 @@ async def diagnose_job(cluster: Cluster, job_id: str) -> Diagnosis:
         elapsed=record.elapsed if record else job.time_used,
         time_limit=job.time_limit or (record.time_limit if record else ""),
         estimated_start=estimated,
+        standing=standing_words,
         stdout_tail=stdout,
         stderr_tail=stderr,
         output_note="; ".join(n for n in (out_note, err_note) if n),

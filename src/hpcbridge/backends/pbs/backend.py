@@ -15,6 +15,7 @@ from typing import TypeVar
 from ... import validate
 from ...errors import InvalidParameter, NotFound, PrivilegeError, SchedulerError, Unsupported
 from ...models import CommandResult, Job, JobDetails, JobRecord, JobRequest, Node, Partition
+from ...standing import PriorityRow, ShareRow, StartEstimate
 from ...watch.gpustats import ResourceUse
 from ..base import Capabilities, ContainerUse, InteractiveBackend, JobChanges, Runner, Writer, command_failure
 from ..directives import ScriptDirectives
@@ -177,6 +178,23 @@ class PbsBackend:
     async def estimated_start(self, job_id: str) -> str:
         details = await self.job(job_id)
         return parse.to_iso(details.raw.get("estimated.start_time", "")) if details else ""
+
+    async def start_estimate(self, job_id: str) -> StartEstimate:
+        """The scheduler's `estimated.start_time` and `estimated.exec_vnode`: set only where it computes
+        them (OpenPBS: strict_ordering or backfill with est_start_time_freq); absent otherwise."""
+        details = await self.job(job_id)
+        if details is None:
+            return StartEstimate("")
+        return StartEstimate(parse.to_iso(details.raw.get("estimated.start_time", "")),
+                             details.raw.get("estimated.exec_vnode", ""))
+
+    async def fairshare(self, user: str) -> tuple[list[ShareRow], str]:
+        raise Unsupported("fairshare is not supported on pbs: PBS keeps its fairshare tree in the scheduler "
+                          "(pbsfs, for administrators only); ask the site, or see diagnose_job for a job's wait")
+
+    async def priority(self, job_ids: list[str] | None = None, partition: str | None = None) -> list[PriorityRow]:
+        raise Unsupported("priority factors are not supported on pbs: the scheduler's job_sort_formula is not "
+                          "shown to users; diagnose_job gives the comment and the start estimate")
 
     async def history(self, job_ids: list[str] | None = None, user: str | None = None,
                       all_users: bool = False, start_time: str | None = None,

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from ... import validate
-from ...errors import InvalidParameter, NotFound, PrivilegeError, SchedulerError
+from ...errors import InvalidParameter, NotFound, PrivilegeError, SchedulerError, Unsupported
 from ...models import CommandResult, Job, JobDetails, JobRecord, JobRequest, Node, Partition
+from ...standing import PriorityRow, ShareRow, StartEstimate
 from ...watch.gpustats import ResourceUse
 from ..base import Capabilities, ContainerUse, InteractiveBackend, JobChanges, Runner, command_failure
 from ..directives import ScriptDirectives
 from ..limits import AccountLimits
 from ..merge import FromScript
-from . import build, ids, limits, messages, outputs, states, usage
+from . import build, ids, limits, messages, outputs, standing, states, usage
 from . import directives as sbatch_directives
 from . import text as parse
 from .interactive import SlurmInteractive
@@ -24,7 +27,8 @@ def command_error(what: str, result: CommandResult) -> SchedulerError:
 class SlurmBackend:
     name = "slurm"
     capabilities = Capabilities(interactive=True, containers=True, gpu_types=True, start_estimate=True,
-                                arrays=True, forced_delete=False, history="sacct")
+                                arrays=True, forced_delete=False, history="sacct", fairshare=True,
+                                priority_factors=True)
     state_words = states.STATE_WORDS
     node_words = states.NODE_WORDS
 
@@ -83,6 +87,27 @@ class SlurmBackend:
         result = await self._run(build.start_argv(job_id))
         text = messages.estimated_start(result.stdout) if result.ok else ""
         return parse.epoch_to_iso(text) if text else ""
+
+    async def start_estimate(self, job_id: str) -> StartEstimate:
+        result = await self._run(standing.start_argv(job_id))
+        found = standing.parse_start(result.stdout) if result.ok else StartEstimate("")
+        return replace(found, start=parse.epoch_to_iso(found.start)) if found.start else found
+
+    async def fairshare(self, user: str) -> tuple[list[ShareRow], str]:
+        rows = standing.parse_sshare((await self._ok("sshare", standing.sshare_argv(user))).stdout)
+        default = await self._run(standing.default_account_argv(user))
+        return rows, (default.stdout.strip().splitlines() or [""])[0] if default.ok else ""
+
+    async def priority(self, job_ids: list[str] | None = None, partition: str | None = None) -> list[PriorityRow]:
+        argv = standing.sprio_jobs_argv(job_ids) if job_ids else standing.sprio_partition_argv(partition or "")
+        result = await self._run(argv)
+        said = result.stdout + result.stderr
+        if standing.no_priority_plugin(said):
+            raise Unsupported("priority factors are not available: this Slurm runs priority/basic (jobs start in "
+                              "submission order; sprio needs priority/multifactor)")
+        if not result.ok and "Unable to find jobs" not in said and "Invalid job id" not in said:
+            raise command_error("sprio", result)
+        return standing.parse_sprio(result.stdout)
 
     async def job(self, job_id: str) -> JobDetails | None:
         result = await self._run(build.job_argv(ids.for_show(job_id)))
