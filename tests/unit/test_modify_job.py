@@ -84,3 +84,46 @@ def test_dependencies_with_anything_else_are_refused(value: str) -> None:
 
     with pytest.raises(InvalidParameter, match="invalid dependency"):
         dependency(value)
+
+
+def test_scontrol_update_carries_qos_account_dependency_comment_and_throttle() -> None:
+    assert slurm.update_argv("12", qos="short", account="capped", dependency="afterok:11",
+                             comment="two words", array_throttle=0) == [
+        "scontrol", "update", "JobId=12", "QOS=short", "Account=capped", "Dependency=afterok:11",
+        "Comment=two words", "ArrayTaskThrottle=0"]
+
+
+def test_qalter_carries_account_and_dependency() -> None:
+    assert pbs.qalter_argv("7.srv", account="capped", dependency="afterok:6.srv") == [
+        "qalter", "-A", "capped", "-W", "depend=afterok:6.srv", "7.srv"]
+
+
+@pytest.mark.parametrize(("kwargs", "parameter"), [
+    ({"qos": "short;x"}, "qos"), ({"account": "a b"}, "account"), ({"dependency": "after ok:1"}, "dependency"),
+    ({"comment": "$(id)"}, "comment"), ({"comment": "-x"}, "comment"), ({"array_throttle": -1}, "array_throttle"),
+    ({"array_throttle": True}, "array_throttle"),
+])
+def test_new_values_are_refused_naming_the_parameter(kwargs: dict[str, object], parameter: str) -> None:
+    with pytest.raises(InvalidParameter) as err:
+        changes_from(**kwargs)  # type: ignore[arg-type]
+    assert err.value.parameter == parameter
+
+
+def test_the_new_account_and_qos_are_what_policy_judges() -> None:
+    job = Job("5", "train", "alice", JobState.PENDING, "PD", partition="gpu", account="research", qos="normal")
+    req = effective_request(job, changes_from(account="capped", qos="short"))
+    assert (req.account, req.qos) == ("capped", "short")
+    assert effective_request(job, changes_from(job_name="y")).account == "research"
+
+
+@pytest.mark.parametrize("field", ["qos", "comment", "array_throttle"])
+async def test_pbs_refuses_what_qalter_has_not_in_one_line(field: str) -> None:
+    from hpcbridge.backends.pbs.backend import PbsBackend
+
+    async def never(*_: object, **__: object) -> None:
+        raise AssertionError("nothing may run")
+
+    backend = PbsBackend(never, never)  # type: ignore[arg-type]
+    value: object = 2 if field == "array_throttle" else "x"
+    with pytest.raises(Unsupported, match=f"PBS has no .* \\({field}\\)"):
+        await backend.modify("7.srv", JobChanges(**{field: value}))  # type: ignore[arg-type]

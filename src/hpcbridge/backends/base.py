@@ -65,6 +65,11 @@ class JobChanges:
     job_name: str | None = None
     nodes: int | None = None
     gpus: int | None = None  # per node
+    qos: str | None = None
+    account: str | None = None
+    dependency: str | None = None  # validate.dependency's form (afterok:12, singleton)
+    comment: str | None = None  # validate.directive_text
+    array_throttle: int | None = None  # most array tasks running at once (0: no limit)
 
     def named(self) -> list[str]:
         return [k for k, v in vars(self).items() if v is not None]

@@ -121,6 +121,7 @@ def create_app(settings: Settings, auth: AuthProvider | None = None, instance: s
         tools_files,
         tools_history,
         tools_interactive,
+        tools_account_clusters,
         tools_jobs,
         tools_jupyter,
         tools_watch_logs,
@@ -131,7 +132,8 @@ def create_app(settings: Settings, auth: AuthProvider | None = None, instance: s
     # Every client sends every tool's schema to the model on each turn: only the configured toolsets are offered.
     modules = {"cluster": [tools_cluster], "jobs": [tools_jobs, tools_files], "agent": [tools_agent],
                "watch": [tools_watch_stats, tools_watch_logs, tools_watch_metrics],
-               "account": [tools_account_standing, tools_account_limits, tools_account_usage],
+               "account": [tools_account_standing, tools_account_limits, tools_account_usage,
+                           tools_account_clusters],
                "files": [tools_dirs, tools_fileops], "containers": [tools_containers], "interactive": [], "history": [], "jupyter": [], "tensorpool": [],
                "config": [tools_config]}
     assert set(modules) == set(TOOLSETS)

@@ -88,15 +88,19 @@ def gpu_availability(pools: list[GpuPool], free: dict[str, int], min_gpus: int |
     return head + "\n" + (_pools(pools) if pools else "(no matching GPU pools)")
 
 
-def jobs_page(page: Page[JobSummaryRow], cluster: str) -> str:
-    rows = [["JOBID", "STATE", "USER", "PARTITION", "NODES", "GPUS", "TIME/LIMIT", "NAME", "NODELIST/REASON"]]
+def jobs_page(page: Page[JobSummaryRow], cluster: str, unreachable: dict[str, str] | None = None) -> str:
+    """One cluster's page, or with cluster '*' every cluster's (a CLUSTER column; who did not answer)."""
+    many = cluster == "*"
+    rows = [[*(["CLUSTER"] if many else []), "JOBID", "STATE", "USER", "PARTITION", "NODES", "GPUS", "TIME/LIMIT",
+             "NAME", "NODELIST/REASON"]]
     for j in page.items:
-        rows.append([j.job_id, j.state, j.user, j.partition, str(j.nodes), j.gpus or "-",
-                     f"{j.time_used}/{j.time_limit}", j.name[:40], j.where_or_why[:60]])
+        rows.append([*([j.cluster] if many else []), j.job_id, j.state, j.user, j.partition, str(j.nodes),
+                     j.gpus or "-", f"{j.time_used}/{j.time_limit}", j.name[:40], j.where_or_why[:60]])
     watched = [f"  {j.job_id}: " + " | ".join(x for x in (j.progress, j.trouble and f"TROUBLE {j.trouble}") if x)
                for j in page.items if j.progress or j.trouble]  # running jobs' output (progress_look)
-    return (f"[{cluster}] " + _page_head(page, "jobs") + ("\n" + _table(rows) if page.items else "")
-            + ("\n" + "\n".join(watched) if watched else ""))
+    missing = [f"{name} did not answer: {why}" for name, why in (unreachable or {}).items()]
+    return (f"[{cluster}] " + _page_head(page, "jobs") + ("\n" + "\n".join(missing) if missing else "")
+            + ("\n" + _table(rows) if page.items else "") + ("\n" + "\n".join(watched) if watched else ""))
 
 
 def job_details(d: JobDetails) -> str:

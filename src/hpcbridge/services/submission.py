@@ -1,6 +1,12 @@
 """submit_job's request: the caller's parameters merged with the script's own directive block, validated.
 
 Policy and feasibility (Cluster.submit) then judge the effective request, and the script is rendered from it.
+
+A script already on the cluster (`script_path`) is read through the file tools' sandbox (files.read_file: the
+configured directories only, realpath on the cluster, regular files, no binary) and then takes exactly the
+path of a given script: its directives are read and checked, and the *content* is submitted on stdin. Not
+`sbatch PATH`: what the scheduler runs is then the text that was checked (a file changed between the check and
+the submission cannot slip other directives past policy), and it works the same on every scheduler.
 """
 
 from __future__ import annotations
@@ -11,11 +17,27 @@ from .. import validate
 from ..backends.merge import merge, provenance
 from ..errors import InvalidParameter
 from ..models import JobRequest
-from . import containers
+from . import containers, files
 from .cluster import Cluster
 
 _FLAGS = ("exclusive", "hold")
 _CONTAINER_ONLY = ("container_mounts", "container_workdir", "container_env", "container_name")
+SCRIPT_MAX_BYTES = 1024 * 1024  # a batch script larger than this is refused, not cut
+
+
+async def script_from_path(c: Cluster, path: str) -> str:
+    """The whole text of a script on the cluster, read within the sandbox; refused when cut or not UTF-8."""
+    if not path.strip():
+        raise InvalidParameter("script_path", "it is empty", "the path of a script on the cluster")
+    read = await files.read_file(c, path, max_bytes=SCRIPT_MAX_BYTES)
+    if read.truncated:
+        raise InvalidParameter("script_path", f"{read.path} is {read.size_bytes} bytes",
+                               f"a script of at most {SCRIPT_MAX_BYTES} bytes")
+    if "\ufffd" in read.content:
+        raise InvalidParameter("script_path", f"{read.path} is not UTF-8 text", "a UTF-8 batch script")
+    if not read.content.strip():
+        raise InvalidParameter("script_path", f"{read.path} is empty", "a script with the commands to run")
+    return read.content
 
 
 def _text(parameter: str, value: str | None) -> str | None:
@@ -35,9 +57,13 @@ def _count(parameter: str, value: int | None) -> int | None:
 
 async def build_request(c: Cluster, params: dict[str, Any]) -> tuple[JobRequest, list[str]]:
     """(the effective request, 'name=value (line N)' for each value the script's directives set)."""
-    script = params["script_content"]
+    script = params.get("script_content") or ""
+    if params.get("script_path"):
+        if script.strip():
+            raise InvalidParameter("script_path", "both script_content and script_path were given", "one of them")
+        script = await script_from_path(c, params["script_path"])
     if not script.strip():
-        raise InvalidParameter("script_content", "it is empty", "a script or the commands to run")
+        raise InvalidParameter("script_content", "it is empty", "a script or the commands to run (or script_path)")
     found, from_script = c.read_directives(script)
     p = merge(params, from_script, defaults=lambda name: False if name in _FLAGS else None)
     exports = {validate.env_name(k): v for k, v in (p.get("env") or {}).items()}

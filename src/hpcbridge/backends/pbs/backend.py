@@ -270,7 +270,13 @@ class PbsBackend:
         await self._job_command("qrls", job_id, build.qrls_argv(job_id))
 
     async def modify(self, job_id: str, changes: JobChanges) -> None:
-        """qalter (-N, -l walltime=, -l select=) then qmove for the queue: qalter has no -q."""
+        """qalter (-N, -A, -W depend=, -l walltime=, -l select=) then qmove for the queue: qalter has no -q.
+        PBS has no QOS, a job's comment is the server's (set by the scheduler or an operator), and an array's
+        running-task limit is not a user's qalter option on every PBS: refused before anything runs."""
+        for name, what in (("qos", "a QOS"), ("comment", "a user comment"), ("array_throttle", "an array throttle")):
+            if getattr(changes, name) is not None:
+                raise Unsupported(f"PBS has no {what} for qalter to change ({name}); the other changes can be made "
+                                  "without it")
         flavor = await self.flavor()
         select = None
         if changes.nodes is not None or changes.gpus is not None:
@@ -281,7 +287,8 @@ class PbsBackend:
             if details is None:
                 raise NotFound(f"job {job_id} is not in the queue (finished jobs are in get_job_history)")
             select = build.altered_select(details.raw.get("Resource_List.select", ""), changes.nodes, changes.gpus)
-        argv = build.qalter_argv(job_id, changes.time_limit, changes.job_name, select)
+        argv = build.qalter_argv(job_id, changes.time_limit, changes.job_name, select, account=changes.account,
+                                 dependency=changes.dependency)
         if argv:
             await self._job_command("qalter", job_id, argv)
         if changes.partition:

@@ -191,8 +191,15 @@ class SlurmBackend:
                 raise NotFound(f"job {job_id} is not in the queue (finished jobs are in get_job_history)")
             kind = next((g.type for g in details.job.gpus if g.type), None)
             gres = f"gpu:{kind}:{changes.gpus}" if kind else f"gpu:{changes.gpus}"
-        argv = build.update_argv(job_id, changes.time_limit, changes.partition, changes.job_name, changes.nodes, gres)
-        self._check_job_command("scontrol update", job_id, await self._run(argv, idempotent=False))
+        argv = build.update_argv(job_id, changes.time_limit, changes.partition, changes.job_name, changes.nodes, gres,
+                                 qos=changes.qos, account=changes.account, dependency=changes.dependency,
+                                 comment=changes.comment, array_throttle=changes.array_throttle)
+        result = await self._run(argv, idempotent=False)
+        said = (result.stderr + result.stdout).strip()
+        if not result.ok and messages.problem(said) is messages.Problem.DENIED:
+            # slurmctld's own reason, e.g. a user raising a time limit past what the site lets users set
+            raise PrivilegeError(f"scontrol update {job_id} refused by Slurm: {said.splitlines()[-1]}")
+        self._check_job_command("scontrol update", job_id, result)
 
     @staticmethod
     def _check_job_command(what: str, job_id: str, result: CommandResult) -> None:

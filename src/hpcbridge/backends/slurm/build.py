@@ -149,7 +149,8 @@ def update_argv(job_id: str, time_limit: str | None = None, partition: str | Non
     (every user's, for an operator) instead of renaming this one. The time limit goes as minutes."""
     values = [("TimeLimit", str(validate.walltime_minutes("time_limit", time_limit)) if time_limit else None),
               ("Partition", partition), ("JobName", job_name), ("NumNodes", str(nodes) if nodes else None),
-              ("Gres", gres)]
+              ("Gres", gres), ("QOS", qos), ("Account", account), ("Dependency", dependency),
+              ("Comment", comment), ("ArrayTaskThrottle", None if array_throttle is None else str(array_throttle))]
     return ["scontrol", "update", f"JobId={job_id}", *(f"{k}={v}" for k, v in values if v is not None)]
 
 
