@@ -1,0 +1,127 @@
+"""Limits before submitting (issue 28) through a real MCP client, on the real test clusters: Slurm 22.05 (the
+account `capped` with GrpTRES=gres/gpu=2 and the QOS `short` with MaxWall=00:30:00, testcluster/cluster.sh) and
+OpenPBS 23.06 (queue gpu with max_run_res.ngpus = [u:PBS_GENERIC=6], testcluster/openpbs.sh). What reached the
+scheduler is checked with its own commands (squeue, qstat), not through hpcbridge. Job names carry a random tag;
+only the jobs these tests submit are cancelled."""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+import subprocess
+import time
+from collections.abc import AsyncIterator
+
+import pytest
+from fastmcp import Client
+
+from ..conftest import openpbs_env
+from .conftest import call, slurm_and_openpbs_toml, stdio_server
+from .test_pbs_openpbs import error_of, pbs_shell
+
+pytestmark = [pytest.mark.cluster, pytest.mark.timeout(300)]
+
+
+@pytest.fixture(scope="module")
+def op() -> dict[str, str]:
+    return openpbs_env()
+
+
+@pytest.fixture(scope="module")
+async def mcp(tc_env: dict[str, str], op: dict[str, str],
+              tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Client]:
+    config = slurm_and_openpbs_toml(tc_env, op, default="slurm")
+    async with stdio_server(tmp_path_factory.mktemp("limits"), config, toolsets="jobs,account,agent") as client:
+        yield client
+
+
+def squeue_named(name: str) -> list[str]:
+    """'id|state|account|gres' of the jobs named `name`, as Slurm's own squeue shows them."""
+    out = subprocess.run(["squeue", "--noheader", "--name", name, "--format", "%i|%T|%a|%b"],
+                         capture_output=True, text=True, timeout=30, check=True).stdout
+    return out.split()
+
+
+def scancel(job_id: str) -> None:
+    subprocess.run(["scancel", job_id], capture_output=True, timeout=30, check=False)
+
+
+async def test_get_limits_names_the_capped_account_and_the_short_qos(mcp: Client) -> None:
+    result = await mcp.call_tool("get_limits", {"cluster": "slurm"})
+    found = {(lim["reason"], lim["name"], lim["resource"], lim["value"]) for lim in result.structured_content["limits"]}
+    assert ("AssocGrpGRES", "GrpTRES", "gres/gpu", 2) in found
+    assert ("QOSMaxWallDurationPerJobLimit", "MaxWall", "wall", 30) in found
+    assert result.structured_content["default_account"] == "research"
+    grp = next(lim for lim in result.structured_content["limits"] if lim["reason"] == "AssocGrpGRES")
+    assert grp["where"] == "account capped" and isinstance(grp["in_use"], int)
+    assert "AssocGrpGRES (GrpTRES gres/gpu=2 on account capped" in result.content[0].text
+
+
+async def test_grp_tres_refuses_three_gpus_before_sbatch_and_accepts_two_then_notes_the_wait(mcp: Client) -> None:
+    tag = secrets.token_hex(3)
+    over, fits, waits = f"h28b-over-{tag}", f"h28b-fits-{tag}", f"h28b-waits-{tag}"
+    message = await error_of(mcp, "submit_job", script_content="sleep 5", job_name=over, partition="gpu",
+                             account="capped", gpus=3, time_limit="10", cluster="slurm")
+    assert "AssocGrpGRES" in message and "GrpTRES gres/gpu=2" in message and "gres/gpu=3" in message, message
+    assert squeue_named(over) == []  # nothing reached the scheduler
+    first = await call(mcp, "submit_job", script_content="sleep 300", job_name=fits, partition="gpu",
+                       account="capped", gpus=2, time_limit="10", cluster="slurm")
+    second = ""
+    try:
+        assert first["notes"] == [] and squeue_named(fits)[0].startswith(f"{first['job_id']}|")
+        deadline = time.monotonic() + 120
+        while "RUNNING" not in squeue_named(fits)[0]:  # the gpu nodes may be busy with other tests' jobs
+            assert time.monotonic() < deadline, squeue_named(fits)
+            await asyncio.sleep(2)
+        # two GPUs of capped run now: one more fits the limit only once they end, so it is taken with a note
+        result = await mcp.call_tool("submit_job", {"script_content": "sleep 5", "job_name": waits, "partition": "gpu",
+                                                    "account": "capped", "gpus": 1, "time_limit": "5",
+                                                    "cluster": "slurm"})
+        second = result.structured_content["job_id"]
+        (note,) = result.structured_content["notes"]
+        assert "waits until running jobs end: AssocGrpGRES" in note and "2 in use" in note and "0 free now" in note
+        assert f"note: {note}" in result.content[0].text
+        assert squeue_named(waits)[0].startswith(f"{second}|")
+    finally:
+        scancel(first["job_id"])
+        if second:
+            scancel(second)
+
+
+async def test_qos_max_wall_refuses_a_longer_job_and_takes_a_shorter_one(mcp: Client) -> None:
+    tag = secrets.token_hex(3)
+    name = f"h28b-short-{tag}"
+    message = await error_of(mcp, "submit_job", script_content="sleep 5", job_name=name, qos="short",
+                             time_limit="1:00:00", cluster="slurm")
+    assert "QOSMaxWallDurationPerJobLimit" in message and "MaxWall 00:30:00 on QOS short" in message, message
+    assert squeue_named(name) == []
+    # the same in a script's own directives: the effective request is judged
+    script = "#!/bin/bash\n#SBATCH --qos=short\n#SBATCH --time=45\nsleep 5\n"
+    message = await error_of(mcp, "submit_job", script_content=script, job_name=name, cluster="slurm")
+    assert "QOSMaxWallDurationPerJobLimit" in message, message
+    assert squeue_named(name) == []
+    ok = await call(mcp, "submit_job", script_content="sleep 1", job_name=name, qos="short", time_limit="20",
+                    hold=True, cluster="slurm")
+    try:
+        assert squeue_named(name)[0].startswith(f"{ok['job_id']}|")
+    finally:
+        scancel(ok["job_id"])
+
+
+async def test_pbs_queue_max_run_res_live(mcp: Client, op: dict[str, str]) -> None:
+    result = await mcp.call_tool("get_limits", {"cluster": "pbs"})
+    (lim,) = [x for x in result.structured_content["limits"] if x["name"] == "max_run_res.ngpus"]
+    assert (lim["value"], lim["partition"], lim["scope"]) == (6, "gpu", "queue_user")
+    tag = secrets.token_hex(3)
+    name = f"h28b-pbs-{tag}"
+    message = await error_of(mcp, "submit_job", script_content="sleep 5", job_name=name, partition="gpu", nodes=2,
+                             gpus=4, time_limit="10", cluster="pbs")
+    assert "ngpus=8 exceeds max_run_res.ngpus" in message and "queue gpu" in message, message
+    listed = pbs_shell(op, "qselect", "-N", name)
+    assert listed.returncode == 0 and listed.stdout.strip() == "", listed
+    ok = await call(mcp, "submit_job", script_content="sleep 5", job_name=name, partition="gpu", nodes=1, gpus=2,
+                    time_limit="10", hold=True, cluster="pbs")
+    try:
+        assert pbs_shell(op, "qselect", "-N", name).stdout.split() == [ok["job_id"]]
+    finally:
+        pbs_shell(op, "qdel", ok["job_id"])
