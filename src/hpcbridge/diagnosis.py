@@ -30,6 +30,7 @@ class DiagnosisInput:
     time_limit: str = ""
     estimated_start: str = ""
     standing: str = ""  # a pending job's priority, rank and biggest factor (services/standing.priority_words)
+    limit: str = ""  # the limit a pending job's reason names, with its numbers (services/limits.holding)
     stdout_tail: str = ""
     stderr_tail: str = ""
     output_note: str = ""  # why output could not be read, if it could not
@@ -100,8 +101,9 @@ def _pending(inp: DiagnosisInput) -> Diagnosis | None:
                 else "cancel it and resubmit with a request the partition accepts (get_partition_info)")
         if code == "JobHeldAdmin":
             step = "ask the cluster administrators; only they can release it"
-        return _d(inp, "never_starts", f"job {inp.job_id} will never start: {NEVER_STARTS[code]}",
-                  [f"reason: {inp.reason}"], step)
+        limit = f" ({inp.limit})" if inp.limit else ""
+        return _d(inp, "never_starts", f"job {inp.job_id} will never start: {NEVER_STARTS[code]}{limit}",
+                  [f"reason: {inp.reason}"] + ([f"limit: {inp.limit}"] if inp.limit else []), step)
     if inp.reason.startswith("Can Never Run"):  # PBS Pro's scheduler comment for impossible requests
         return _d(inp, "never_starts", f"job {inp.job_id} will never start: {inp.reason}", [f"reason: {inp.reason}"],
                   "cancel it and resubmit with a request the queue accepts (get_partition_info)")
@@ -110,8 +112,10 @@ def _pending(inp: DiagnosisInput) -> Diagnosis | None:
                   "release_job to let it run")
     when = f"; the scheduler expects it to start at {inp.estimated_start}" if inp.estimated_start else ""
     standing = f" ({inp.standing})" if inp.standing else ""
-    return _d(inp, "pending", f"job {inp.job_id} is waiting: {inp.reason_explained or inp.reason}{standing}{when}",
-              [f"reason: {inp.reason}"] + ([f"standing: {inp.standing}"] if inp.standing else [])
+    limit = f"; {inp.limit}" if inp.limit else ""
+    return _d(inp, "pending", f"job {inp.job_id} is waiting: {inp.reason_explained or inp.reason}{limit}{standing}"
+              f"{when}", [f"reason: {inp.reason}"] + ([f"limit: {inp.limit}"] if inp.limit else [])
+              + ([f"standing: {inp.standing}"] if inp.standing else [])
               + ([f"estimated start: {inp.estimated_start}"] if inp.estimated_start else []),
               "wait_for_job, or recommend_submission to find a partition where it could start sooner")
 

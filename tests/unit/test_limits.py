@@ -134,3 +134,17 @@ def test_which_limits_apply_to_a_request() -> None:
                   partition="gpu")
     assert limits.applies(queue, known, JobRequest(script_content="true", partition="gpu"))
     assert not limits.applies(queue, known, plain)
+
+
+def test_diagnosis_names_the_limit_and_its_numbers() -> None:
+    from hpcbridge.diagnosis import DiagnosisInput, diagnose
+
+    words = Limit(**{**vars(GRP), "in_use": 2}).words()
+    waiting = diagnose(DiagnosisInput(job_id="7", state=JobState.PENDING, reason="AssocGrpGRES", limit=words))
+    assert waiting.cause == "pending"
+    assert "AssocGrpGRES (GrpTRES gres/gpu=2 on account capped, 2 in use)" in waiting.summary
+    assert f"limit: {words}" in waiting.evidence
+    wall = Limit("MaxWall", "QOS short", "wall", 30, "per_job", "qos", "QOSMaxWallDurationPerJobLimit", qos="short")
+    never = diagnose(DiagnosisInput(job_id="8", state=JobState.PENDING, reason="QOSMaxWallDurationPerJobLimit",
+                                    limit=wall.words()))
+    assert never.cause == "never_starts" and "MaxWall 00:30:00 on QOS short" in never.summary

@@ -10,6 +10,7 @@ from ..models import JobDetails, JobRecord, JobState
 from ..standing import StartEstimate
 from .cluster import Cluster
 from .files import read_file
+from .limits import holding
 from .progress_look import look_at
 from .standing import priority_words, standing_of
 
@@ -59,9 +60,10 @@ async def diagnose_job(cluster: Cluster, job_id: str) -> Diagnosis:
     details = await cluster.job_details(job_id)
     job = details.job
     record = await _record(cluster, job_id) if job.state.final or details.source == "accounting" else None
-    estimated, standing_words = "", ""
+    estimated, standing_words, limit = "", "", ""
     if job.state in (JobState.PENDING, JobState.HELD):
         estimated = await cluster.estimated_start(job_id)
+        limit = await holding(cluster, job)
     if job.state is JobState.PENDING and cluster.capabilities.priority_factors:
         standing_words = priority_words(await standing_of(cluster, job, StartEstimate(estimated)))
     out_path, err_path = _output_paths(details)
@@ -86,6 +88,7 @@ async def diagnose_job(cluster: Cluster, job_id: str) -> Diagnosis:
         time_limit=job.time_limit or (record.time_limit if record else ""),
         estimated_start=estimated,
         standing=standing_words,
+        limit=limit,
         stdout_tail=stdout,
         stderr_tail=stderr,
         output_note="; ".join(n for n in (out_note, err_note) if n),

@@ -11,6 +11,7 @@ already makes (no extra command).
 from __future__ import annotations
 
 import logging
+import re
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
@@ -141,6 +142,26 @@ def judge(lim: Limit, req: JobRequest, minutes: int | None) -> str:
     if lim.kind == "shared" and lim.in_use is not None and want + lim.in_use > lim.value:
         return (f"{asked} waits until running jobs end: {lim.words()}; {lim.value - lim.in_use} free now")
     return ""
+
+
+async def holding(c: Cluster, job: Job) -> str:
+    """The limits a queued job's reason names (Slurm's word, e.g. AssocGrpGRES; a PBS comment about a queue or
+    server limit), with their numbers and what is in use now; '' when the reason is not a limit."""
+    code = re.split(r"[,\s(]", job.reason.strip("()"), maxsplit=1)[0]
+    slurm_word = code.startswith(("Assoc", "QOS"))
+    if not slurm_word and "limit" not in job.reason.lower():
+        return ""
+    try:
+        found = await current(c)
+    except HpcBridgeError as exc:
+        log.info("cluster=%s limits not read: %s", c.name, exc)
+        return ""
+    hits = [lim for lim in found.limits
+            if (lim.reason == code if slurm_word else lim.kind in ("shared", "running_jobs"))
+            and (not lim.account or not job.account or lim.account == job.account)
+            and (not lim.qos or not job.qos or lim.qos == job.qos)
+            and (not lim.partition or lim.partition == job.partition)]
+    return "; ".join(lim.words() for lim in hits)
 
 
 def render(limits: AccountLimits, cluster: str) -> str:
