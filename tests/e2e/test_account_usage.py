@@ -44,7 +44,9 @@ def _toml(tc: dict[str, str], home: Path) -> Path:
                     f'key_path = "{tc["SLURM_SSH_KEY_PATH"]}"\nknown_hosts = "{tc["SLURM_SSH_KNOWN_HOSTS"]}"\n'
                     f'default_partition = "cpu"\nuser_root = "{tc["SLURM_USER_ROOT"]}"\n'
                     f'gpfs_root = "{tc["SLURM_GPFS_ROOT"]}"\ndir_home = "{tc["SLURM_DIR_HOME"]}"\n'
-                    'team = ["bob"]\n')
+                    'team = ["bob"]\n'
+                    # a site command (argv, {user} filled in) printing `FILESYSTEM USED LIMIT` lines
+                    'quota_command = ["printf", "%s 9.5G 10G\\n", "/site/{user}"]\n')
     return path
 
 
@@ -130,7 +132,11 @@ async def test_quotas_from_lfs_with_used_limit_grace_and_warnings(agent: Client,
     assert rows["group"]["warning"].endswith("% of the limit") and rows["group"]["percent"] >= 90
     assert rows["project"]["name"] == str(quota_values["ids"][0]) and rows["project"]["used_bytes"] == prj[0] * 1024
     assert rows["project"]["warning"] == ""
-    assert report["warnings"] >= 2
+    site = next(q for q in report["quotas"] if q["source"] == "site")
+    assert (site["filesystem"], site["used_bytes"], site["hard_bytes"]) == ("/site/alice", int(9.5 * 1024**3),
+                                                                           10 * 1024**3)
+    assert site["warning"] == "95% of the limit"
+    assert report["warnings"] >= 3 and report["sources"] == ["lfs quota", "printf"]
     text = result.content[0].text
     assert "WARNING: over the soft limit; grace left 6d23h59m57s" in text
     # get_disk_usage shows the same quotas (one quota reader, not two)
