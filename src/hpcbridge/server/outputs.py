@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
+from ..models import Page
 from ..services.resources import PartitionStatus
 
 
@@ -35,6 +36,15 @@ class JobSummaryRow:
     progress: str = ""  # running jobs: from the output's tail (services/progress_look.py)
     trouble: str = ""
 
+    cluster: str = ""
+
+
+@dataclass(frozen=True)
+class JobsPage(Page[JobSummaryRow]):
+    """list_jobs: a page of rows; with cluster="*", every configured cluster's, and those that did not answer."""
+
+    items: list[JobSummaryRow]  # redeclared: pydantic's schema of an inherited Page[T] field loses T
+    unreachable: dict[str, str] = field(default_factory=dict)  # cluster: why (cluster="*" only)
 
 @dataclass(frozen=True)
 class JobSummary:

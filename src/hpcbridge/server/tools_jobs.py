@@ -12,10 +12,10 @@ from pydantic import Field
 from .. import validate
 from ..errors import InvalidParameter
 from ..models import Job, JobDetails, JobRecord, JobState, Page
-from ..services import modify, progress_look, submission
+from ..services import everywhere, modify, progress_look, submission
 from ..services.cluster import SubmitResult
 from . import render
-from .outputs import JobSummary, JobSummaryRow
+from .outputs import JobsPage, JobSummary, JobSummaryRow
 from .params import ClusterArg, JobId, Limit, Offset, UserArg
 from .toolkit import ToolKit, reply
 
@@ -47,32 +47,50 @@ def _states(state: str | None, words: dict[str, frozenset[JobState]], scheduler:
 def register(kit: ToolKit) -> None:
     registry = kit.registry
 
-    @kit.tool(read_only=True, output=Page[JobSummaryRow])
+    @kit.tool(read_only=True, output=JobsPage)
     async def list_jobs(
         user: UserArg = None,
         partition: Annotated[str | None, Field(description="Only this partition")] = None,
         state: Annotated[str | None, Field(description="Only these states, comma separated: PENDING, "
                                                        "RUNNING, HELD, ... (or the scheduler's codes: Slurm "
                                                        "PD, CG, F; PBS Q, H, F; 'all')")] = None,
+        project: Annotated[str | None, Field(description="Only jobs named PROJECT_...")] = None,
         limit: Limit = 20,
         offset: Offset = 0,
-        cluster: ClusterArg = None,
+        cluster: Annotated[str | None, Field(description="Cluster name, or '*' for every configured cluster "
+                                                         "(default: the default cluster)")] = None,
     ) -> ToolResult:
         """Jobs in the queue (array tasks one per row), paged, with the total and counts per state."""
-        c = registry.get(cluster)
         part = validate.optional_name("partition", partition)
-        jobs = await c.jobs(await c.resolve_user(user), part)
-        counts = dict(Counter(j.state.value for j in jobs))
-        wanted = _states(state, c.state_words, c.scheduler)
-        if wanted:
-            jobs = [j for j in jobs if j.state in wanted]
-        page = Page.of([_row(j) for j in jobs], offset, limit, counts)
-        looks = await progress_look.look_at(c, [j for j in jobs[offset : offset + limit]])
-        if looks:
-            page = replace(page, items=[replace(r, progress=looks[r.job_id].progress_text,
-                                                trouble=looks[r.job_id].trouble_text)
-                                        if r.job_id in looks else r for r in page.items])
-        return reply(page, render.jobs_page(page, c.name))
+        if project is not None:
+            validate.name("project", project)
+        if cluster == "*":
+            found, unreachable = await everywhere.jobs_everywhere(registry, user, project)
+            rows = [(n, j) for n, j in found if not part or j.partition == part]
+            counts = dict(Counter(j.state.value for _, j in rows))
+            wanted = {n: _states(state, registry.get(n).state_words, registry.get(n).scheduler) or set(JobState)
+                      for n in {n for n, _ in rows}}  # each cluster's own codes (F is FAILED or FINISHED)
+            rows = [(n, j) for n, j in rows if j.state in wanted[n]]
+        else:
+            c = registry.get(cluster)
+            jobs = await c.jobs(await c.resolve_user(user), part)
+            if project:
+                jobs = [j for j in jobs if everywhere.in_project(registry, j, project)]
+            counts = dict(Counter(j.state.value for j in jobs))
+            wanted_here = _states(state, c.state_words, c.scheduler)
+            rows = [(c.name, j) for j in jobs if not wanted_here or j.state in wanted_here]
+            unreachable = {}
+        base = Page.of([replace(_row(j), cluster=n) for n, j in rows], offset, limit, counts)
+        page = JobsPage(base.items, base.total, base.offset, base.limit, base.counts, base.next_offset, unreachable)
+        shown = rows[offset : offset + limit]
+        for name in dict.fromkeys(n for n, _ in shown):
+            looks = await progress_look.look_at(registry.get(name), [j for n, j in shown if n == name])
+            if looks:
+                page = replace(page, items=[replace(r, progress=looks[r.job_id].progress_text,
+                                                    trouble=looks[r.job_id].trouble_text)
+                                            if r.cluster == name and r.job_id in looks else r for r in page.items])
+        return reply(page, render.jobs_page(page, cluster if cluster == "*" else registry.get(cluster).name,
+                                            unreachable))
 
     @kit.tool(read_only=True, output=JobDetails)
     async def get_job_details(job_id: JobId, cluster: ClusterArg = None) -> ToolResult:
@@ -86,7 +104,9 @@ def register(kit: ToolKit) -> None:
     @kit.tool(read_only=False, destructive=True, idempotent=False, output=SubmitResult)
     async def submit_job(
         script_content: Annotated[str, Field(description="A full batch script (#!/bin/bash ...) or just the "
-                                                         "commands to run")],
+                                                         "commands to run")] = "",
+        script_path: Annotated[str | None, Field(description="Instead: a script on the cluster (in the file "
+                                                             "tools' directories), checked the same way")] = None,
         job_name: Annotated[str | None, Field(description="Job name")] = None,
         partition: Annotated[str | None, Field(description="Partition (default: configured or cluster "
                                                            "default)")] = None,
@@ -179,13 +199,21 @@ def register(kit: ToolKit) -> None:
         job_name: Annotated[str | None, Field(description="New job name")] = None,
         nodes: Annotated[int | None, Field(description="New node count", ge=1)] = None,
         gpus: Annotated[int | None, Field(description="New GPUs per node", ge=1)] = None,
+        qos: Annotated[str | None, Field(description="New QOS (Slurm)")] = None,
+        account: Annotated[str | None, Field(description="Charge this account")] = None,
+        dependency: Annotated[str | None, Field(description="e.g. afterok:1234")] = None,
+        comment: Annotated[str | None, Field(description="New comment (Slurm)")] = None,
+        array_throttle: Annotated[int | None, Field(description="Most array tasks at once, 0 = no limit "
+                                                                "(Slurm)", ge=0)] = None,
         cluster: ClusterArg = None,
     ) -> ToolResult:
         """Change a queued (pending or held) job (PBS: qalter/qmove). The new values are checked like
-        submit_job's (policy, partition limits, GPUs) before anything is sent."""
+        submit_job's (policy, partition limits, GPUs) before anything is sent; the scheduler's refusal
+        (e.g. raising a time limit past what users may) comes back as said."""
         c = registry.get(cluster)
         jid = c.job_id(job_id)
-        changes = modify.changes_from(time_limit, partition, job_name, nodes, gpus)
+        changes = modify.changes_from(time_limit, partition, job_name, nodes, gpus, qos=qos, account=account,
+                                      dependency=dependency, comment=comment, array_throttle=array_throttle)
         before = await modify.modify_job(c, jid, changes)
         changed = {k: getattr(changes, k) for k in changes.named()}
         text = f"job {jid} modified: " + ", ".join(f"{k}={v}" for k, v in changed.items())

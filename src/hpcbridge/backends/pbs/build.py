@@ -142,12 +142,13 @@ def qrls_argv(job_id: str) -> list[str]:
 
 
 def qalter_argv(job_id: str, time_limit: str | None = None, job_name: str | None = None,
-                select: str | None = None) -> list[str] | None:
+                select: str | None = None, *, account: str | None = None,
+                dependency: str | None = None) -> list[str] | None:
     """qalter for modify_job (None: nothing for qalter to change). The queue is qmove's (qalter has no -q)."""
     options = [*(["-N", job_name] if job_name else []),
-               *(["-l", f"walltime={_walltime(time_limit)}"] if time_limit else []),
                *(["-A", account] if account else []),
                *(["-W", f"depend={dependency}"] if dependency else []),
+               *(["-l", f"walltime={_walltime(time_limit)}"] if time_limit else []),
                *(["-l", f"select={select}"] if select else [])]
     return ["qalter", *options, job_id] if options else None
 

@@ -144,9 +144,12 @@ def release_argv(job_id: str) -> list[str]:
 
 
 def update_argv(job_id: str, time_limit: str | None = None, partition: str | None = None,
-                job_name: str | None = None, nodes: int | None = None, gres: str | None = None) -> list[str]:
+                job_name: str | None = None, nodes: int | None = None, gres: str | None = None, *,
+                qos: str | None = None, account: str | None = None, dependency: str | None = None,
+                comment: str | None = None, array_throttle: int | None = None) -> list[str]:
     """scontrol update for modify_job. JobId comes first: a JobName= before it would *select* jobs by name
-    (every user's, for an operator) instead of renaming this one. The time limit goes as minutes."""
+    (every user's, for an operator) instead of renaming this one. The time limit goes as minutes. A comment
+    with spaces is one argv word (`Comment=two words`): scontrol takes the value up to the end of the word."""
     values = [("TimeLimit", str(validate.walltime_minutes("time_limit", time_limit)) if time_limit else None),
               ("Partition", partition), ("JobName", job_name), ("NumNodes", str(nodes) if nodes else None),
               ("Gres", gres), ("QOS", qos), ("Account", account), ("Dependency", dependency),
