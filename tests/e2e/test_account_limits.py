@@ -125,3 +125,13 @@ async def test_pbs_queue_max_run_res_live(mcp: Client, op: dict[str, str]) -> No
         assert pbs_shell(op, "qselect", "-N", name).stdout.split() == [ok["job_id"]]
     finally:
         pbs_shell(op, "qdel", ok["job_id"])
+
+
+async def test_recommend_submission_ranks_down_what_a_queue_limit_keeps_pending(mcp: Client) -> None:
+    # 8 GPUs on 2 nodes fit the gpu queue's nodes (4 each) but not its max_run_res.ngpus of 6 per user
+    result = await call(mcp, "recommend_submission", gpus=8, nodes=2, time_limit="10", cluster="pbs")
+    (gpu,) = [o for o in result["options"] if o["partition"] == "gpu"]
+    assert not gpu["feasible"] and "max_run_res.ngpus" in gpu["why"], gpu
+    fits = await call(mcp, "recommend_submission", gpus=6, nodes=2, time_limit="10", cluster="pbs")
+    (gpu,) = [o for o in fits["options"] if o["partition"] == "gpu"]
+    assert gpu["feasible"] and gpu["rank"] == 1, fits

@@ -58,7 +58,7 @@ async def _cluster_clock(cluster: Cluster) -> datetime:
 async def _option(cluster: Cluster, partition: str, need: Need, now: datetime) -> Option:
     req = need.request(partition)
     try:
-        await cluster.check_feasible(req)
+        waits = await cluster.check_feasible(req)  # a limit that keeps it pending forever refuses it here
     except HpcBridgeError as exc:
         return Option(0, cluster.name, partition, False, False, "", 0, 0, str(exc))
     pools = [p for p in gpu_pools(await cluster.nodes(), [await cluster.partition(partition)])
@@ -74,8 +74,10 @@ async def _option(cluster: Cluster, partition: str, need: Need, now: datetime) -
         soon = datetime.strptime(start, "%Y-%m-%dT%H:%M:%S") <= now + timedelta(seconds=60)
     except ValueError:
         soon = not cluster.capabilities.start_estimate  # no test submission: judged by what is free
-    starts_now = soon and (not need.gpus or best >= (req.gpus or 0))
+    # a limit the request waits on (running jobs of the account hold it) ranks it below those that can start
+    starts_now = soon and (not need.gpus or best >= (req.gpus or 0)) and not waits
     parts = [f"{free} free {need.gpu_type or 'GPU'}s now, up to {best} on one node"] if need.gpus else ["fits"]
+    parts += waits
     if start:
         parts.append(f"scheduler estimate: start {start}")
     elif not cluster.capabilities.start_estimate:
