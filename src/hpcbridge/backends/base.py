@@ -107,15 +107,15 @@ class SchedulerBackend(Protocol):
                    states: list[str] | None = None) -> list[Job]: ...
     async def job(self, job_id: str) -> JobDetails | None: ...
     async def estimated_start(self, job_id: str) -> str: ...
+    async def start_estimate(self, job_id: str) -> StartEstimate: ...  # when and where a pending job should start
+    async def fairshare(self, user: str) -> tuple[list[ShareRow], str]: ...  # the share tree, the default account
+    # pending jobs' priority in parts: these jobs, or every pending job of a partition (capability priority_factors)
+    async def priority(self, job_ids: list[str] | None = None, partition: str | None = None) -> list[PriorityRow]: ...
     async def batch_script(self, job_id: str) -> str: ...  # the job's script as the scheduler keeps it, or ''
     # job id -> (stdout, stderr) absolute paths of these running jobs, in one command (progress and trouble)
     async def output_paths(self, job_ids: list[str]) -> dict[str, tuple[str, str]]: ...
 
     async def history(self, job_ids: list[str] | None = None, user: str | None = None, all_users: bool = False,
-    async def start_estimate(self, job_id: str) -> StartEstimate: ...  # when and where a pending job should start
-    async def fairshare(self, user: str) -> tuple[list[ShareRow], str]: ...  # the share tree, the default account
-    # pending jobs' priority in parts: these jobs, or every pending job of a partition (capability priority_factors)
-    async def priority(self, job_ids: list[str] | None = None, partition: str | None = None) -> list[PriorityRow]: ...
                       start_time: str | None = None, end_time: str | None = None) -> list[JobRecord]: ...
     def read_directives(self, script: str, foreign: tuple[str, ...]) -> tuple[ScriptDirectives, FromScript]: ...
     async def check_request(self, req: JobRequest) -> None: ...
@@ -204,11 +204,6 @@ class BasicBackend:
     async def estimated_start(self, job_id: str) -> str:
         return ""
 
-    async def batch_script(self, job_id: str) -> str:
-        return ""
-
-    async def check_request(self, req: JobRequest) -> None:
-        return None
     async def start_estimate(self, job_id: str) -> StartEstimate:
         return StartEstimate("")
 
@@ -218,6 +213,11 @@ class BasicBackend:
     async def priority(self, job_ids: list[str] | None = None, partition: str | None = None) -> list[PriorityRow]:
         raise refuse(self.name, "priority factors", "list_jobs shows the queue's order")
 
+    async def batch_script(self, job_id: str) -> str:
+        return ""
+
+    async def check_request(self, req: JobRequest) -> None:
+        return None
 
     async def output_paths(self, job_ids: list[str]) -> dict[str, tuple[str, str]]:
         raise refuse(self.name, "reading running jobs' output paths", "read_job_output on one job")
