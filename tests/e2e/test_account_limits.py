@@ -31,7 +31,7 @@ def op() -> dict[str, str]:
 async def mcp(tc_env: dict[str, str], op: dict[str, str],
               tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Client]:
     config = slurm_and_openpbs_toml(tc_env, op, default="slurm")
-    async with stdio_server(tmp_path_factory.mktemp("limits"), config, toolsets="jobs,account,agent") as client:
+    async with stdio_server(tmp_path_factory.mktemp("limits"), config, toolsets="jobs,account,agent,interactive") as client:
         yield client
 
 
@@ -135,3 +135,21 @@ async def test_recommend_submission_ranks_down_what_a_queue_limit_keeps_pending(
     fits = await call(mcp, "recommend_submission", gpus=6, nodes=2, time_limit="10", cluster="pbs")
     (gpu,) = [o for o in fits["options"] if o["partition"] == "gpu"]
     assert gpu["feasible"] and gpu["rank"] == 1, fits
+
+
+async def test_sessions_and_modify_job_meet_the_same_limits(mcp: Client) -> None:
+    tag = secrets.token_hex(3)
+    message = await error_of(mcp, "run_interactive_command", command="hostname", partition="gpu", account="capped",
+                             gpus_per_node=3, time_limit="5", cluster="slurm")
+    assert "AssocGrpGRES" in message and "GrpTRES gres/gpu=2" in message, message
+    name = f"h28b-modify-{tag}"
+    held = await call(mcp, "submit_job", script_content="sleep 1", job_name=name, time_limit="1:00:00", hold=True,
+                      cluster="slurm")
+    try:
+        message = await error_of(mcp, "modify_job", job_id=held["job_id"], qos="short", cluster="slurm")
+        assert "QOSMaxWallDurationPerJobLimit" in message and "MaxWall 00:30:00" in message, message
+        assert squeue_named(name) == [f"{held['job_id']}|PENDING|research|N/A"]  # its QOS was not changed
+        ok = await call(mcp, "modify_job", job_id=held["job_id"], qos="short", time_limit="20", cluster="slurm")
+        assert ok, ok
+    finally:
+        scancel(held["job_id"])
