@@ -15,47 +15,16 @@ from typing import Any
 from ..config import HistoryConfig
 from ..errors import HpcBridgeError
 from ..models import Job, JobRecord, JobState, Node
-from ..services.cluster import Cluster, SubmitResult
+from ..services.cluster import Cluster
 from ..services.diagnose import diagnose_job
 from ..services.waiting import watcher_for
+from .activity import Activity, remember_submission  # noqa: F401  (their home until the split)
 from .store import GpuSample, HistoryWriter
 
 log = logging.getLogger("hpcbridge.history")
 
 FIRST_LOOK_MINUTES = 7 * 24 * 60  # a cluster never recorded: a week of accounting
 PER_POLL = {"details": 10, "final": 200, "diagnosis": 3}  # follow-up commands per poll, so a poll stays cheap
-
-
-class Activity:
-    """Whether someone is looking: an MCP call within the window, or a held view (a dashboard page)."""
-
-    def __init__(self, window_s: float) -> None:
-        self.window_s = window_s
-        self.last = 0.0
-        self.views = 0
-        self._changed = asyncio.Event()
-
-    def touch(self) -> None:
-        self.last = time.monotonic()
-        self._changed.set()
-
-    def hold(self) -> None:
-        self.views += 1
-        self._changed.set()
-
-    def release(self) -> None:
-        self.views = max(0, self.views - 1)
-
-    def active(self) -> bool:
-        return self.views > 0 or (self.last > 0 and time.monotonic() - self.last < self.window_s)
-
-    async def until_active(self, timeout: float) -> None:
-        self._changed.clear()
-        if not self.active():
-            try:
-                await asyncio.wait_for(self._changed.wait(), timeout)
-            except TimeoutError:
-                pass
 
 
 def gpu_samples(cluster: str, nodes: list[Node], running: list[Job], me: str) -> list[GpuSample]:
@@ -229,8 +198,3 @@ class Recorder:
         await self._db(self.writer.add_gpu_samples, samples)
 
 
-def remember_submission(scripts: dict[tuple[str, str], str]) -> Callable[[SubmitResult], None]:
-    def listener(result: SubmitResult) -> None:
-        if result.job_id and not result.test_only:
-            scripts[(result.cluster, result.job_id)] = result.script
-    return listener

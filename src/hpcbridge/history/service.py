@@ -3,25 +3,34 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from .. import private
 from ..config import HistoryConfig, Settings
 from ..errors import HpcBridgeError
 from ..services.registry import Registry
-from .db import Database, default_url
-from .logbook import Logbook
-from .queries import HistoryReader
-from .recorder import Activity, Recorder, remember_submission
-from .store import HistoryWriter
+from .activity import Activity, remember_submission
+
+# SQLAlchemy and the recorder cost a third of a second at import: a server whose history nobody looks at
+# never loads them, so `tools/list` answers sooner (bench/bench_cold_start.py).
+if TYPE_CHECKING:
+    from .db import Database
+    from .logbook import Logbook
+    from .queries import HistoryReader
+    from .recorder import Recorder
+    from .store import HistoryWriter
 
 log = logging.getLogger("hpcbridge.history")
 
 
 def open_database(config: HistoryConfig, state_dir: Path) -> Database:
     """The configured database_url, else SQLite in the state directory."""
+    from .db import Database, default_url
+
     return Database(config.database_url.get_secret_value() if config.database_url else default_url(state_dir))
 
 
@@ -31,24 +40,52 @@ class History:
         self.config = config
         self.registry = registry
         self.state_dir = state_dir or private.state_dir()
-        self.db = open_database(config, self.state_dir)
-        self.writer = HistoryWriter(self.db, config.project_separator)
-        self.reader = HistoryReader(self.db)
-        self.logbook = Logbook(self.db)
         self.activity = Activity(config.active_minutes * 60)
         self.scripts: dict[tuple[str, str], str] = {}
         self.recorders: dict[str, Recorder] = {}
         self._tasks: list[asyncio.Task[None]] = []
 
+    @functools.cached_property
+    def db(self) -> Database:
+        """Opened on first use (a look at the history, or the recorder's first poll)."""
+        return open_database(self.config, self.state_dir)
+
+    @functools.cached_property
+    def writer(self) -> HistoryWriter:
+        from .store import HistoryWriter
+
+        return HistoryWriter(self.db, self.config.project_separator)
+
+    @functools.cached_property
+    def reader(self) -> HistoryReader:
+        from .queries import HistoryReader
+
+        return HistoryReader(self.db)
+
+    @functools.cached_property
+    def logbook(self) -> Logbook:
+        from .logbook import Logbook
+
+        return Logbook(self.db)
+
     def start(self) -> None:
         """A recorder per cluster (each in its own task: one that does not answer blocks no other), and the
-        upkeep (downsampling, backups). Nothing polls until someone looks."""
+        upkeep (downsampling, backups). Nothing polls until someone looks, so the recorders (and the database)
+        are made at the first look, not at start."""
         if not self.config.enabled:
             return
+        remember = remember_submission(self.scripts)
+        self.registry.each_cluster(lambda cluster: cluster.submitted.append(remember))
+        self._tasks.append(asyncio.create_task(self._begin(), name="history-begin"))
+
+    async def _begin(self) -> None:
+        while not self.activity.active():
+            await self.activity.until_active(3600)
+        from .recorder import Recorder
+
         for name in self.registry.names:
-            cluster = self.registry.get(name)
-            cluster.submitted.append(remember_submission(self.scripts))
-            self.recorders[name] = Recorder(cluster, self.writer, self.config, self.activity, self.scripts)
+            self.recorders[name] = Recorder(self.registry.get(name), self.writer, self.config, self.activity,
+                                            self.scripts)
             self._tasks.append(asyncio.create_task(self.recorders[name].run(), name=f"history-{name}"))
         self._tasks.append(asyncio.create_task(self._upkeep(), name="history-upkeep"))
 
@@ -58,7 +95,8 @@ class History:
         if self._tasks:  # a recorder in a database thread or an SSH command must not hold the exit up
             await asyncio.wait(self._tasks, timeout=3)
         self._tasks.clear()
-        self.db.close()
+        if "db" in self.__dict__:  # opened
+            self.db.close()
 
     def queue_waits(self, cluster: str) -> dict[str, float]:
         """Median recorded minutes from submit to start per partition; {} when unknown or unreadable (the

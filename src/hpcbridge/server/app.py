@@ -7,7 +7,7 @@ import logging
 import secrets
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fastmcp import FastMCP
 from fastmcp.server.auth import AuthProvider, TokenVerifier
@@ -16,14 +16,14 @@ from .. import __version__, principal
 from ..config import TOOLSETS, Settings
 from ..errors import HpcBridgeError
 from ..history.service import History
-from ..jupyter import warm as jupyter_warm
-from ..jupyter.kernels import Kernels
-from ..jupyter.servers import JupyterServers
 from ..services.cluster import Cluster
 from ..services.interactive import Sessions
 from ..services.registry import Registry
 from ..store import Store
 from .toolkit import ToolKit
+
+if TYPE_CHECKING:
+    from ..jupyter.kernels import Kernels
 
 log = logging.getLogger("hpcbridge.server")
 
@@ -64,6 +64,14 @@ def _supported(toolset: str, registry: Registry) -> bool:
     return not needed or any(getattr(registry.get(n).capabilities, needed) for n in registry.names)
 
 
+def _kernels(registry: Registry, instance: str) -> Kernels:
+    """Jupyter's modules (nbformat, an HTTP client) load only for a server that offers the jupyter toolset."""
+    from ..jupyter.kernels import Kernels
+    from ..jupyter.servers import JupyterServers
+
+    return Kernels(JupyterServers(registry, instance))
+
+
 def create_app(settings: Settings, auth: AuthProvider | None = None, instance: str | None = None,
                store: Store | None = None, dashboard: bool = False) -> FastMCP:
     """The server. `instance` tags the allocations it makes; on exit it cancels them, and on start it
@@ -72,8 +80,9 @@ def create_app(settings: Settings, auth: AuthProvider | None = None, instance: s
     store = store or Store()
     instance = instance or new_instance_tag()
     sessions = Sessions(registry, store, instance)
-    kernels = Kernels(JupyterServers(registry, instance))
     history = History(settings, registry, store.path.parent)
+    offered = [name for name in settings.toolsets if _supported(name, registry)]
+    kernels = _kernels(registry, instance) if "jupyter" in offered else None
 
     @asynccontextmanager
     async def lifespan(_: FastMCP) -> AsyncIterator[dict[str, Any]]:
@@ -86,7 +95,9 @@ def create_app(settings: Settings, auth: AuthProvider | None = None, instance: s
             except HpcBridgeError as exc:
                 log.warning("could not reap allocations of dead instances: %s", exc)
         # jupyter_warm_start: submitted in the background, never holding up startup or tools/list
-        if "jupyter" in settings.toolsets:
+        if kernels is not None:
+            from ..jupyter import warm as jupyter_warm
+
             jupyter_warm.start(kernels.servers, registry, "default" if auth is not None else principal.LOCAL)
         idle = asyncio.create_task(_end_idle_sessions(sessions, settings))
         history.start()
@@ -95,7 +106,8 @@ def create_app(settings: Settings, auth: AuthProvider | None = None, instance: s
         finally:
             idle.cancel()
             try:
-                await kernels.close()  # first: a GPU left idle costs most
+                if kernels is not None:
+                    await kernels.close()  # first: a GPU left idle costs most
                 await history.stop()
                 await sessions.cancel_all()
             finally:
@@ -109,6 +121,7 @@ def create_app(settings: Settings, auth: AuthProvider | None = None, instance: s
         completions,
         prompts,
         resources,
+        tools_account_clusters,
         tools_account_limits,
         tools_account_standing,
         tools_account_usage,
@@ -119,11 +132,8 @@ def create_app(settings: Settings, auth: AuthProvider | None = None, instance: s
         tools_dirs,
         tools_fileops,
         tools_files,
-        tools_history,
         tools_interactive,
-        tools_account_clusters,
         tools_jobs,
-        tools_jupyter,
         tools_watch_logs,
         tools_watch_metrics,
         tools_watch_stats,
@@ -137,12 +147,15 @@ def create_app(settings: Settings, auth: AuthProvider | None = None, instance: s
                "files": [tools_dirs, tools_fileops], "containers": [tools_containers], "interactive": [], "history": [], "jupyter": [], "tensorpool": [],
                "config": [tools_config]}
     assert set(modules) == set(TOOLSETS)
-    offered = [name for name in settings.toolsets if _supported(name, registry)]
     if "interactive" in offered:
         tools_interactive.register(kit, sessions)
     if "history" in offered:
+        from . import tools_history  # SQLAlchemy: only for a server that offers the history
+
         tools_history.register(kit, history)
-    if "jupyter" in offered:
+    if kernels is not None:
+        from . import tools_jupyter
+
         tools_jupyter.register(kit, sessions, kernels)
     if "tensorpool" in offered:
         from ..tensorpool.service import TensorPool
@@ -157,9 +170,10 @@ def create_app(settings: Settings, auth: AuthProvider | None = None, instance: s
     resources.register_history(kit, history)
 
     async def open_notebooks(c: Cluster) -> list[str]:
+        assert kernels is not None
         return [view.notebook for view in (await kernels.listing(c))[1]]
 
-    completions.register(kit, store, open_notebooks if "jupyter" in offered else None)
+    completions.register(kit, store, open_notebooks if kernels is not None else None)
     if dashboard:
         from ..dashboard import pages
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import os
+from collections.abc import Callable
 from dataclasses import replace
 
 from ..backends import registry as schedulers
@@ -11,8 +13,7 @@ from ..errors import NotFound
 from ..models import EnvSpec
 from ..transport.base import Transport
 from ..transport.local import LocalTransport
-from ..transport.openssh import OpenSshOptions, OpenSshTransport, control_path
-from ..transport.ssh import SshOptions, SshTransport
+from ..transport.openssh import OpenSshOptions, OpenSshTransport, control_path, ssh_g_argv, users_control_path
 from .cluster import Cluster
 
 
@@ -26,11 +27,17 @@ def make_transport(config: ClusterConfig) -> Transport:
     if config.transport == "local":
         return LocalTransport(env)
     if config.transport == "openssh":
+        # no control_path configured: the one the user's own ssh config defines for the host, if any
+        users, master = (None, "") if config.control_path or not config.host else users_control_path(
+            ssh_g_argv(config.host or "", port=config.port, user=config.user, ssh_config=config.ssh_config),
+            env.inherited(os.environ))
         return OpenSshTransport(OpenSshOptions(
-            host=config.host or "", cluster=config.name, control_path=control_path(config.name, config.control_path),
-            control_persist=config.control_persist, port=config.port, user=config.user, key_path=config.key_path,
+            host=config.host or "", cluster=config.name, control_path=users or control_path(config.name, config.control_path),
+            users_master=master if users else "", control_persist=config.control_persist, port=config.port, user=config.user, key_path=config.key_path,
             ssh_config=config.ssh_config, known_hosts=config.known_hosts, connect_timeout=config.connect_timeout,
             max_channels=config.max_channels), env)
+    from ..transport.ssh import SshOptions, SshTransport  # asyncssh: a quarter second, paid when first needed
+
     return SshTransport(
         SshOptions(
             host=config.host or "",
@@ -53,6 +60,14 @@ class Registry:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self._clusters: dict[str, Cluster] = {}
+        self._on_build: list[Callable[[Cluster], None]] = []
+
+    def each_cluster(self, hook: Callable[[Cluster], None]) -> None:
+        """`hook` on every cluster: those built already now, the others when first needed (building one makes
+        its transport, and the SSH one imports asyncssh: not at start, where it would delay tools/list)."""
+        self._on_build.append(hook)
+        for cluster in self._clusters.values():
+            hook(cluster)
 
     @property
     def names(self) -> list[str]:
@@ -74,7 +89,9 @@ class Registry:
             raise NotFound(f"cluster '{key}' is not configured; clusters: {', '.join(self.names)}")
         if key not in self._clusters:
             config = self.settings.clusters[key]
-            self._clusters[key] = Cluster(config, make_transport(config))
+            cluster = self._clusters[key] = Cluster(config, make_transport(config))
+            for hook in self._on_build:
+                hook(cluster)
         return self._clusters[key]
 
     async def forget(self, name: str) -> None:

@@ -8,6 +8,8 @@ GSSAPI, agents, hardware keys); host keys are checked by OpenSSH as configured, 
 - Timeouts kill the local ssh; the remote command runs under coreutils `timeout`, so it dies too
   (an OpenSSH client cannot signal a remote command the way asyncssh's signal request does).
 - A semaphore keeps concurrent sessions below the master's MaxSessions (sshd_config(5), default 10).
+- Without a configured control_path, the ControlPath the user's own ssh config gives the host (`ssh -G`) is
+  ridden: someone who already works with ControlMaster needs no second login (no `hpcbridge login`).
 """
 
 from __future__ import annotations
@@ -16,7 +18,9 @@ import asyncio
 import os
 import re
 import socket
+import subprocess
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -45,11 +49,49 @@ class OpenSshOptions:
     connect_timeout: float = 15.0
     max_channels: int = 8
     ssh_binary: str = "ssh"
+    users_master: str = ""  # the ssh config's ControlMaster when control_path is the user's own, else ""
 
 
 def control_path(cluster: str, configured: str | None) -> str:
     """~/.ssh/hpcbridge-<cluster>.sock unless configured; a Unix socket path must stay short (108 bytes)."""
     return str(Path(configured or f"~/.ssh/hpcbridge-{cluster}.sock").expanduser())
+
+
+def parse_ssh_g(text: str) -> tuple[str | None, str]:
+    """(controlpath, controlmaster) from `ssh -G` output (lower-case `key value` lines). The path is None
+    when the config sets none, says `none`, or still holds a %-token (an ssh too old to expand it in -G)."""
+    found: dict[str, str] = {}
+    for line in text.splitlines():
+        key, _, value = line.strip().partition(" ")
+        if key in ("controlpath", "controlmaster") and key not in found:
+            found[key] = value.strip()
+    path = found.get("controlpath", "")
+    usable = path and path.lower() != "none" and "%" not in path
+    return (path if usable else None), found.get("controlmaster", "false")
+
+
+def ssh_g_argv(host: str, *, port: int | None = None, user: str | None = None, ssh_config: str | None = None,
+               ssh_binary: str = "ssh") -> list[str]:
+    """`ssh -G` for the destination as the transport will address it (-p and -l change %p and %r)."""
+    argv = [ssh_binary, "-G"]
+    if ssh_config:
+        argv += ["-F", str(Path(ssh_config).expanduser())]
+    if port:
+        argv += ["-p", str(port)]
+    if user:
+        argv += ["-l", validate.ssh_user("user", user)]
+    return [*argv, validate.ssh_host("host", host)]
+
+
+def users_control_path(argv: list[str], environ: Mapping[str, str]) -> tuple[str | None, str]:
+    """What the user's ssh config says for the host ((None, ...) if ssh is missing or fails: the caller then
+    uses hpcbridge's own socket). A local `ssh -G` reads files only; it connects nowhere."""
+    try:
+        done = subprocess.run(argv, capture_output=True, text=True, timeout=10, check=False,
+                              stdin=subprocess.DEVNULL, env=dict(environ))
+    except (OSError, subprocess.TimeoutExpired):
+        return None, "false"
+    return parse_ssh_g(done.stdout) if done.returncode == 0 else (None, "false")
 
 
 class OpenSshTransport:
@@ -105,6 +147,14 @@ class OpenSshTransport:
 
     # --- the contract ---------------------------------------------------------------------------------
     def _no_master(self) -> TransportError:
+        o = self.options
+        if o.users_master:
+            own = (f"log in with `ssh {o.host}` (your ssh config's ControlMaster {o.users_master} makes it the "
+                   "master) or " if o.users_master in ("auto", "autoask", "yes", "ask", "true") else "")
+            return TransportError(
+                f"no SSH master for {o.cluster} at the ControlPath your ssh config gives {o.host} "
+                f"({o.control_path}): {own}log in once in a terminal with `hpcbridge login {o.cluster}`",
+                transient=False)
         return TransportError(
             f"no SSH master for {self.options.cluster} ({self.options.control_path}): log in once in a terminal "
             f"with `hpcbridge login {self.options.cluster}`; the login lasts while it is in use and "
