@@ -38,7 +38,7 @@ NOT_SETTABLE = frozenset({"history.database_url", "http.tokens", "http_token"})
 TOP_LEVEL: dict[str, tuple[Any, str]] = {
     "log_level": ("INFO", "log level of the server (DEBUG, INFO, WARNING)"),
     "toolsets": (["cluster", "jobs", "agent"], "toolsets the server offers (a list, or ['all'])"),
-    "tool_aliases": ([], "extra tool names: ['pbs'] adds qsub/qstat/qdel-style aliases"),
+    "tool_aliases": ([], "extra tool names: ['pbs'] adds the PBS command-style aliases"),
 }
 # what a running server takes at once; every other setting applies when it restarts
 LIVE = frozenset({"config.editors"})
