@@ -11,12 +11,22 @@ import secrets
 import subprocess
 import time
 from collections.abc import AsyncIterator
+from pathlib import Path
 
+import httpx
 import pytest
 from fastmcp import Client
 
 from ..conftest import openpbs_env
-from .conftest import call, slurm_and_openpbs_toml, stdio_server
+from .conftest import (
+    HTTP_TOKEN,
+    call,
+    server_env,
+    slurm_and_openpbs_toml,
+    start_http_server,
+    stdio_server,
+    stop_and_read_log,
+)
 from .test_pbs_openpbs import error_of, pbs_shell
 
 pytestmark = [pytest.mark.cluster, pytest.mark.timeout(300)]
@@ -153,3 +163,29 @@ async def test_sessions_and_modify_job_meet_the_same_limits(mcp: Client) -> None
         assert ok, ok
     finally:
         scancel(held["job_id"])
+
+
+def test_compute_page_limits_part(tc_env: dict[str, str], op: dict[str, str], tmp_path: Path) -> None:
+    """The dashboard's compute page loads its limits part from /compute/limits (htmx): both clusters' limits,
+    each with what is in use; read over HTTP as a logged-in browser would."""
+    (tmp_path / "config.toml").write_text(slurm_and_openpbs_toml(tc_env, op, default="slurm"))
+    env = server_env(tc_env, HPCBRIDGE_HTTP_TOKEN=HTTP_TOKEN, HPCBRIDGE_STATE_DIR=str(tmp_path / "state"),
+                     HPCBRIDGE_CONFIG=str(tmp_path / "config.toml"))
+    for key in [k for k in env if k.startswith("SLURM_")]:
+        del env[key]  # both clusters come from the file
+    proc, url = start_http_server(env)
+    try:
+        base = url.removesuffix("/mcp")
+        answer = httpx.post(f"{base}/login", data={"token": HTTP_TOKEN}, follow_redirects=False, timeout=30)
+        assert answer.status_code == 303, answer.text
+        name, _, rest = answer.headers["set-cookie"].partition("=")
+        with httpx.Client(base_url=base, cookies={name: rest.split(";", 1)[0]}, timeout=120) as browser:
+            assert 'hx-get="/compute/limits"' in browser.get("/compute").text
+            part = browser.get("/compute/limits").text
+    finally:
+        log = stop_and_read_log(proc)
+    assert "Traceback" not in log, log[-3000:]
+    slurm, _, pbs = part.partition('data-cluster="pbs"')
+    assert 'data-reason="AssocGrpGRES"><td><code>AssocGrpGRES</code></td><td>GrpTRES</td>' in slurm
+    assert "account capped" in slurm and "gres/gpu=2" in slurm and "QOSMaxWallDurationPerJobLimit" in slurm
+    assert 'data-reason="max_run_res.ngpus"' in pbs and "queue gpu" in pbs and "ngpus=6" in pbs
