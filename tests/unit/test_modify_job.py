@@ -127,3 +127,18 @@ async def test_pbs_refuses_what_qalter_has_not_in_one_line(field: str) -> None:
     value: object = 2 if field == "array_throttle" else "x"
     with pytest.raises(Unsupported, match=f"PBS has no .* \\({field}\\)"):
         await backend.modify("7.srv", JobChanges(**{field: value}))  # type: ignore[arg-type]
+
+
+async def test_slurms_refusal_comes_back_as_slurm_said_it() -> None:
+    """slurmctld's answer to a user raising a time limit past what users may set (slurm_strerror's words for
+    ESLURM_ACCESS_DENIED, as scontrol prints them); nothing is reworded into a generic 'permission denied'."""
+    from hpcbridge.backends.slurm.backend import SlurmBackend
+    from hpcbridge.errors import PrivilegeError
+    from hpcbridge.models import CommandResult
+
+    async def scontrol(argv: list[str], **_: object) -> CommandResult:
+        assert argv[:3] == ["scontrol", "update", "JobId=12"]
+        return CommandResult(tuple(argv), "", "Access/permission denied for job 12\n", 1, 0.01)
+
+    with pytest.raises(PrivilegeError, match="refused by Slurm: Access/permission denied for job 12"):
+        await SlurmBackend(scontrol).modify("12", JobChanges(time_limit="10:00:00"))  # type: ignore[arg-type]

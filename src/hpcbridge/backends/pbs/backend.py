@@ -273,7 +273,7 @@ class PbsBackend:
         """qalter (-N, -A, -W depend=, -l walltime=, -l select=) then qmove for the queue: qalter has no -q.
         PBS has no QOS, a job's comment is the server's (set by the scheduler or an operator), and an array's
         running-task limit is not a user's qalter option on every PBS: refused before anything runs."""
-        for name, what in (("qos", "a QOS"), ("comment", "a user comment"), ("array_throttle", "an array throttle")):
+        for name, what in (("qos", "QOS"), ("comment", "user comment"), ("array_throttle", "array throttle")):
             if getattr(changes, name) is not None:
                 raise Unsupported(f"PBS has no {what} for qalter to change ({name}); the other changes can be made "
                                   "without it")
