@@ -14,7 +14,7 @@ from typing import Any
 
 from . import cli_admin, cli_settings
 from .config import DEFAULT_TOOLSETS, TOOLSETS, Settings, load_settings, toolset_list
-from .errors import ConfigError, HpcBridgeError
+from .errors import ConfigError, HpcBridgeError, NoClusterConfigured
 from .services.interactive import Sessions
 from .services.registry import Registry
 from .store import Store
@@ -151,9 +151,16 @@ async def _call(settings: Settings, tool: str, pairs: list[str], as_json: bool) 
     return 0
 
 
-async def _tools(settings: Settings, sizes: bool) -> int:
-    from fastmcp import Client
+def _settings_for_tools() -> Settings:
+    """`tools` describes the tool surface, which needs no cluster: without one configured, a placeholder host
+    stands in (nothing connects to it: the tools are listed without starting the server's lifespan)."""
+    try:
+        return load_settings()
+    except NoClusterConfigured:
+        return load_settings({**os.environ, "SLURM_SSH_HOST": "unused.invalid"})
 
+
+async def _tools(settings: Settings, sizes: bool) -> int:
     from .server.app import create_app
 
     if sizes:
@@ -163,9 +170,8 @@ async def _tools(settings: Settings, sizes: bool) -> int:
             print(f"{','.join(s.toolsets):<45} {s.tools:>3} tools  {s.visible_bytes / 1024:5.1f} KB model-visible  "  # noqa: hook - CLI output
                   f"{s.whole_bytes / 1024:5.1f} KB tools/list")
         return 0
-    async with Client(create_app(settings)) as client:
-        for tool in await client.list_tools():
-            print(f"{tool.name}: {(tool.description or '').splitlines()[0]}")  # noqa: hook - CLI output
+    for tool in await create_app(settings).list_tools():  # no lifespan: no SSH, no database, no Jupyter start
+        print(f"{tool.name}: {(tool.description or '').splitlines()[0]}")  # noqa: hook - CLI output
     return 0
 
 
@@ -212,7 +218,7 @@ def main(argv: list[str] | None = None) -> int:
             return cli_admin.cluster_command(args)
         if args.command == "settings":
             return cli_settings.settings_command(args)
-        settings = load_settings()
+        settings = _settings_for_tools() if args.command == "tools" else load_settings()
         _setup_logging(settings.log_level if args.command in ("serve", "dashboard") else "WARNING")
         if args.command not in ("serve", "dashboard"):  # fastmcp logs each tool error; the CLI prints it once itself
             for name in ("fastmcp", "FastMCP"):

@@ -21,7 +21,7 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from . import validate
 from .backends import registry as scheduler_registry
-from .errors import ConfigError
+from .errors import ConfigError, NoClusterConfigured
 
 
 def _split_csv(value: object) -> object:
@@ -512,7 +512,7 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
     clusters = {n: c for n, c in every.items() if not c.provider}
     providers = {n: c for n, c in every.items() if c.provider}
     if not clusters:
-        raise ConfigError(
+        raise NoClusterConfigured(
             f"no cluster configured: set SLURM_SSH_HOST (and SLURM_SSH_USER, SLURM_SSH_KEY_PATH), "
             f"or write {path} with a [clusters.NAME] table, or run `hpcbridge cluster add`"
         )

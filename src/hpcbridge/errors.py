@@ -26,6 +26,10 @@ class ConfigError(HpcBridgeError):
     """The configuration is missing, unreadable or contradictory."""
 
 
+class NoClusterConfigured(ConfigError):
+    """Neither the environment nor the config file names a cluster (what needs none, e.g. `tools`, goes on)."""
+
+
 class InvalidParameter(HpcBridgeError):
     """A caller-supplied value is malformed. The message names the parameter and the valid form."""
 

@@ -125,13 +125,14 @@ async def test_recommendation_for_four_a100_for_two_hours(mcp: Client) -> None:
 
 async def test_prompts_use_the_tools(mcp: Client) -> None:
     prompts = {p.name for p in await mcp.list_prompts()}
-    assert prompts == {"submit_job_guide", "diagnose_job_failure", "optimize_resources"}
+    assert prompts == {"submit_job_guide", "diagnose_job_failure", "optimize_resources", "work_in_notebook"}
     guide = await mcp.get_prompt("diagnose_job_failure", {"job_id": "123"})
     text = guide.messages[0].content.text
     assert "diagnose_job(job_id='123')" in text and "read_job_output" in text
     tools = {t.name for t in await mcp.list_tools()}
     for prompt, args in (("submit_job_guide", {"job_type": "pytorch training"}),
-                         ("optimize_resources", {"workload_description": "7B fine-tune"})):
+                         ("optimize_resources", {"workload_description": "7B fine-tune"}),
+                         ("work_in_notebook", {"notebook": "explore", "profile": "dev-1gpu"})):
         body = (await mcp.get_prompt(prompt, args)).messages[0].content.text
         mentioned = {t for t in tools if t in body}
         assert mentioned and mentioned <= tools

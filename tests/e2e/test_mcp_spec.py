@@ -121,15 +121,23 @@ async def test_completions_offer_partitions_clusters_profiles_and_a_running_jobs
     try:
         await call(mcp, "wait_for_job", job_id=job_id, until="running", timeout=90)
         diagnose = PromptReference(name="diagnose_job_failure")
-        ids = (await mcp.complete(diagnose, {"name": "job_id", "value": ""})).values
-        assert job_id in ids
-        assert job_id in (await mcp.complete(diagnose, {"name": "job_id", "value": job_id[:-1]})).values
+        # the queue may hold more than the 100 candidates a completion carries: narrow by what was typed
+        everything = await mcp.complete(diagnose, {"name": "job_id", "value": ""})
+        assert everything.values and (job_id in everything.values or everything.has_more)
+        assert job_id in (await mcp.complete(diagnose, {"name": "job_id", "value": job_id})).values
         by_uri = ResourceTemplateReference(uri="slurm://job/{job_id}")
-        assert job_id in (await mcp.complete(by_uri, {"name": "job_id", "value": ""})).values
+        assert job_id in (await mcp.complete(by_uri, {"name": "job_id", "value": job_id})).values
+        assert (await mcp.complete(by_uri, {"name": "job_id", "value": "x"})).values == []
     finally:
         await mcp.call_tool("cancel_job", {"job_id": job_id}, raise_on_error=False)
     # the job's arguments are unknown to the handler: no candidates, not an error
     assert (await mcp.complete(guide, {"name": "job_type", "value": "py"})).values == []
+    notebook = PromptReference(name="work_in_notebook")
+    assert {"dev-1gpu", "dev-8gpu", "cpu-only"} <= set((await mcp.complete(notebook, {"name": "profile",
+                                                                                      "value": ""})).values)
+    assert (await mcp.complete(notebook, {"name": "profile", "value": "cpu"})).values == ["cpu-only"]
+    # open notebooks: those of a running Jupyter server (none need be running here): a list, never an error
+    assert isinstance((await mcp.complete(notebook, {"name": "notebook", "value": ""})).values, list)
 
 
 async def test_one_log_format_for_hpcbridge_fastmcp_and_uvicorn(tc_env: dict[str, str]) -> None:

@@ -19,6 +19,7 @@ import pytest
 from fastmcp import Client
 from fastmcp.client.transports import StdioTransport
 from fastmcp.exceptions import ToolError
+from mcp.shared.exceptions import MCPError
 
 from .conftest import call, hpcbridge_executable
 
@@ -98,7 +99,8 @@ async def test_mvp_and_v1_lifecycle(pbs: Client) -> None:
         assert (await resource(pbs, f"pbs://job/{job}"))["job"]["name"] == f"pbs-b-{tag}"
         assert (await resource(pbs, "pbs://queue/cpu"))["jobs_by_state"].get("PENDING", 0) >= 2
         assert (await resource(pbs, "pbs://system/status"))["scheduler"] == "pbs"
-        assert "no SLURM cluster is configured" in (await resource(pbs, "slurm://system/status"))["error"]
+        with pytest.raises(MCPError, match="no SLURM cluster is configured"):  # a failed read is an MCP error
+            await resource(pbs, "slurm://system/status")
 
         # Torque's forced delete is qdel -p; these wrappers do not have it, and say so
         assert "not supported by this cluster's qdel" in await error_of(pbs, "delete_job", job_id=job, force=True)

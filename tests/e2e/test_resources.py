@@ -6,6 +6,7 @@ import json
 
 import pytest
 from fastmcp import Client
+from mcp.shared.exceptions import MCPError
 
 from .conftest import call
 
@@ -23,8 +24,9 @@ async def test_resources_answer_with_json(mcp: Client) -> None:
     assert len(summary) == 1 and {"cluster", "counts", "last_seen", "unreachable"} <= set(summary[0])
     privileges = json.loads((await mcp.read_resource("slurm://user/privileges"))[0].text)
     assert privileges["user"] == "alice" and privileges["privileges"].startswith("ordinary user")
-    # this server has only a Slurm cluster: the PBS scheme says so instead of answering from it
-    assert "no PBS cluster is configured" in json.loads((await mcp.read_resource("pbs://system/status"))[0].text)["error"]
+    # this server has only a Slurm cluster: the PBS scheme says so (an MCP error) instead of answering from it
+    with pytest.raises(MCPError, match="no PBS cluster is configured"):
+        await mcp.read_resource("pbs://system/status")
     status = json.loads((await mcp.read_resource("slurm://system/status"))[0].text)
     assert {p["name"] for p in status["partitions"]} == {"gpu", "cpu", "interactive"}
     queue = json.loads((await mcp.read_resource("slurm://queue/gpu"))[0].text)
@@ -37,5 +39,5 @@ async def test_resources_answer_with_json(mcp: Client) -> None:
         assert details["job"]["state"] == "HELD"
     finally:
         await call(mcp, "cancel_job", job_id=job["job_id"])
-    missing = json.loads((await mcp.read_resource("slurm://queue/nope"))[0].text)
-    assert "partitions: gpu, cpu, interactive" in missing["error"]
+    with pytest.raises(MCPError, match="partitions: gpu, cpu, interactive"):
+        await mcp.read_resource("slurm://queue/nope")

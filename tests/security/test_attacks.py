@@ -214,7 +214,7 @@ async def test_sbatch_lines_in_the_script_cannot_pass_policy(tc_env: dict[str, s
 
 
 async def test_code_running_tools_are_destructive_and_read_only_clusters_only_look(tc_env: dict[str, str]) -> None:
-    async with client_with(tc_env) as mcp:
+    async with client_with(tc_env, SLURM_ALLOW_SHELL="true") as mcp:  # else run_shell_command is not listed
         tools = {t.name: t for t in await mcp.list_tools()}
         for name in ("submit_job", "run_interactive_command", "exec_in_session", "run_shell_command"):
             assert tools[name].annotations.destructive_hint is True, name

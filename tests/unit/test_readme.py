@@ -33,7 +33,8 @@ async def test_tool_table_matches_the_server() -> None:
     from hpcbridge.server.surface import with_every_kind
 
     app = create_app(with_every_kind(load_settings({"SLURM_SSH_HOST": "unused.invalid", "HPCBRIDGE_CONFIG": "",
-                                                    "HPCBRIDGE_TOOLSETS": "all"})))
+                                                    "HPCBRIDGE_TOOLSETS": "all",
+                                                    "SLURM_ALLOW_SHELL": "true"})))  # else no run_shell_command
     async with Client(app) as client:
         served = {t.name for t in await client.list_tools()}
     table = _section("Tools").split("| tool | what it does |", 1)[1]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from ..models import Page
 from ..services.resources import PartitionStatus
@@ -35,7 +36,6 @@ class JobSummaryRow:
     where_or_why: str  # node list when running, reason when pending
     progress: str = ""  # running jobs: from the output's tail (services/progress_look.py)
     trouble: str = ""
-
     cluster: str = ""
 
 
@@ -45,6 +45,7 @@ class JobsPage(Page[JobSummaryRow]):
 
     items: list[JobSummaryRow]  # redeclared: pydantic's schema of an inherited Page[T] field loses T
     unreachable: dict[str, str] = field(default_factory=dict)  # cluster: why (cluster="*" only)
+
 
 @dataclass(frozen=True)
 class JobSummary:
@@ -72,3 +73,55 @@ class ClusterDirectories:
     directories: list[DirectoryState]
     image_dirs: list[str]
     container_mounts: str
+
+
+# Results of the tools that change one thing (their dicts' shapes), declared so clients get an output schema for them
+# too (every tool with structured content has one; tests/e2e/test_safety_and_scale.py walks tools/list).
+@dataclass(frozen=True)
+class JobSignalled:
+    job_id: str
+    signal: str | None
+    force: bool
+    ok: bool
+
+
+@dataclass(frozen=True)
+class JobHeld:
+    job_id: str
+    held: bool
+
+
+@dataclass(frozen=True)
+class JobModified:
+    job_id: str
+    changed: dict[str, Any]
+    state: str
+    ok: bool
+
+
+@dataclass(frozen=True)
+class FileWritten:
+    path: str
+    bytes: int
+    appended: bool = False
+
+
+@dataclass(frozen=True)
+class PathDeleted:
+    path: str
+    deleted: bool
+
+
+@dataclass(frozen=True)
+class NameDeleted:
+    deleted: str
+
+
+@dataclass(frozen=True)
+class EntryDeleted:
+    deleted: int
+
+
+@dataclass(frozen=True)
+class BackedUp:
+    path: str

@@ -65,3 +65,25 @@ def register(kit: ToolKit) -> None:
             "Answer with: partition, nodes, GPUs (type and count per node), CPUs per task, memory, time limit, "
             "and why; leave ~20% headroom on memory and time over what past runs used."
         )
+
+    # two more where their tools are offered: their arguments are what completion/complete fills in
+    # (server/completions.py), so a client's picker offers the profiles and the open notebooks
+    if "start_kernel_session" in kit.tools:
+
+        @mcp.prompt
+        def work_in_notebook(
+            notebook: Annotated[str, Field(description="Notebook name (<name>.ipynb in the notebook directory)")],
+            profile: Annotated[str | None, Field(description="Interactive profile for its resources")] = None,
+            cluster: Annotated[str | None, Field(description="Cluster (default: the default cluster)")] = None,
+        ) -> str:
+            """Open or resume a notebook's kernel on a compute node and work in it."""
+            where = f", cluster='{cluster}'" if cluster else ""
+            using = f", profile_name='{profile}'" if profile else ""
+            return (
+                f"Work in notebook {notebook}.\n"
+                f"1. Call start_kernel_session(notebook='{notebook}'{using}{where}); it reports the Jupyter "
+                "server job's progress and reuses a running server.\n"
+                f"2. read_notebook(notebook='{notebook}'{where}) shows its cells; execute_code adds and runs a "
+                "cell, execute_scratch_code runs without saving.\n"
+                "3. When done, shutdown_kernel_session (the server stops itself when idle)."
+            )

@@ -1,7 +1,8 @@
 """MCP resources. One scheme per scheduler: slurm://job/{job_id}, slurm://queue/{queue_name},
 slurm://system/status, slurm://user/jobs, slurm://user/privileges, and the same paths under pbs://. A scheme
 answers from the default cluster when it runs that scheduler, else from the first configured cluster that
-does. Each is JSON: what the matching tool returns as structured content."""
+does. Each is JSON: what the matching tool returns as structured content. A read that fails is an MCP error
+carrying the message (never a JSON body that says error)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import time
 from collections import Counter
 from typing import Any
 
+from fastmcp.exceptions import ResourceError
 from pydantic import TypeAdapter
 
 from .. import principal, validate
@@ -43,8 +45,8 @@ def _register_scheme(kit: ToolKit, scheme: str) -> None:
         try:
             with principal.acting_as(caller()):  # as for tools: the audit log names the token's principal
                 return _json(await fn())
-        except HpcBridgeError as exc:
-            return json.dumps({"error": exc.message})
+        except HpcBridgeError as exc:  # ResourceError's message reaches the client as is (not masked)
+            raise ResourceError(exc.message) from exc
 
     @mcp.resource(f"{scheme}://job/{{job_id}}", name=f"{scheme}_job", mime_type="application/json")
     async def job_resource(job_id: str) -> str:

@@ -6,8 +6,6 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
-from fastmcp import Client
-
 from ..config import TOOLSETS, ClusterConfig, Settings
 from .app import create_app
 
@@ -21,19 +19,21 @@ class Surface:
 
 
 async def measure(settings: Settings, toolsets: list[str]) -> Surface:
+    """The tools/list entries as a client receives them, read from the app without starting its lifespan (so no
+    cluster is reached and no database opened: `hpcbridge tools --sizes` works before anything is set up)."""
     app = create_app(settings.model_copy(update={"toolsets": toolsets}))
-    async with Client(app) as client:
-        tools = await client.list_tools()
     visible = whole = 0
+    tools = await app.list_tools()
     for tool in tools:
-        entry = tool.model_dump(by_alias=True, exclude_none=True, mode="json")
+        entry = tool.to_mcp_tool().model_dump(by_alias=True, exclude_none=True, mode="json")
         whole += len(json.dumps(entry))
         visible += len(json.dumps({k: entry.get(k) for k in ("name", "description", "inputSchema")}))
     return Surface(tuple(toolsets), len(tools), visible, whole)
 
 
 def with_every_kind(settings: Settings) -> Settings:
-    """The settings plus a TensorPool account if there is none, so that every toolset is measured."""
+    """The settings plus a TensorPool account if there is none, so that every toolset is measured. The shell is
+    left as configured: with allow_shell off everywhere (the default) run_shell_command is not listed."""
     if settings.providers:
         return settings
     account = ClusterConfig.model_validate({"name": "tensorpool", "provider": "tensorpool"})

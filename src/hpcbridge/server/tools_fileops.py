@@ -12,6 +12,7 @@ from ..services import files
 from ..services.files import DEFAULT_MAX_BYTES, FileContent, FileInfo
 from . import confirm as confirming
 from . import render, render_files
+from .outputs import FileWritten, PathDeleted
 from .params import ClusterArg, DirType
 from .toolkit import ToolKit, reply
 
@@ -40,7 +41,7 @@ def register(kit: ToolKit) -> None:
                                         max_bytes=max_bytes, encoding=encoding, allow_binary=allow_binary)
         return reply(content, render.file_content(content))
 
-    @kit.tool(read_only=False, destructive=True, idempotent=False)
+    @kit.tool(read_only=False, destructive=True, idempotent=False, output=FileWritten)
     async def write_file(
         path: PathArg,
         content: Annotated[str, Field(description="Text to write")],
@@ -65,7 +66,7 @@ def register(kit: ToolKit) -> None:
         info = await files.file_info(c, path, directory_type)
         return reply(info, render_files.file_info(info))
 
-    @kit.tool(read_only=False, destructive=True, idempotent=True)
+    @kit.tool(read_only=False, destructive=True, idempotent=True, output=PathDeleted)
     async def delete_file(
         ctx: Context,
         path: PathArg,

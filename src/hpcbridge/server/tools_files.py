@@ -13,6 +13,7 @@ from ..services.files import DEFAULT_MAX_BYTES, FileContent
 from ..services.shell import ShellResult
 from ..services.shell import run_shell_command as run_shell
 from . import render
+from .outputs import FileWritten
 from .params import ClusterArg
 from .toolkit import ToolKit, reply
 
@@ -45,7 +46,7 @@ def register(kit: ToolKit) -> None:
         content = await files.read_file(c, path, tail_lines=tail_lines, head_lines=head_lines, max_bytes=max_bytes)
         return reply(content, render.file_content(content))
 
-    @kit.tool(read_only=False, destructive=True, idempotent=True)
+    @kit.tool(read_only=False, destructive=True, idempotent=True, output=FileWritten)
     async def upload_file(
         content: Annotated[str, Field(description="File content (text)")],
         remote_path: Annotated[str, Field(description="Destination path on the cluster")],
@@ -59,6 +60,9 @@ def register(kit: ToolKit) -> None:
         size = len(content.encode())
         return ToolResult(content=f"wrote {size} bytes to {target}",
                           structured_content={"path": target, "bytes": size})
+
+    if not any(c.allow_shell for c in registry.settings.clusters.values()):
+        return  # a tool that can only refuse is not offered (and costs no context)
 
     @kit.tool(read_only=False, destructive=True, idempotent=False, output=ShellResult)
     async def run_shell_command(

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal, cast
 
 from fastmcp import Context
 from fastmcp.tools.base import ToolResult
@@ -12,11 +13,12 @@ from pydantic import Field
 
 from .. import principal
 from ..errors import HpcBridgeError, InvalidParameter, ReadOnlyCluster
-from ..history.logbook import Entry, EntryLine
+from ..history.logbook import Entry, EntryLine, Logbook
 from ..history.queries import (
     ClusterSummary,
     Filters,
     HistoryJob,
+    HistoryReader,
     JobFacts,
     Project,
     RunView,
@@ -27,6 +29,7 @@ from ..models import JobState, Page
 from ..timewords import absolute_time
 from . import confirm as confirming
 from . import render_history as render
+from .outputs import BackedUp, EntryDeleted
 from .params import Limit, Offset
 from .toolkit import ToolKit, reply
 
@@ -52,8 +55,21 @@ class Cancelled:
     failed: dict[str, str]
 
 
+class _Deferred:
+    """Stands for history.reader / history.logbook and opens the database at the first tool call, not at
+    registration: listing the tools (`hpcbridge tools --sizes`, a client's tools/list) needs no database."""
+
+    def __init__(self, get: Callable[[], object]) -> None:
+        self._get = get
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._get(), name)
+
+
 def register(kit: ToolKit, history: History) -> None:
-    registry, reader, book = kit.registry, history.reader, history.logbook
+    registry = kit.registry
+    reader = cast(HistoryReader, _Deferred(lambda: history.reader))
+    book = cast(Logbook, _Deferred(lambda: history.logbook))
 
     def names(cluster: str | None) -> tuple[str, ...]:
         return (registry.get(cluster).name,) if cluster else ()
@@ -192,7 +208,7 @@ def register(kit: ToolKit, history: History) -> None:
         entry = await db(book.update, entry_id, title, body, kind)
         return reply(entry, render.entry(entry))
 
-    @kit.tool(read_only=False, destructive=True, idempotent=True)
+    @kit.tool(read_only=False, destructive=True, idempotent=True, output=EntryDeleted)
     async def delete_logbook_entry(
         ctx: Context, entry_id: EntryId,
         confirm: Annotated[bool, Field(description="true: delete without asking the user")] = False,
@@ -217,7 +233,7 @@ def register(kit: ToolKit, history: History) -> None:
         page = await db(book.search, text, project or "", kind or "", offset, limit)
         return reply(page, render.entries(page))
 
-    @kit.tool(read_only=False, idempotent=False)
+    @kit.tool(read_only=False, idempotent=False, output=BackedUp)
     async def backup_history() -> ToolResult:
         """An online copy of the history database now (also made on a schedule); says where. Keeps your newest
         backups (backup_keep); other principals' and scheduled ones are never replaced by yours."""

@@ -16,6 +16,7 @@ from ..services.cluster import Cluster
 from ..services.interactive import CommandOutput, SessionInfo, Sessions
 from ..services.profiles import Profile
 from . import render_sessions as render
+from .outputs import NameDeleted
 from .params import ClusterArg
 from .toolkit import ToolKit, reply
 
@@ -144,7 +145,7 @@ def register(kit: ToolKit, sessions: Sessions) -> None:
         profile = profiles.one(sessions.store, registry.get(cluster), profile_name)
         return reply(profile, render.profile_line(profile))
 
-    @kit.tool(read_only=False, destructive=True, idempotent=True)
+    @kit.tool(read_only=False, destructive=True, idempotent=True, output=NameDeleted)
     async def delete_interactive_profile(profile_name: str) -> ToolResult:
         """Delete a saved profile (a built-in one cannot be deleted; a saved override of it can)."""
         profiles.delete(sessions.store, profile_name)

@@ -15,7 +15,7 @@ from ..models import Job, JobDetails, JobRecord, JobState, Page
 from ..services import everywhere, modify, progress_look, submission
 from ..services.cluster import SubmitResult
 from . import render
-from .outputs import JobsPage, JobSummary, JobSummaryRow
+from .outputs import JobHeld, JobModified, JobSignalled, JobsPage, JobSummary, JobSummaryRow
 from .params import ClusterArg, JobId, Limit, Offset, UserArg
 from .toolkit import ToolKit, reply
 
@@ -156,7 +156,7 @@ def register(kit: ToolKit) -> None:
         result = replace(await c.submit(req, test_only=test_only), from_script=from_script)
         return reply(result, render.submitted(result))
 
-    @kit.tool(read_only=False, destructive=True, idempotent=True)
+    @kit.tool(read_only=False, destructive=True, idempotent=True, output=JobSignalled)
     async def cancel_job(
         job_id: JobId,
         signal: Annotated[str | None, Field(description="Send this signal instead of cancelling, e.g. "
@@ -175,7 +175,7 @@ def register(kit: ToolKit) -> None:
         return ToolResult(content=text, structured_content={"job_id": jid, "signal": sig, "force": force,
                                                             "ok": True})
 
-    @kit.tool(read_only=False, destructive=False, idempotent=True)
+    @kit.tool(read_only=False, destructive=False, idempotent=True, output=JobHeld)
     async def hold_job(job_id: JobId, cluster: ClusterArg = None) -> ToolResult:
         """Hold a pending job so it does not start until released."""
         c = registry.get(cluster)
@@ -183,7 +183,7 @@ def register(kit: ToolKit) -> None:
         await c.hold(jid)
         return ToolResult(content=f"job {jid} held", structured_content={"job_id": jid, "held": True})
 
-    @kit.tool(read_only=False, destructive=False, idempotent=True)
+    @kit.tool(read_only=False, destructive=False, idempotent=True, output=JobHeld)
     async def release_job(job_id: JobId, cluster: ClusterArg = None) -> ToolResult:
         """Release a held job so it can be scheduled."""
         c = registry.get(cluster)
@@ -191,7 +191,7 @@ def register(kit: ToolKit) -> None:
         await c.release(jid)
         return ToolResult(content=f"job {jid} released", structured_content={"job_id": jid, "held": False})
 
-    @kit.tool(read_only=False, destructive=False, idempotent=True)
+    @kit.tool(read_only=False, destructive=False, idempotent=True, output=JobModified)
     async def modify_job(
         job_id: JobId,
         time_limit: Annotated[str | None, Field(description="New time limit (PBS walltime), e.g. 2:00:00")] = None,
