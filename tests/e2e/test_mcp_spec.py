@@ -163,3 +163,21 @@ async def test_one_log_format_for_hpcbridge_fastmcp_and_uvicorn(tc_env: dict[str
     assert not odd, odd[:10]
     loggers = {m.group(1) for line in lines if (m := re.match(r"^\S+ \S+ \S+ ([\w.]+):", line))}
     assert any(n.startswith("uvicorn") for n in loggers) and any(n.startswith("fastmcp") for n in loggers), loggers
+
+
+async def test_a_client_polls_wait_for_job_with_short_calls_until_the_job_is_done(mcp: Client) -> None:
+    """No MCP tasks yet (fastmcp-tasks needs fastmcp 4.1; README, "What your MCP client gets"): a client that
+    must not hold one request polls with a short timeout; each call answers (not an error) until reached."""
+    job = await call(mcp, "submit_job", script_content="sleep 6", job_name=f"h29b_poll_{uuid.uuid4().hex[:6]}",
+                     partition="cpu", time_limit="2")
+    polls = 0
+    try:
+        while True:
+            polls += 1
+            answer = (await call(mcp, "wait_for_job", job_id=job["job_id"], timeout=2))["wait"]
+            if answer["reached"]:
+                break
+            assert answer["timed_out"] and polls < 200, answer
+        assert answer["state"] == "COMPLETED" and polls > 1, (answer, polls)
+    finally:
+        await mcp.call_tool("cancel_job", {"job_id": job["job_id"]}, raise_on_error=False)
