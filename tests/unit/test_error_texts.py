@@ -35,12 +35,15 @@ def test_a_connect_timeout_names_host_port_and_seconds(silent_port: int) -> None
     assert f"127.0.0.1:{silent_port}" in text and "within 0.5 s" in text and "connect_timeout" in text, text
 
 
-def test_an_unreadable_key_is_a_configuration_error_naming_key_path(tmp_path: Path) -> None:
-    if os.geteuid() == 0:
-        pytest.skip("root reads every file: an unreadable key cannot be made here")  # pragma: no cover
+def test_an_unreadable_key_is_a_configuration_error_naming_key_path(tmp_path: Path,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
     key = tmp_path / "id_ed25519"
     key.write_text("x")
     key.chmod(0)
+    if os.geteuid() == 0:  # root reads every file: let the access check answer as it would for the user
+        from hpcbridge.transport import ssh
+
+        monkeypatch.setattr(ssh.os, "access", lambda path, mode: False)
     with pytest.raises(ConfigError, match=r"key_path .*id_ed25519.* cannot be read"):
         asyncio.run(SshTransport(SshOptions(host="unused.invalid", key_path=str(key))).connection())
 
