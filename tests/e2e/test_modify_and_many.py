@@ -29,7 +29,7 @@ def _toml(tc: dict[str, str], op: dict[str, str]) -> str:
               f'user_root = "{tc["SLURM_USER_ROOT"]}"\n')
     return (f'default_cluster = "slurm"\n\n'
             f'[clusters.slurm]\nport = {tc["SLURM_SSH_PORT"]}\ndefault_partition = "cpu"\naccount = "research"\n'
-            f'{common}[clusters.slurm.policy]\nallowed_accounts = ["research", "capped"]\nmax_time = "2:00:00"\n\n'
+            f'{common}[clusters.slurm.policy]\nallowed_accounts = ["research", "capped", "nosuchacct"]\nmax_time = "2:00:00"\n\n'
             f'[clusters.pbs]\nscheduler = "pbs"\nport = {op["OPENPBS_SSH_PORT"]}\n{common}\n'
             f'[clusters.gone]\nport = 1\n{common}')
 
@@ -86,6 +86,13 @@ async def test_modify_job_on_slurm_new_fields_and_policy(mcp: Client) -> None:
         assert "exceeds the policy limit of 2:00:00" in await error_of(mcp, "modify_job", job_id=job,
                                                                       time_limit="3:00:00", partition="cpu")
         assert squeue(job)[1:5] == ["20:00", "interactive", "short", "capped"]
+        # an account policy allows but Slurm does not know: refused by slurmctld (enforced associations), or,
+        # under AccountingStorageEnforce=none, accepted with exit 0 and not applied (22.05 even moves the job to
+        # the user's default account): the account the job has afterwards is said, not reported as done
+        said = await error_of(mcp, "modify_job", job_id=job, account="nosuchacct")
+        now = squeue(job)[4]
+        assert "Invalid account" in said or f"did not apply it: account is '{now}', not 'nosuchacct'" in said, said
+        assert now in ("capped", "research")
         assert "invalid comment" in await error_of(mcp, "modify_job", job_id=job, comment="$(id)")
     finally:
         await call(mcp, "cancel_job", job_id=job)

@@ -32,8 +32,8 @@ async def _bounded(what: Awaitable[T], seconds: float) -> T | str:
         return f"no answer within {seconds:.0f} s"
     except HpcBridgeError as exc:
         return str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-    except OSError as exc:  # a transport that cannot connect
-        return f"{type(exc).__name__}: {exc}"
+    except Exception as exc:  # noqa: BLE001 - one cluster's SSH library error must not fail the others
+        return f"{type(exc).__name__}: {exc}".splitlines()[0]
 
 
 async def jobs_everywhere(registry: Registry, user: str | None, project: str | None = None

@@ -5,8 +5,9 @@ The values are validated before anything runs; then the job's effective request 
 job already asks) goes through the same policy and feasibility checks as submit_job (Cluster.check_feasible),
 so a job cannot be moved past what policy would have refused at submission (an account outside
 policy.allowed_accounts included). Afterwards the job is read back: Slurm's `scontrol update` answers 0 and
-changes nothing when an account or QOS is not one the user's association allows under
-AccountingStorageEnforce=none (seen on 22.05), so a value that did not take is said, not reported as done.
+does not apply an account or QOS the user's association lacks under AccountingStorageEnforce=none (seen on
+22.05: an unknown account even puts the job back on the user's default account), so the job's value afterwards
+is said, not reported as done.
 """
 
 from __future__ import annotations
@@ -93,7 +94,7 @@ async def _check_taken(c: Cluster, job_id: str, changes: JobChanges) -> None:
     if not any(asked.values()):
         return
     now = (await c.job_details(job_id)).job
-    missed = [f"{k} is still {getattr(now, k)!r}, not {v!r}" for k, v in asked.items()
+    missed = [f"{k} is {getattr(now, k)!r}, not {v!r}" for k, v in asked.items()
               if v and getattr(now, k) and getattr(now, k) != v]
     if missed:
         raise SchedulerError(f"{c.name} accepted the change to job {job_id} but did not apply it: "
