@@ -11,7 +11,7 @@ from pydantic import Field
 
 from .. import validate
 from ..errors import InvalidParameter
-from ..models import Job, JobDetails, JobRecord, JobState, Page
+from ..models import Job, JobDetails, JobRecord, JobState, Page, next_offset
 from ..services import everywhere, modify, progress_look, submission
 from ..services.cluster import SubmitResult
 from . import render
@@ -71,18 +71,20 @@ def register(kit: ToolKit) -> None:
             wanted = {n: _states(state, registry.get(n).state_words, registry.get(n).scheduler) or set(JobState)
                       for n in {n for n, _ in rows}}  # each cluster's own codes (F is FAILED or FINISHED)
             rows = [(n, j) for n, j in rows if j.state in wanted[n]]
+            total, shown = len(rows), rows[offset : offset + limit]
         else:
             c = registry.get(cluster)
             jobs = await c.jobs(await c.resolve_user(user), part)
             if project:
                 jobs = [j for j in jobs if everywhere.in_project(registry, j, project)]
-            counts = dict(Counter(j.state.value for j in jobs))
+            # A 10,000-task queue: counted once per snapshot, filtered only when asked, rows only for the page
+            counts = c.facts.counts(jobs)
             wanted_here = _states(state, c.state_words, c.scheduler)
-            rows = [(c.name, j) for j in jobs if not wanted_here or j.state in wanted_here]
+            selected = [j for j in jobs if j.state in wanted_here] if wanted_here else jobs
+            total, shown = len(selected), [(c.name, j) for j in selected[offset : offset + limit]]
             unreachable = {}
-        base = Page.of([replace(_row(j), cluster=n) for n, j in rows], offset, limit, counts)
-        page = JobsPage(base.items, base.total, base.offset, base.limit, base.counts, base.next_offset, unreachable)
-        shown = rows[offset : offset + limit]
+        page = JobsPage([replace(_row(j), cluster=n) for n, j in shown], total, offset, limit, counts,
+                        next_offset(offset, len(shown), total), unreachable)
         for name in dict.fromkeys(n for n, _ in shown):
             looks = await progress_look.look_at(registry.get(name), [j for n, j in shown if n == name])
             if looks:

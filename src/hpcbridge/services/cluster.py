@@ -38,6 +38,7 @@ from ..transport.base import Transport
 from ..watch.gpustats import ResourceUse
 from . import feasibility
 from .cache import SingleFlightCache
+from .snapshot import SnapshotFacts
 
 audit = logging.getLogger("hpcbridge.audit")
 
@@ -70,6 +71,7 @@ class Cluster:
         self.transport = transport
         self.backend: SchedulerBackend = registry.make_backend(config, self.run, self.write_file)
         self.cache = SingleFlightCache()
+        self.facts = SnapshotFacts()  # counts per queue snapshot (services/snapshot.py)
         self.commands_run = 0
         self.submitted: list[Callable[[SubmitResult], None]] = []  # told of every real submission (history)
 
