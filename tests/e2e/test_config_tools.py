@@ -5,19 +5,38 @@ HTTP principal not in `[config] editors` is refused in one line and the file is 
 
 from __future__ import annotations
 
+import contextlib
 import os
 import tomllib
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from fastmcp import Client
-from fastmcp.client.transports import StreamableHttpTransport
+from fastmcp.client.transports import StdioTransport, StreamableHttpTransport
 from fastmcp.exceptions import ToolError
 
-from .conftest import start_http_server, stdio_server, stop_and_read_log
+from .conftest import hpcbridge_executable, start_http_server, stop_and_read_log
 
 COMMENT = "# our clusters -- ask Ana before changing"
+
+
+def _clean_env(home: Path, toolsets: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SLURM_", "HPCBRIDGE_", "PBS_"))}
+    env.update(HPCBRIDGE_CONFIG=str(home / "config.toml"), HPCBRIDGE_STATE_DIR=str(home / "state"),
+               HPCBRIDGE_TOOLSETS=toolsets)
+    return env
+
+
+@contextlib.asynccontextmanager
+async def _stdio(home: Path, config: str, toolsets: str) -> AsyncIterator[Client]:
+    """`hpcbridge serve` (stdio) configured only by `config` in `home`; the process ends with the client."""
+    (home / "config.toml").write_text(config)
+    transport = StdioTransport(command=hpcbridge_executable(), args=["serve"], env=_clean_env(home, toolsets),
+                               keep_alive=False)
+    async with Client(transport, timeout=200) as client:
+        yield client
 
 
 def _config(tc: dict[str, str]) -> str:
@@ -52,7 +71,7 @@ async def _partition_of_a_held_job(client: Client, cluster: str) -> str:
 
 async def test_an_agent_adds_changes_and_removes_a_cluster(tmp_path: Path, tc_env: dict[str, str]) -> None:
     path = tmp_path / "config.toml"
-    async with stdio_server(tmp_path, _config(tc_env), "cluster,jobs,account,config") as client:
+    async with _stdio(tmp_path, _config(tc_env), "cluster,jobs,account,config") as client:
         names = {t.name for t in await client.list_tools()}
         assert {"get_cluster_config", "add_cluster_config", "update_cluster_config", "remove_cluster_config",
                 "list_settings", "set_setting", "list_clusters"} <= names
@@ -95,9 +114,7 @@ async def test_a_principal_not_in_the_editors_is_refused(tmp_path: Path, tc_env:
     path = tmp_path / "config.toml"
     path.write_text(_config(tc_env) + '\n[clusters.main.policy]\nmax_gpus = 4\n')
     token = "h30a-" + os.urandom(16).hex()
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("SLURM_", "HPCBRIDGE_", "PBS_"))}
-    env.update(HPCBRIDGE_CONFIG=str(path), HPCBRIDGE_STATE_DIR=str(tmp_path / "state"),
-               HPCBRIDGE_TOOLSETS="config", HPCBRIDGE_HTTP_TOKEN=token)
+    env = _clean_env(tmp_path, "config") | {"HPCBRIDGE_HTTP_TOKEN": token}
     proc, url = start_http_server(env)
     before = path.read_text()
     try:
