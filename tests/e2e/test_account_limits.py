@@ -52,6 +52,11 @@ def squeue_named(name: str) -> list[str]:
     return out.split()
 
 
+def _reason(job_id: str) -> str:
+    return subprocess.run(["squeue", "--noheader", "--jobs", job_id, "--format", "%r"], capture_output=True,
+                          text=True, timeout=30, check=False).stdout.strip()
+
+
 def scancel(job_id: str) -> None:
     subprocess.run(["scancel", job_id], capture_output=True, timeout=30, check=False)
 
@@ -92,6 +97,14 @@ async def test_grp_tres_refuses_three_gpus_before_sbatch_and_accepts_two_then_no
         assert "waits until running jobs end: AssocGrpGRES" in note and "2 in use" in note and "0 free now" in note
         assert f"note: {note}" in result.content[0].text
         assert squeue_named(waits)[0].startswith(f"{second}|")
+        # AccountingStorageEnforce=limits: Slurm holds it with AssocGrpGRES; diagnose_job names limit and numbers
+        deadline = time.monotonic() + 90
+        while _reason(second) != "AssocGrpGRES":
+            assert time.monotonic() < deadline, _reason(second)
+            await asyncio.sleep(2)
+        diagnosis = await call(mcp, "diagnose_job", job_id=second, cluster="slurm")
+        assert diagnosis["cause"] == "pending", diagnosis
+        assert "AssocGrpGRES (GrpTRES gres/gpu=2 on account capped, 2 in use)" in diagnosis["summary"], diagnosis
     finally:
         scancel(first["job_id"])
         if second:
