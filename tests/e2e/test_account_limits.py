@@ -7,6 +7,7 @@ only the jobs these tests submit are cancelled."""
 from __future__ import annotations
 
 import asyncio
+import json
 import secrets
 import subprocess
 import time
@@ -202,3 +203,37 @@ def test_compute_page_limits_part(tc_env: dict[str, str], op: dict[str, str], tm
     assert 'data-reason="AssocGrpGRES"><td><code>AssocGrpGRES</code></td><td>GrpTRES</td>' in slurm
     assert "account capped" in slurm and "gres/gpu=2" in slurm and "QOSMaxWallDurationPerJobLimit" in slurm
     assert 'data-reason="max_run_res.ngpus"' in pbs and "queue gpu" in pbs and "ngpus=6" in pbs
+
+
+async def test_pbs_second_gpu_job_waits_on_the_queue_limit_and_diagnose_names_it(mcp: Client,
+                                                                                   op: dict[str, str]) -> None:
+    tag = secrets.token_hex(3)
+    first = await call(mcp, "submit_job", script_content="sleep 120", job_name=f"h28b-pbs1-{tag}", partition="gpu",
+                       gpus=4, time_limit="5", cluster="pbs")
+    second = ""
+    try:
+        deadline = time.monotonic() + 120
+        while (await call(mcp, "get_job_details", job_id=first["job_id"], cluster="pbs"))["job"]["state"] != "RUNNING":
+            assert time.monotonic() < deadline, "the first job did not start"
+            await asyncio.sleep(2)
+        # 4 of the user's 6 ngpus run in the queue: 4 more fit a node but not the limit until the first ends
+        result = await mcp.call_tool("submit_job", {"script_content": "sleep 5", "job_name": f"h28b-pbs2-{tag}",
+                                                    "partition": "gpu", "gpus": 4, "time_limit": "5", "cluster": "pbs"})
+        second = result.structured_content["job_id"]
+        (note,) = result.structured_content["notes"]
+        assert "ngpus=4 waits until running jobs end: max_run_res.ngpus" in note and "4 in use" in note, note
+        deadline = time.monotonic() + 90
+        while "limit" not in (comment := qstat_comment(op, second)):  # the scheduler's own words, next cycle
+            assert time.monotonic() < deadline, comment
+            await asyncio.sleep(2)
+        diagnosis = await call(mcp, "diagnose_job", job_id=second, cluster="pbs")
+        assert "max_run_res.ngpus (max_run_res.ngpus ngpus=6 on queue gpu, 4 in use)" in diagnosis["summary"], diagnosis
+    finally:
+        for job in (first["job_id"], second):
+            if job:
+                pbs_shell(op, "qdel", job)
+
+
+def qstat_comment(op: dict[str, str], job_id: str) -> str:
+    out = pbs_shell(op, "qstat", "-f", "-F", "json", job_id)
+    return str(next(iter(json.loads(out.stdout)["Jobs"].values())).get("comment", "")) if out.returncode == 0 else ""
