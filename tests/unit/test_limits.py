@@ -148,3 +148,10 @@ def test_diagnosis_names_the_limit_and_its_numbers() -> None:
     never = diagnose(DiagnosisInput(job_id="8", state=JobState.PENDING, reason="QOSMaxWallDurationPerJobLimit",
                                     limit=wall.words()))
     assert never.cause == "never_starts" and "MaxWall 00:30:00 on QOS short" in never.summary
+
+
+def test_cluster_name_of_scontrol_show_config() -> None:
+    config = "Configuration data as of 2026-11-30T08:00:00\nAccountingStorageType   = accounting_storage/slurmdbd\n" \
+             "ClusterName             = hpcb\nCompleteWait            = 0 sec\n"
+    assert slurm_limits.cluster_name(config) == "hpcb"
+    assert slurm_limits.cluster_name("") == ""

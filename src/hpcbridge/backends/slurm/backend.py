@@ -241,6 +241,11 @@ class SlurmBackend:
         """The user's association limits (up the account tree) and every QOS's, read with sacctmgr."""
         assocs = limits.rows((await self._ok("sacctmgr show assoc", limits.assoc_argv(user=user))).stdout,
                              limits.ASSOC_FIELDS)
+        here = ""
+        if len({r["Cluster"] for r in assocs}) > 1:  # a slurmdbd shared by several clusters: keep this one's rows
+            config = await self._run(limits.config_argv())
+            here = limits.cluster_name(config.stdout) if config.ok else ""
+            assocs = [r for r in assocs if r["Cluster"] == here] if here else assocs
         accounts = sorted({r["Account"] for r in assocs})
         wanted = accounts
         for _ in range(8):  # the account rows, then their parents, up to the root
@@ -248,7 +253,7 @@ class SlurmBackend:
                 break
             more = limits.rows((await self._ok("sacctmgr show assoc", limits.assoc_argv(accounts=wanted))).stdout,
                                limits.ASSOC_FIELDS)
-            assocs += [r for r in more if not r["User"]]
+            assocs += [r for r in more if not r["User"] and (not here or r["Cluster"] == here)]
             wanted = limits.parents_missing(assocs)
         qos = limits.rows((await self._ok("sacctmgr show qos", limits.qos_argv())).stdout, limits.QOS_FIELDS)
         default = await self._run(limits.default_account_argv(user))

@@ -37,6 +37,19 @@ def default_account_argv(user: str) -> list[str]:
     return ["sacctmgr", "-nP", "show", "user", user, "format=DefaultAccount"]
 
 
+def config_argv() -> list[str]:
+    return ["scontrol", "show", "config"]
+
+
+def cluster_name(config: str) -> str:
+    """ClusterName from `scontrol show config`: one slurmdbd may keep several clusters' associations."""
+    for line in config.splitlines():
+        key, _, value = line.partition("=")
+        if key.strip() == "ClusterName":
+            return value.strip()
+    return ""
+
+
 def rows(text: str, fields: tuple[str, ...]) -> list[dict[str, str]]:
     """sacctmgr -nP rows as dicts; a row with another field count (a message, a newer column) is skipped."""
     out = []
