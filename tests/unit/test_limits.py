@@ -127,6 +127,7 @@ def test_which_limits_apply_to_a_request() -> None:
     wall = Limit("MaxWall", "QOS short", "wall", 30, "per_job", "qos", "QOSMaxWallDurationPerJobLimit", qos="short")
     plain = JobRequest(script_content="true", partition="cpu")
     assert not limits.applies(GRP, known, plain)  # the default account is research
+    assert not limits.applies(GRP, AccountLimits(user="alice"), plain)  # an unknown account: not capped's limit
     assert limits.applies(GRP, known, JobRequest(script_content="true", account="capped"))
     assert not limits.applies(wall, known, plain)  # the default QOS is normal
     assert limits.applies(wall, known, JobRequest(script_content="true", qos="short"))

@@ -91,7 +91,7 @@ def wanted(resource: str, req: JobRequest, minutes: int | None) -> int | None:
 def applies(lim: Limit, limits: AccountLimits, req: JobRequest) -> bool:
     account = req.account or limits.default_account
     qos = req.qos or limits.default_qos.get(account, "") or "normal"
-    if lim.account and account and lim.account != account:
+    if lim.account and lim.account != account:  # an unknown account: only limits on every account
         return False
     if lim.qos and lim.qos != qos:
         return False
