@@ -156,3 +156,13 @@ def test_cluster_name_of_scontrol_show_config() -> None:
              "ClusterName             = hpcb\nCompleteWait            = 0 sec\n"
     assert slurm_limits.cluster_name(config) == "hpcb"
     assert slurm_limits.cluster_name("") == ""
+
+
+def test_pbs_server_json_limits() -> None:
+    recorded = (DATA / "openpbs-23.06" / "qstat-B-f-F-json.json").read_text()
+    assert pbs_limits.server_record(recorded)  # the recorded server reads, and sets no max_run limit
+    assert pbs_limits.all_limits('{"Queue":{}}', recorded, "alice") == []
+    server = '{"pbs_version":"23.06.06","Server":{"vm":{"max_run":"[u:PBS_GENERIC=20]","max_queued_res":{"ncpus":"[o:PBS_ALL=500]"}}}}'
+    got = {(lim.name, lim.resource, lim.value, lim.kind, lim.scope) for lim in pbs_limits.all_limits("", server, "alice")}
+    assert got == {("max_run", "jobs", 20, "running_jobs", "server_user"),
+                   ("max_queued_res.ncpus", "ncpus", 500, "per_job", "server")}
