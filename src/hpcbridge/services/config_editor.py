@@ -22,6 +22,7 @@ from ..errors import ConfigError, NotFound, PolicyError
 from .registry import Registry
 
 audit = logging.getLogger("hpcbridge.audit")
+_LOCKS: dict[Path, asyncio.Lock] = {}
 
 
 @dataclass(frozen=True)
@@ -50,7 +51,8 @@ class ConfigEditor:
         self.registry = registry
         self.owner = owner
         self.path = path or config_file_path()
-        self._lock = asyncio.Lock()
+        # one lock per file for every door in this process (the tools and the Settings page): read, edit, write
+        self._lock = _LOCKS.setdefault(self.path.resolve(), asyncio.Lock())
 
     # -- reading ---------------------------------------------------------------------------------------------
     def settings(self) -> Settings:
