@@ -373,6 +373,9 @@ class DashboardConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
     cookie_secure: bool = Field(False, description="mark the session cookie Secure: a dashboard behind a TLS "
                                 "proxy (it sees plain http; browsers then send the cookie over HTTPS only)")
+    dim_patterns: list[str] = Field(default_factory=list, max_length=100,
+                                    description="job names (shell patterns, e.g. 'jupyter*') of long-running "
+                                                "background jobs the board shows faded")
 
 
 def _dashboard_config(data: dict[str, object], server: ServerEnv) -> DashboardConfig:
@@ -407,6 +410,8 @@ class HistoryConfig(BaseModel):
                                                           "everyone's in the queue")
     project_separator: str = Field("_", min_length=1, max_length=3,
                                    description="a project is the job name's prefix before this")
+    campaigns: bool = Field(False, description="names follow <project>_<campaign>_<run>: the projects pages "
+                                               "group a project's jobs by campaign (the second part)")
     fine_days: float = Field(3.0, gt=0, description="GPU samples are kept at poll resolution for N days, "
                                                     "then as hourly averages")
     gpu_sample_seconds: float = Field(60.0, ge=10, description="at most one GPU sample per cluster this often")
@@ -486,6 +491,20 @@ def _read_toml(path: Path) -> dict[str, object]:
         raise ConfigError(f"{path}: cannot read: {exc.strerror}") from exc
 
 
+# Every top-level key and table the file may hold; anything else is a typo or a key of another version and is
+# refused by name (a silently ignored `default_cluster = "x"` left the first cluster the default).
+TOP_LEVEL_KEYS = ("clusters", "toolsets", "tool_aliases", "log_level", "http_token", "http", "history", "dashboard",
+                  "config")
+
+
+def _refuse_unknown_top_level(data: dict[str, object], path: Path) -> None:
+    unknown = sorted(k for k in data if k not in TOP_LEVEL_KEYS)
+    if unknown:
+        raise ConfigError(f"{path}: unknown top-level key {', '.join(map(repr, unknown))}; the file may hold "
+                          f"{', '.join(TOP_LEVEL_KEYS)} (a cluster is the default with `default = true` in its "
+                          "[clusters.NAME] table)")
+
+
 def load_settings(environ: dict[str, str] | None = None) -> Settings:
     """Read env + TOML into validated Settings; raises ConfigError with what is wrong and where."""
     env = dict(os.environ if environ is None else environ)
@@ -502,6 +521,7 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         raise ConfigError(f"HPCBRIDGE_CONFIG points to {path}, which does not exist")
     if path.exists():
         data = _read_toml(path)
+        _refuse_unknown_top_level(data, path)
     raw_clusters: dict[str, Any] = dict(cast(dict[str, Any], data.get("clusters") or {}))
     if slurm.defines_cluster or pbs.server:
         merged = dict(raw_clusters.get(slurm.cluster_name) or {})

@@ -47,6 +47,34 @@ def server_env(tc_env: dict[str, str], **extra: str) -> dict[str, str]:
     return env
 
 
+def slurm_and_openpbs_toml(tc: dict[str, str], op: dict[str, str], *, default: str = "", pbs_extra: str = "",
+                           top: str = "") -> str:
+    """A server file with two clusters, both as the test user with the test key: `slurm` (the Slurm test
+    cluster) and `pbs` (its OpenPBS 23.06 complex, testcluster/openpbs.sh); `default` names the default one
+    (else the first, slurm). `pbs_extra` goes into [clusters.pbs]
+    (or after it: a [clusters.pbs.policy] table), `top` before the tables."""
+    common = (f'key_path = "{tc["SLURM_SSH_KEY_PATH"]}"\nknown_hosts = "{tc["SLURM_SSH_KNOWN_HOSTS"]}"\n'
+              f'host = "{tc["SLURM_SSH_HOST"]}"\nuser = "{tc["SLURM_SSH_USER"]}"\n'
+              f'user_root = "{tc["SLURM_USER_ROOT"]}"\n')
+    slurm_default, pbs_default = ("default = true\n" if default == name else "" for name in ("slurm", "pbs"))
+    return (f'{top}\n[clusters.slurm]\n{slurm_default}port = {tc["SLURM_SSH_PORT"]}\ndefault_partition = "cpu"\n'
+            f'{common}\n[clusters.pbs]\nscheduler = "pbs"\n{pbs_default}port = {op["OPENPBS_SSH_PORT"]}\n{common}'
+            f'{pbs_extra}')
+
+
+@contextlib.asynccontextmanager
+async def stdio_server(home: Path, config: str, toolsets: str = "all") -> AsyncIterator[Client]:
+    """A real MCP client on `hpcbridge serve` (stdio) configured only by `config` (TOML) in `home`; the
+    server process ends with the client."""
+    (home / "config.toml").write_text(config)
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SLURM_", "HPCBRIDGE_", "PBS_"))}
+    env.update(HPCBRIDGE_CONFIG=str(home / "config.toml"), HPCBRIDGE_STATE_DIR=str(home / "state"),
+               HPCBRIDGE_TOOLSETS=toolsets)
+    transport = StdioTransport(command=hpcbridge_executable(), args=["serve"], env=env, keep_alive=False)
+    async with Client(transport, timeout=200) as client:
+        yield client
+
+
 @pytest.fixture(scope="session")
 def tc_env() -> dict[str, str]:
     return cluster_env()

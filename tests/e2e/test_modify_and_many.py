@@ -27,8 +27,7 @@ def _toml(tc: dict[str, str], op: dict[str, str]) -> str:
     common = (f'key_path = "{tc["SLURM_SSH_KEY_PATH"]}"\nknown_hosts = "{tc["SLURM_SSH_KNOWN_HOSTS"]}"\n'
               f'host = "{tc["SLURM_SSH_HOST"]}"\nuser = "{tc["SLURM_SSH_USER"]}"\n'
               f'user_root = "{tc["SLURM_USER_ROOT"]}"\n')
-    return (f'default_cluster = "slurm"\n\n'
-            f'[clusters.slurm]\nport = {tc["SLURM_SSH_PORT"]}\ndefault_partition = "cpu"\naccount = "research"\n'
+    return (f'[clusters.slurm]\ndefault = true\nport = {tc["SLURM_SSH_PORT"]}\ndefault_partition = "cpu"\naccount = "research"\n'
             f'{common}[clusters.slurm.policy]\nallowed_accounts = ["research", "capped", "nosuchacct"]\nmax_time = "2:00:00"\n\n'
             f'[clusters.pbs]\nscheduler = "pbs"\nport = {op["OPENPBS_SSH_PORT"]}\n{common}\n'
             f'[clusters.gone]\nport = 1\n{common}')

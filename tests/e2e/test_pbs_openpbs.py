@@ -8,7 +8,6 @@ hpcbridge. One server for the module."""
 from __future__ import annotations
 
 import json
-import os
 import secrets
 import subprocess
 from collections.abc import AsyncIterator
@@ -16,24 +15,13 @@ from typing import Any
 
 import pytest
 from fastmcp import Client
-from fastmcp.client.transports import StdioTransport
 from fastmcp.exceptions import ToolError
 
 from ..conftest import openpbs_env
-from .conftest import call, hpcbridge_executable
+from .conftest import call, slurm_and_openpbs_toml, stdio_server
 
 pytestmark = [pytest.mark.cluster, pytest.mark.timeout(300)]
 MAX_TIME = "72:00:00"  # the pbs cluster's policy.max_time (workq itself allows 168 h, gpu 24 h)
-
-
-def _toml(tc: dict[str, str], op: dict[str, str]) -> str:
-    common = (f'key_path = "{tc["SLURM_SSH_KEY_PATH"]}"\nknown_hosts = "{tc["SLURM_SSH_KNOWN_HOSTS"]}"\n'
-              f'host = "{tc["SLURM_SSH_HOST"]}"\nuser = "{tc["SLURM_SSH_USER"]}"\n'
-              f'user_root = "{tc["SLURM_USER_ROOT"]}"\n')
-    return (f'tool_aliases = ["pbs"]\n\n'
-            f'[clusters.pbs]\nscheduler = "pbs"\nport = {op["OPENPBS_SSH_PORT"]}\n{common}'
-            f'[clusters.pbs.policy]\nmax_time = "{MAX_TIME}"\n\n'
-            f'[clusters.slurm]\nport = {tc["SLURM_SSH_PORT"]}\ndefault_partition = "cpu"\n{common}')
 
 
 @pytest.fixture(scope="module")
@@ -44,13 +32,9 @@ def op() -> dict[str, str]:
 @pytest.fixture(scope="module")
 async def mcp(tc_env: dict[str, str], op: dict[str, str],
               tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Client]:
-    home = tmp_path_factory.mktemp("openpbs")
-    (home / "config.toml").write_text(_toml(tc_env, op))
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("SLURM_", "HPCBRIDGE_", "PBS_"))}
-    env.update(HPCBRIDGE_CONFIG=str(home / "config.toml"), HPCBRIDGE_STATE_DIR=str(home / "state"),
-               HPCBRIDGE_TOOLSETS="all")
-    transport = StdioTransport(command=hpcbridge_executable(), args=["serve"], env=env, keep_alive=False)
-    async with Client(transport, timeout=200) as client:
+    config = slurm_and_openpbs_toml(tc_env, op, top='tool_aliases = ["pbs"]\n', default="pbs",
+                                    pbs_extra=f'[clusters.pbs.policy]\nmax_time = "{MAX_TIME}"\n')
+    async with stdio_server(tmp_path_factory.mktemp("openpbs"), config) as client:
         yield client
 
 

@@ -15,11 +15,16 @@ from typing import Any
 
 import pytest
 from fastmcp import Client
-from fastmcp.client.transports import StdioTransport
 from fastmcp.exceptions import ToolError
 
 from ..conftest import openpbs_env
-from .conftest import as_cluster_user, call, hpcbridge_executable, wait_final
+from .conftest import (
+    as_cluster_user,
+    call,
+    slurm_and_openpbs_toml,
+    stdio_server,
+    wait_final,
+)
 
 pytestmark = [pytest.mark.cluster, pytest.mark.timeout(600)]
 
@@ -33,24 +38,10 @@ _MAKE = r'''mkdir -p "$1" && awk -v n="$2" 'BEGIN { for (i = 1; i <= n; i++) {
 sha256sum "$1/big.log"'''
 
 
-def _toml(tc: dict[str, str], op: dict[str, str]) -> str:
-    common = (f'key_path = "{tc["SLURM_SSH_KEY_PATH"]}"\nknown_hosts = "{tc["SLURM_SSH_KNOWN_HOSTS"]}"\n'
-              f'host = "{tc["SLURM_SSH_HOST"]}"\nuser = "{tc["SLURM_SSH_USER"]}"\n'
-              f'user_root = "{tc["SLURM_USER_ROOT"]}"\n')
-    return (f'default_cluster = "slurm"\n\n[clusters.slurm]\nport = {tc["SLURM_SSH_PORT"]}\n'
-            f'default_partition = "cpu"\n{common}\n[clusters.pbs]\nscheduler = "pbs"\n'
-            f'port = {op["OPENPBS_SSH_PORT"]}\n{common}')
-
-
 @pytest.fixture(scope="module")
 async def mcp(tc_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Client]:
-    home = tmp_path_factory.mktemp("watchlogs")
-    (home / "config.toml").write_text(_toml(tc_env, openpbs_env()))
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("SLURM_", "HPCBRIDGE_", "PBS_"))}
-    env.update(HPCBRIDGE_CONFIG=str(home / "config.toml"), HPCBRIDGE_STATE_DIR=str(home / "state"),
-               HPCBRIDGE_TOOLSETS="cluster,jobs,watch")
-    transport = StdioTransport(command=hpcbridge_executable(), args=["serve"], env=env, keep_alive=False)
-    async with Client(transport, timeout=200) as client:
+    config = slurm_and_openpbs_toml(tc_env, openpbs_env(), default="slurm")
+    async with stdio_server(tmp_path_factory.mktemp("watchlogs"), config, "cluster,jobs,watch") as client:
         yield client
     as_cluster_user(tc_env, 'rm -rf -- "$1"', DIR)
 

@@ -15,14 +15,12 @@ from typing import Any
 
 import pytest
 from fastmcp import Client
-from fastmcp.client.transports import StdioTransport
 from fastmcp.exceptions import ToolError
 from PIL import Image
 
 from ..conftest import TC_DIR, openpbs_env
-from .conftest import as_cluster_user, call, hpcbridge_executable
+from .conftest import as_cluster_user, call, slurm_and_openpbs_toml, stdio_server
 from .test_dashboard import SHOTS, Dashboard, agent, browser, dashboard, page, playwright_api  # noqa: F401 - fixtures
-from .test_pbs_openpbs import _toml as openpbs_toml
 
 pytestmark = pytest.mark.cluster
 
@@ -158,14 +156,9 @@ async def test_the_job_page_charts_the_series_with_uplot(
 
 @pytest.fixture(scope="module")
 async def pbs(tc_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Client]:
-    """A server whose `pbs` cluster is the test cluster's OpenPBS 23.06 (the same TOML as test_pbs_openpbs)."""
-    home = tmp_path_factory.mktemp("metrics-openpbs")
-    (home / "config.toml").write_text(openpbs_toml(tc_env, openpbs_env()))
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("SLURM_", "HPCBRIDGE_", "PBS_"))}
-    env.update(HPCBRIDGE_CONFIG=str(home / "config.toml"), HPCBRIDGE_STATE_DIR=str(home / "state"),
-               HPCBRIDGE_TOOLSETS="watch,jobs,agent")
-    transport = StdioTransport(command=hpcbridge_executable(), args=["serve"], env=env, keep_alive=False)
-    async with Client(transport, timeout=200) as client:
+    """A server whose default cluster `pbs` is the test cluster's OpenPBS 23.06."""
+    config = slurm_and_openpbs_toml(tc_env, openpbs_env(), default="pbs")
+    async with stdio_server(tmp_path_factory.mktemp("metrics-openpbs"), config, "watch,jobs,agent") as client:
         yield client
 
 

@@ -17,15 +17,13 @@ from typing import Any
 
 import pytest
 from fastmcp import Client
-from fastmcp.client.transports import StdioTransport
 
 from ..conftest import openpbs_env
-from .conftest import as_cluster_user, call, hpcbridge_executable
+from .conftest import as_cluster_user, call, slurm_and_openpbs_toml, stdio_server
 
 # The board in Chromium uses the dashboard's fixtures (an HTTP server over the Slurm test cluster, a logged-in
 # tab); pytest finds them by name in this module, so the test's parameters shadow the imports (F811).
 from .test_dashboard import SHOTS, agent, browser, dashboard, page, playwright_api  # noqa: F401
-from .test_pbs_openpbs import _toml as pbs_toml
 from .test_pbs_openpbs import pbs_shell
 
 pytestmark = pytest.mark.cluster
@@ -138,15 +136,9 @@ sleep 600
 
 @pytest.fixture(scope="module")
 async def pbs_mcp(tc_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Client]:
-    """A server whose `pbs` cluster is the test cluster's OpenPBS 23.06 (test_pbs_openpbs's configuration)."""
-    op = openpbs_env()
-    home = tmp_path_factory.mktemp("progress-pbs")
-    (home / "config.toml").write_text(pbs_toml(tc_env, op))
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("SLURM_", "HPCBRIDGE_", "PBS_"))}
-    env.update(HPCBRIDGE_CONFIG=str(home / "config.toml"), HPCBRIDGE_STATE_DIR=str(home / "state"),
-               HPCBRIDGE_TOOLSETS="all")
-    transport = StdioTransport(command=hpcbridge_executable(), args=["serve"], env=env, keep_alive=False)
-    async with Client(transport, timeout=200) as client:
+    """A server whose default cluster `pbs` is the test cluster's OpenPBS 23.06."""
+    config = slurm_and_openpbs_toml(tc_env, openpbs_env(), default="pbs")
+    async with stdio_server(tmp_path_factory.mktemp("progress-pbs"), config) as client:
         yield client
 
 

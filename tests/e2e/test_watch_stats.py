@@ -23,7 +23,7 @@ from typing import Any
 
 import pytest
 from fastmcp import Client
-from fastmcp.client.transports import StdioTransport, StreamableHttpTransport
+from fastmcp.client.transports import StreamableHttpTransport
 from fastmcp.exceptions import ToolError
 
 from hpcbridge.watch import gpustats
@@ -33,9 +33,10 @@ from .conftest import (
     HTTP_TOKEN,
     as_cluster_user,
     call,
-    hpcbridge_executable,
     server_env,
+    slurm_and_openpbs_toml,
     start_http_server,
+    stdio_server,
     stop_and_read_log,
 )
 
@@ -223,17 +224,8 @@ def test_probe_against_a_real_nvidia_smi() -> None:
 
 @pytest.fixture(scope="module")
 async def mcp_pbs(tc_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Client]:
-    op = openpbs_env()
-    home = tmp_path_factory.mktemp("stats-pbs")
-    (home / "config.toml").write_text(
-        f'[clusters.pbs]\nscheduler = "pbs"\nhost = "{op["OPENPBS_SSH_HOST"]}"\nport = {op["OPENPBS_SSH_PORT"]}\n'
-        f'user = "{op["OPENPBS_SSH_USER"]}"\nkey_path = "{op["OPENPBS_SSH_KEY_PATH"]}"\n'
-        f'known_hosts = "{op["OPENPBS_SSH_KNOWN_HOSTS"]}"\nuser_root = "{tc_env["SLURM_USER_ROOT"]}"\n')
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("SLURM_", "HPCBRIDGE_", "PBS_"))}
-    env.update(HPCBRIDGE_CONFIG=str(home / "config.toml"), HPCBRIDGE_STATE_DIR=str(home / "state"),
-               HPCBRIDGE_TOOLSETS="all")
-    transport = StdioTransport(command=hpcbridge_executable(), args=["serve"], env=env, keep_alive=False)
-    async with Client(transport, timeout=200) as client:
+    config = slurm_and_openpbs_toml(tc_env, openpbs_env(), default="pbs")
+    async with stdio_server(tmp_path_factory.mktemp("stats-pbs"), config) as client:
         yield client
 
 

@@ -33,7 +33,9 @@ def test_toml_many_clusters_env_overrides_same_name(tmp_path: Path) -> None:
     ("toml", "message"),
     [("[clusters.a]\nhost = 1\n", "host"), ("[clusters.a]\nhots = 'x'\n", "hots"),
      ("[clusters.a]\ntransport = 'ssh'\n", "needs host"), ("not toml [", "not valid TOML"),
-     ("[clusters.a]\nhost='x'\ndefault=true\n[clusters.b]\nhost='y'\ndefault=true\n", "more than one")],
+     ("[clusters.a]\nhost='x'\ndefault=true\n[clusters.b]\nhost='y'\ndefault=true\n", "more than one"),
+     ("default_cluster = 'b'\n[clusters.a]\nhost='x'\n[clusters.b]\nhost='y'\n",
+      "unknown top-level key 'default_cluster'.*default = true")],
 )
 def test_bad_config_says_what_and_where(tmp_path: Path, toml: str, message: str) -> None:
     cfg = tmp_path / "c.toml"
