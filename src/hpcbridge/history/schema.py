@@ -137,3 +137,14 @@ logbook = Table(
     Column("updated_by", String(64), nullable=False, server_default="local"),
     Index("logbook_by_project", "project"),
 )
+
+# The board's tidying (issue 30): a finished job pinned stays on the board until dismissed; a dismissed one is
+# no longer shown there (the history keeps it). A table of its own: create_all adds it to an older database.
+board_marks = Table(
+    "board_marks", metadata,
+    Column("cluster", String(128), primary_key=True),
+    Column("job_id", String(128), primary_key=True),
+    Column("mark", String(16), nullable=False),  # pinned | dismissed
+    Column("at", Float, nullable=False),
+    Column("by", String(64), nullable=False, server_default="local"),
+)

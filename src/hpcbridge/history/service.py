@@ -18,6 +18,7 @@ from .activity import Activity, remember_submission
 # SQLAlchemy and the recorder cost a third of a second at import: a server whose history nobody looks at
 # never loads them, so `tools/list` answers sooner (bench/bench_cold_start.py).
 if TYPE_CHECKING:
+    from .board_marks import BoardMarks
     from .db import Database
     from .logbook import Logbook
     from .queries import HistoryReader
@@ -67,6 +68,12 @@ class History:
         from .logbook import Logbook
 
         return Logbook(self.db)
+
+    @functools.cached_property
+    def marks(self) -> BoardMarks:
+        from .board_marks import BoardMarks
+
+        return BoardMarks(self.db)
 
     def start(self) -> None:
         """A recorder per cluster (each in its own task: one that does not answer blocks no other), and the
