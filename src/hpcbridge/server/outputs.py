@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NotRequired
+
+from typing_extensions import TypedDict  # pydantic needs this TypedDict below Python 3.12
 
 from ..models import Page
 from ..services.resources import PartitionStatus
@@ -77,51 +79,43 @@ class ClusterDirectories:
 
 # Results of the tools that change one thing (their dicts' shapes), declared so clients get an output schema for them
 # too (every tool with structured content has one; tests/e2e/test_safety_and_scale.py walks tools/list).
-@dataclass(frozen=True)
-class JobSignalled:
+class JobSignalled(TypedDict):
     job_id: str
     signal: str | None
     force: bool
     ok: bool
 
 
-@dataclass(frozen=True)
-class JobHeld:
+class JobHeld(TypedDict):
     job_id: str
     held: bool
 
 
-@dataclass(frozen=True)
-class JobModified:
+class JobModified(TypedDict):
     job_id: str
     changed: dict[str, Any]
     state: str
     ok: bool
 
 
-@dataclass(frozen=True)
-class FileWritten:
+class FileWritten(TypedDict):
     path: str
     bytes: int
-    appended: bool = False
+    appended: NotRequired[bool]
 
 
-@dataclass(frozen=True)
-class PathDeleted:
+class PathDeleted(TypedDict):
     path: str
     deleted: bool
 
 
-@dataclass(frozen=True)
-class NameDeleted:
+class NameDeleted(TypedDict):
     deleted: str
 
 
-@dataclass(frozen=True)
-class EntryDeleted:
+class EntryDeleted(TypedDict):
     deleted: int
 
 
-@dataclass(frozen=True)
-class BackedUp:
+class BackedUp(TypedDict):
     path: str
