@@ -11,7 +11,9 @@ from markupsafe import Markup
 
 from ..history.logbook import ENTRY_REF, RUN_REF, Entry
 
-_MD = MarkdownIt("commonmark", {"html": False, "linkify": False, "typographer": False})
+# GFM's tables and strikethrough on top of CommonMark (the gfm-like preset would also need linkify-it-py)
+_MD = MarkdownIt("commonmark", {"html": False, "linkify": False, "typographer": False}).enable(["table",
+                                                                                            "strikethrough"])
 
 
 def render_entry(entry: Entry) -> Markup:

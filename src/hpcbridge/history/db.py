@@ -127,6 +127,18 @@ class Database:
         return text(f"{_pg_vector(qualified)} @@ plainto_tsquery('english', {_PG_WORDS.format(':fts_q')})"
                     ).bindparams(fts_q=words)  # type: ignore[return-value]
 
+    def rank(self, table: str, id_column: ColumnElement[Any], words: str) -> ColumnElement[Any]:
+        """An ORDER BY key, best match first: BM25 on SQLite FTS5 (lower is better, so it sorts ascending as
+        is), ts_rank on PostgreSQL (higher is better: negated). Use with matches() on the same words."""
+        if self.dialect == "sqlite":
+            quoted = " ".join('"' + w.replace('"', '""') + '"' for w in words.split())
+            # bm25() needs the MATCH in the same query: a correlated subquery per matching row
+            return text(f"(SELECT bm25({table}_fts) FROM {table}_fts WHERE {table}_fts MATCH :rank_q "
+                        f"AND {table}_fts.rowid = {table}.id)").bindparams(rank_q=quoted)  # type: ignore[return-value]
+        qualified = re.sub(r"coalesce\((\w+),", rf"coalesce({table}.\1,", FTS[table])
+        return text(f"-ts_rank({_pg_vector(qualified)}, plainto_tsquery('english', "
+                    f"{_PG_WORDS.format(':rank_q')}))").bindparams(rank_q=words)  # type: ignore[return-value]
+
     # --- backups -------------------------------------------------------------------------------------
     def backup(self, directory: Path, keep: int, owner: str = "") -> Path:
         """An online copy into `directory`, keeping the owner's newest (history/backups.py)."""

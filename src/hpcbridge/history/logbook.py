@@ -7,6 +7,7 @@ import logging
 import re
 import time
 from dataclasses import dataclass, field
+from typing import Any
 
 from sqlalchemy import delete, func, insert, select, update
 
@@ -20,6 +21,7 @@ from .schema import runs as runs_table
 
 KINDS = ("note", "plan")
 MAX_BODY = 200_000
+MAX_BULK = 20  # entries per bulk read: 20 long entries are already a lot of context
 RUN_REF = re.compile(r"(?<![\w@])@([A-Za-z0-9][\w.\-]*)")
 ENTRY_REF = re.compile(r"(?<![\w&#])#(\d+)\b")
 audit = logging.getLogger("hpcbridge.audit")
@@ -49,6 +51,12 @@ class EntryLine:
     title: str
     updated: str
     author: str = "local"
+
+
+@dataclass(frozen=True)
+class EntryBatch:
+    entries: list[Entry]
+    missing: list[int]  # ids asked for that name no entry
 
 
 def references(body: str) -> tuple[list[str], list[int]]:
@@ -96,6 +104,19 @@ class Logbook:
                      [r for r in run_names if r in known], [r for r in run_names if r not in known],
                      {i: titles[i] for i in entry_ids if i in titles}, row.author, row.updated_by)
 
+    def read_many(self, entry_ids: list[int]) -> EntryBatch:
+        """Several entries in one call, in the order asked; ids that do not exist are listed, not fatal."""
+        if not entry_ids or len(entry_ids) > MAX_BULK:
+            raise InvalidParameter("entry_ids", f"{len(entry_ids)} ids", f"1 to {MAX_BULK} entry ids per call")
+        found: list[Entry] = []
+        missing: list[int] = []
+        for entry_id in dict.fromkeys(entry_ids):
+            try:
+                found.append(self.read(entry_id))
+            except NotFound:
+                missing.append(entry_id)
+        return EntryBatch(found, missing)
+
     def update(self, entry_id: int, title: str | None = None, body: str | None = None,
                kind: str | None = None) -> Entry:
         current = self.read(entry_id)
@@ -118,9 +139,12 @@ class Logbook:
 
     def search(self, text: str = "", project: str = "", kind: str = "", offset: int = 0,
                limit: int = 20) -> Page[EntryLine]:
-        where = []
+        """Entries with every word, the most relevant first (newest first without words)."""
+        where: list[Any] = []
+        order: list[Any] = [logbook.c.updated.desc()]
         if text.strip():
             where.append(self.db.matches("logbook", logbook.c.id, text))
+            order.insert(0, self.db.rank("logbook", logbook.c.id, text))  # the better match first
         if project:
             where.append(logbook.c.project == project)
         if kind:
@@ -129,7 +153,7 @@ class Logbook:
         with self.db.connect() as conn:
             total = conn.execute(select(func.count()).select_from(logbook).where(*where)).scalar() or 0
             rows = conn.execute(select(logbook.c.id, logbook.c.project, logbook.c.kind, logbook.c.title,
-                                       logbook.c.updated, logbook.c.author).where(*where).order_by(logbook.c.updated.desc())
+                                       logbook.c.updated, logbook.c.author).where(*where).order_by(*order)
                                 .offset(offset).limit(limit)).all()
         end = offset + len(rows)
         return Page([EntryLine(r.id, r.project, r.kind, r.title, iso(r.updated), r.author) for r in rows], total, offset,

@@ -29,6 +29,7 @@ from ..models import JobState, Page
 from ..timewords import absolute_time
 from . import confirm as confirming
 from . import render_history as render
+from . import tools_housekeeping
 from .outputs import BackedUp, EntryDeleted
 from .params import Limit, Offset
 from .toolkit import ToolKit, reply
@@ -232,6 +233,8 @@ def register(kit: ToolKit, history: History) -> None:
         """Find logbook entries, newest first; read_logbook_entry shows one."""
         page = await db(book.search, text, project or "", kind or "", offset, limit)
         return reply(page, render.entries(page))
+
+    tools_housekeeping.register(kit, history, book)
 
     @kit.tool(read_only=False, idempotent=False, output=BackedUp)
     async def backup_history() -> ToolResult:

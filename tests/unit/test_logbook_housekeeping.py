@@ -1,0 +1,94 @@
+"""Issue 30's logbook and housekeeping on both stores: search ranks the better match first (BM25 on SQLite
+FTS5, ts_rank on PostgreSQL), bulk reads, cleanup_history's dry run and delete; GFM tables render and an
+entry's raw HTML stays text."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from hpcbridge.dashboard.markdown import render_entry
+from hpcbridge.errors import InvalidParameter
+from hpcbridge.history.db import Database
+from hpcbridge.history.housekeeping import cleanup
+from hpcbridge.history.logbook import MAX_BULK, Logbook
+from hpcbridge.history.queries import Filters, HistoryReader
+from hpcbridge.history.store import GpuSample, HistoryWriter
+from hpcbridge.models import Job, JobState
+
+from ..conftest import postgres_schema
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Database]:
+    if request.param == "sqlite":
+        database = Database(f"sqlite:///{tmp_path / 'h.sqlite3'}")
+        yield database
+        database.close()
+        return
+    with postgres_schema() as url:
+        database = Database(url)
+        yield database
+        database.close()
+
+
+def test_search_ranks_the_better_match_first(db: Database) -> None:
+    book = Logbook(db)
+    # the weaker match is written last, so newest-first order would put it first: only ranking puts it second
+    strong = book.create("exp", "note", "Divergence in divergence runs",
+                         "Loss divergence again: divergence after warmup, divergence at step 900. Learning rate.")
+    weak = book.create("exp", "note", "Learning rate sweep", "One run showed divergence once; the rest were fine. "
+                       + "Many other words about learning rate schedules and batch sizes. " * 5)
+    assert [e.id for e in book.search("divergence").items] == [strong.id, weak.id]
+    assert [e.id for e in book.search("learning rate").items] == [weak.id, strong.id]
+    assert [e.id for e in book.search("").items] == [weak.id, strong.id]  # no words: newest first
+
+
+def test_bulk_read_in_order_with_missing_ids(db: Database) -> None:
+    book = Logbook(db)
+    a = book.create("exp", "note", "A", "first")
+    b = book.create("exp", "plan", "B", f"after #{a.id}")
+    batch = book.read_many([b.id, 999, a.id, b.id])
+    assert [e.id for e in batch.entries] == [b.id, a.id] and batch.missing == [999]
+    assert batch.entries[0].entries == {a.id: "A"}
+    with pytest.raises(InvalidParameter, match="entry_ids"):
+        book.read_many(list(range(1, MAX_BULK + 2)))
+
+
+def job(job_id: str, name: str, state: JobState) -> Job:
+    return Job(job_id=job_id, name=name, user="alice", partition="gpu", state=state, native_state=state.value,
+               submit_time="2026-01-01T10:00:00")
+
+
+def test_cleanup_dry_runs_then_deletes_only_old_finished_jobs(db: Database) -> None:
+    w, r, book = HistoryWriter(db), HistoryReader(db), Logbook(db)
+    now = 2_000_000_000.0
+    old_at, recent_at = now - 40 * 86400, now - 2 * 86400
+    w.observe("c1", [job("1", "old_done", JobState.PENDING), job("2", "old_running", JobState.PENDING)], at=old_at)
+    w.observe("c1", [job("1", "old_done", JobState.COMPLETED), job("2", "old_running", JobState.RUNNING)],
+              at=old_at + 60)
+    w.observe("c1", [job("3", "new_done", JobState.COMPLETED)], at=recent_at)
+    w.add_gpu_samples([GpuSample("c1", "gpu", "a100", 8, 4, 2, 2)], at=old_at)
+    book.create("exp", "note", "kept", "logbook entries are never cleaned")
+    dry = cleanup(db, 30, confirm=False, who="tester", now=now)
+    assert (dry.dry_run, dry.jobs, dry.runs, dry.gpu_samples) == (True, 1, 1, 1)
+    assert dry.transitions >= 2 and dry.examples == ["c1:1 old_done"]
+    assert r.search(Filters()).total == 3  # a dry run deletes nothing
+    done = cleanup(db, 30, confirm=True, who="tester", now=now)
+    assert (done.dry_run, done.jobs, done.runs) == (False, 1, 1)
+    assert sorted(j.job_id for j in r.search(Filters()).items) == ["2", "3"]  # running and recent stay
+    assert r.search(Filters(text="old_done")).total == 0  # gone from the text index too
+    assert cleanup(db, 30, confirm=False, who="tester", now=now).jobs == 0
+    assert book.search("cleaned").total == 1
+    with pytest.raises(InvalidParameter, match="older_than_days"):
+        cleanup(db, 0, confirm=False, who="tester")
+
+
+def test_tables_render_and_raw_html_stays_text(db: Database) -> None:
+    entry = Logbook(db).create("exp", "note", "t", "| lr | loss |\n|---|---|\n| 3e-4 | 1.9 |\n\n<script>alert(1)</script>"
+                               "\n\n> quoted\n\n[x](javascript:alert(2))")
+    html = str(render_entry(entry))
+    assert "<table>" in html and "<td>3e-4</td>" in html and "<blockquote>" in html
+    assert "<script>" not in html and "&lt;script&gt;" in html and 'href="javascript' not in html
