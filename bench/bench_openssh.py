@@ -1,5 +1,6 @@
-"""list_jobs over the openssh transport (riding a ControlMaster on the test cluster's two-factor sshd) vs the
-asyncssh transport vs a raw `ssh -S <master> HOST -- squeue`, side by side in one run (cluster up, as root).
+"""list_jobs over the openssh transport (riding a ControlMaster on the test cluster's two-factor sshd; with its
+long-lived shells, and with shell_workers = 0: a new local ssh per command) vs the asyncssh transport vs a raw
+`ssh -S <master> HOST -- squeue`, side by side in one run (cluster up, as root).
 
 The master is opened once, answering the one-time code through SSH_ASKPASS (OpenSSH >= 8.4), as a person
 would at `hpcbridge login`. Usage: python bench/bench_openssh.py [--n 30]
@@ -85,6 +86,15 @@ async def main() -> None:
     open_master(otp, socket)
     try:
         print(line("list_jobs over MCP, openssh transport (master)", await mcp_list_jobs(otp, n)))
+        # the same without the long-lived shells: a new local ssh per command (before issue 29)
+        toml = home / "per-command.toml"
+        toml.write_text(f'[clusters.default]\ntransport = "openssh"\nhost = "{otp["SLURM_SSH_HOST"]}"\n'
+                        f'port = {otp["SLURM_SSH_PORT"]}\nuser = "{otp["SLURM_SSH_USER"]}"\n'
+                        f'key_path = "{otp["SLURM_SSH_KEY_PATH"]}"\nknown_hosts = "{otp["SLURM_SSH_KNOWN_HOSTS"]}"\n'
+                        f'control_path = "{socket}"\nshell_workers = 0\n')
+        per_command = {k: v for k, v in otp.items() if not k.startswith("SLURM_")}
+        per_command["HPCBRIDGE_CONFIG"] = str(toml)
+        print(line("list_jobs over MCP, openssh, ssh per command", await mcp_list_jobs(per_command, n)))
         print(line("list_jobs over MCP, asyncssh transport", await mcp_list_jobs(env_of(home), n)))
         print(line("raw `ssh -S <master> HOST -- squeue`", raw(otp, socket, n)))
     finally:

@@ -76,3 +76,37 @@ async def test_the_users_own_master_is_ridden_without_a_second_login(tc_env: dic
         # their master gone: refused again (another partition: not the cached answer above)
         with pytest.raises(ToolError, match="ControlPath your ssh config gives tc"):
             await call(client, "list_jobs", user="me", partition="gpu")
+
+
+async def test_read_only_commands_share_a_long_lived_shell_over_the_master(tc_env: dict[str, str]) -> None:
+    """transport/pipeshell.py: commands without stdin ride one remote sh (no new local ssh each); the output is
+    byte-exact, the exit status the command's; a command past its deadline costs that shell, not the next."""
+    from hpcbridge.config import ClusterConfig
+    from hpcbridge.errors import CommandTimeout
+    from hpcbridge.services.registry import make_transport
+    from hpcbridge.transport.openssh import OpenSshTransport
+
+    home, env = _users_setup(tc_env)
+    _users_own_login(home, env)
+    transport = make_transport(ClusterConfig(name="default", transport="openssh", host="tc",
+                                             ssh_config=str(home / "ssh_config")))
+    assert isinstance(transport, OpenSshTransport)
+    try:
+        tricky = "a b\n\x1e'$(x)\nno newline"
+        first = await transport.run(["printf", "%s", tricky], timeout=30)
+        assert (first.stdout, first.exit_status) == (tricky, 0) and transport._shells == 1
+        failed = await transport.run(["sh", "-c", "echo err >&2; exit 3"], timeout=30)
+        assert (failed.stderr, failed.exit_status) == ("err\n", 3)
+        whoami = await transport.run(["id", "-un"], timeout=30)
+        assert whoami.stdout.strip() == tc_env["SLURM_SSH_USER"] and transport._shells == 1  # the same shell
+        with pytest.raises(CommandTimeout):
+            await transport.run(["sleep", "30"], timeout=1)
+        assert transport._shells == 0  # that shell is gone; the next command gets a fresh one
+        assert (await transport.run(["echo", "ok"], timeout=30)).stdout == "ok\n" and transport._shells == 1
+        # with stdin: a process of its own, as before
+        fed = await transport.run(["cat"], timeout=30, stdin=b"fed")
+        assert fed.stdout == "fed" and transport._shells == 1
+    finally:
+        await transport.close()
+        _users_logout(home)
+    assert transport._shells == 0

@@ -35,7 +35,7 @@ def make_transport(config: ClusterConfig) -> Transport:
             host=config.host or "", cluster=config.name, control_path=users or control_path(config.name, config.control_path),
             users_master=master if users else "", control_persist=config.control_persist, port=config.port, user=config.user, key_path=config.key_path,
             ssh_config=config.ssh_config, known_hosts=config.known_hosts, connect_timeout=config.connect_timeout,
-            max_channels=config.max_channels), env)
+            max_channels=config.max_channels, shell_workers=config.shell_workers), env)
     from ..transport.ssh import SshOptions, SshTransport  # asyncssh: a quarter second, paid when first needed
 
     return SshTransport(

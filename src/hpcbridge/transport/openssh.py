@@ -29,6 +29,7 @@ from ..errors import CommandTimeout, TransportError
 from ..models import CommandResult, EnvSpec
 from ..quoting import shell_join
 from .base import decode, raw
+from .pipeshell import PipeShell
 
 # what ssh prints when the control socket is there but its master is gone, or the login needs a person
 _NO_MASTER = re.compile(r"Control socket connect|No such file or directory|Connection refused|"
@@ -50,6 +51,7 @@ class OpenSshOptions:
     max_channels: int = 8
     ssh_binary: str = "ssh"
     users_master: str = ""  # the ssh config's ControlMaster when control_path is the user's own, else ""
+    shell_workers: int = 2  # long-lived remote shells for read-only commands (pipeshell.py); 0: none
 
 
 def control_path(cluster: str, configured: str | None) -> str:
@@ -101,6 +103,8 @@ class OpenSshTransport:
         self.description = f"openssh {options.host} (master {options.control_path})"
         self._sessions = asyncio.Semaphore(options.max_channels)
         self._forwards: dict[tuple[str, int], int] = {}
+        self._idle: list[PipeShell] = []
+        self._shells = 0  # started and not discarded (each holds one of the master's sessions)
 
     # --- argv -----------------------------------------------------------------------------------------
     def _common_argv(self) -> list[str]:
@@ -179,6 +183,10 @@ class OpenSshTransport:
                   idempotent: bool = True) -> CommandResult:
         if not os.path.exists(self.options.control_path):
             raise self._no_master()
+        if stdin is None and idempotent and self.options.shell_workers:
+            result = await self._run_in_shell(argv, timeout)
+            if result is not None:
+                return result
         started = time.monotonic()
         command = [*self.base_argv(), self._destination(), "--", self._remote(argv, timeout)]
         async with self._sessions:
@@ -201,6 +209,53 @@ class OpenSshTransport:
             raise self._no_master()  # 255 is ssh's own failure, not the command's exit status
         return CommandResult(tuple(argv), decode(out), decode(err), status, time.monotonic() - started,
                              raw(out))
+
+    async def _take_shell(self, timeout: float) -> PipeShell | None:
+        while self._idle:
+            shell = self._idle.pop()
+            if shell.usable():
+                return shell
+            self._discard(shell)
+        if self._shells >= min(self.options.shell_workers, self.options.max_channels - 1) or self._sessions.locked():
+            return None
+        self._shells += 1
+        await self._sessions.acquire()  # held while the shell lives: the master's MaxSessions counts it
+        try:
+            argv = [*self.base_argv(), self._destination(), "--", "exec /bin/sh"]
+            return await PipeShell.start(argv, self.child_environ(), min(timeout, 15.0))
+        except (OSError, TimeoutError, asyncio.IncompleteReadError, asyncio.LimitOverrunError, ConnectionError):
+            self._shells -= 1
+            self._sessions.release()
+            return None
+
+    def _discard(self, shell: PipeShell) -> None:
+        shell.close()
+        self._shells -= 1
+        self._sessions.release()
+
+    async def _run_in_shell(self, argv: list[str], timeout: float) -> CommandResult | None:
+        """A read-only command on an idle long-lived shell; None: use a process of its own (no shell free,
+        or the shell broke before answering: safe to send again)."""
+        shell = await self._take_shell(timeout)
+        if shell is None:
+            return None
+        started = time.monotonic()
+        healthy = False
+        try:
+            out, err, status = await asyncio.wait_for(shell.run(self._remote(argv, timeout)), timeout)
+            healthy = True
+        except TimeoutError as exc:
+            raise CommandTimeout(f"'{argv[0]}' did not finish within {timeout:g}s on {self.description}; "
+                                 "the remote command ends with its deadline") from exc
+        except (OSError, ConnectionError, asyncio.IncompleteReadError, asyncio.LimitOverrunError, ValueError):
+            return None
+        finally:
+            # a shell interrupted mid-frame (timeout, error, cancellation) cannot be trusted again
+            if healthy:
+                self._idle.append(shell)
+            else:
+                self._discard(shell)
+        return CommandResult(tuple(argv), decode(out), decode(err), status, time.monotonic() - started, raw(out))
 
     async def write_file(self, path: str, data: bytes, *, timeout: float) -> None:
         """Through the master: `dd of=PATH` fed on stdin (no shell involved in the path)."""
@@ -232,6 +287,10 @@ class OpenSshTransport:
         return proc.returncode or 0, (decode(err) + decode(out)).strip()
 
     async def close(self) -> None:
+        idle, self._idle = self._idle, []
+        for shell in idle:
+            self._discard(shell)
+        await asyncio.gather(*(shell.aclose() for shell in idle))
         for (host, port), local in list(self._forwards.items()):
             try:
                 await self._control("cancel", "-L", f"127.0.0.1:{local}:{host}:{port}")
