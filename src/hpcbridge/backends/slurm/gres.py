@@ -19,6 +19,7 @@ squeue/sinfo/sacct text and JSON).
 
 from __future__ import annotations
 
+import functools
 import re
 
 from ...models import GpuCount
@@ -117,6 +118,8 @@ def with_type_hint(gpus: tuple[GpuCount, ...], *hints: str | None) -> tuple[GpuC
     return gpus
 
 
+# A 10,000-task array repeats one TRES string 10,000 times: parsed once (the answer is an immutable tuple)
+@functools.lru_cache(maxsize=4096)
 def job_gpus(alloc_tres: str | None, num_nodes: int, per_job: str | None = None, per_node: str | None = None,
              *hints: str | None) -> tuple[GpuCount, ...]:
     """A job's GPUs. The allocated (or, while pending, requested) TRES is the one place every request form
