@@ -8,10 +8,13 @@ job's run, other jobs of one name form a run; a run is listed in dependency orde
 from __future__ import annotations
 
 import asyncio
+import fnmatch
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from ..errors import HpcBridgeError, InvalidParameter
+from ..errors import HpcBridgeError, InvalidParameter, NotFound
+from ..history.board_marks import BoardMarks
 from ..history.queries import Filters, HistoryJob, HistoryReader
 from ..history.runs import dependency_ids, short_id, topological
 from ..models import Job, JobState
@@ -24,6 +27,7 @@ ROWS_PER_RUN = 25  # a 10,000-task array is one run: its first rows and a count,
 RUNS_PER_CLUSTER = 60
 ESTIMATES_PER_REFRESH = 5  # squeue --start calls per cluster per refresh, each answer kept a minute
 ESTIMATE_TTL_S = 60.0
+PINNED_PER_CLUSTER = 50
 LOOK_TTL_S = 30.0  # running jobs' output tails: read at most this often per cluster, only while a page is open
 
 
@@ -43,6 +47,7 @@ class JobRow:
     output_progress: str = ""  # running: what its output says (services/progress_look.py)
     output_share: float | None = None  # of that progress, 0..1, when it has a percentage
     trouble: str = ""
+    dim: bool = False  # a long-running background job (`[dashboard] dim_patterns`): shown faded
 
 
 @dataclass(frozen=True)
@@ -62,6 +67,7 @@ class ClusterBoard:
     total: int = 0
     finished: list[HistoryJob] = field(default_factory=list)
     error: str = ""  # the cluster did not answer: why
+    pinned: frozenset[str] = frozenset()  # of `finished`, the job ids pinned (they stay until dismissed)
 
 
 def _minutes(text: str) -> int | None:
@@ -111,9 +117,12 @@ def group_runs(jobs: list[Job]) -> list[tuple[str, list[Job]]]:
 class Board:
     """Builds every cluster's board; start estimates are cached so an open page costs a few calls a minute."""
 
-    def __init__(self, clusters: list[Cluster], reader: HistoryReader) -> None:
+    def __init__(self, clusters: list[Cluster], reader: HistoryReader, marks: BoardMarks | None = None,
+                 dim_patterns: Callable[[], list[str]] = list) -> None:
         self.clusters = clusters
         self.reader = reader
+        self.marks = marks
+        self.dim_patterns = dim_patterns
         self._estimates: dict[tuple[str, str], tuple[str, float]] = {}
         self._looks: dict[str, tuple[dict[str, Look], float]] = {}
 
@@ -154,8 +163,8 @@ class Board:
         await self._refresh_estimates(cluster, [j for j in jobs if j.state is JobState.PENDING])
         await self._refresh_looks(cluster, jobs, fresh)
         runs = [self._run(cluster, name, run) for name, run in group_runs(jobs)[:RUNS_PER_CLUSTER]]
-        finished = await asyncio.to_thread(self._finished, cluster.name)
-        return ClusterBoard(cluster.name, cluster.config.scheduler, user, runs, len(jobs), finished)
+        finished, pinned = await asyncio.to_thread(self._finished, cluster.name)
+        return ClusterBoard(cluster.name, cluster.config.scheduler, user, runs, len(jobs), finished, pinned=pinned)
 
     def _run(self, cluster: Cluster, name: str, jobs: list[Job]) -> RunGroup:
         counts: dict[str, int] = {}
@@ -172,7 +181,11 @@ class Board:
         return JobRow(job.job_id, job.name, job.state.value, job.partition, _gpus(job), job.node_list,
                       job.time_used, job.time_limit, _progress(job), why, estimate,
                       output_progress=look.progress_text if look else "", output_share=_share(look),
-                      trouble=look.trouble_text if look else "")
+                      trouble=look.trouble_text if look else "", dim=self.dimmed(job.name))
+
+    def dimmed(self, name: str) -> bool:
+        """A job whose name matches one of the shell-style patterns (`[dashboard] dim_patterns`)."""
+        return any(fnmatch.fnmatchcase(name, p) for p in self.dim_patterns())  # read each time: Settings edits it
 
     async def _refresh_looks(self, cluster: Cluster, jobs: list[Job], fresh: bool) -> None:
         """Progress and trouble of the running jobs, read again when older than LOOK_TTL_S (or on a page load)."""
@@ -191,11 +204,24 @@ class Board:
             except HpcBridgeError:
                 self._estimates[(cluster.name, job_id)] = ("", now)
 
-    def _finished(self, cluster: str) -> list[HistoryJob]:
-        """Jobs that ended in the last day, from the history (with the recorder's failure causes)."""
+    def _finished(self, cluster: str) -> tuple[list[HistoryJob], frozenset[str]]:
+        """Jobs that ended in the last day, from the history (with the recorder's failure causes), without the
+        dismissed ones; the pinned ones first, however long ago they ended."""
         finals = [s.value for s in JobState if s.final]
         filters = Filters.checked(clusters=(cluster,), states=finals, since="now-1days")
         try:
-            return self.reader.search(filters, 0, 15).items
+            marks = self.marks.marks(cluster) if self.marks else {}
+            recent = [j for j in self.reader.search(filters, 0, 15 + len(marks)).items
+                      if marks.get(j.job_id) != "dismissed"][:15]
+            pinned_ids = [i for i, m in marks.items() if m == "pinned"][:PINNED_PER_CLUSTER]
+            pinned = [j for j in (self._recorded(cluster, i) for i in pinned_ids) if j is not None]
         except HpcBridgeError:
-            return []
+            return [], frozenset()
+        ids = {j.job_id for j in pinned}
+        return pinned + [j for j in recent if j.job_id not in ids], frozenset(ids)
+
+    def _recorded(self, cluster: str, job_id: str) -> HistoryJob | None:
+        try:
+            return self.reader.job(cluster, job_id, script_cap=0).job
+        except NotFound:  # pinned, then the history was cleaned up
+            return None

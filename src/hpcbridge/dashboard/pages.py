@@ -24,6 +24,7 @@ from ..services.recommend import Need, recommend
 from ..services.registry import Registry
 from ..services.resources import gpu_pools
 from . import (
+    board_tidy,
     compute_limits,
     compute_standing,
     compute_usage,
@@ -31,6 +32,7 @@ from . import (
     job_metrics,
     job_stats,
     params,
+    projects_page,
     settings_page,
     web,
 )
@@ -46,7 +48,8 @@ TAIL_LINES = 200
 def register(mcp: FastMCP, registry: Registry, history: History, verifier: TokenVerifier | None) -> None:
     logins = Logins(verifier)
     cookie_secure = registry.settings.dashboard.cookie_secure
-    board = Board([registry.get(n) for n in registry.names], history.reader)
+    board = Board([registry.get(n) for n in registry.names], history.reader, history.marks,
+                  lambda: registry.settings.dashboard.dim_patterns)
     activity = history.activity
 
     def route(path: str, handler: web.Handler, methods: tuple[str, ...] = ("GET",)) -> None:
@@ -83,7 +86,8 @@ def register(mcp: FastMCP, registry: Registry, history: History, verifier: Token
         return web.fragment("_board.html", boards=await board.build(fresh))
 
     async def board_page(request: Request, login: Login) -> Response:
-        return web.page(request, login, "board.html", board=await board_html(fresh=True))
+        return web.page(request, login, "board.html", board=await board_html(fresh=True),
+                        done=params.text(request.query_params, "done"))
 
     def open_board() -> None:
         activity.hold()
@@ -222,6 +226,8 @@ def register(mcp: FastMCP, registry: Registry, history: History, verifier: Token
     for standing in (compute_standing, compute_limits, compute_usage):  # issue 28: the compute page's parts
         standing.register(route, registry)
     settings_page.register(route, registry)  # issue 30: configuration from the browser
+    projects_page.register(route, registry, history, board)  # issue 30: projects, and the search box's answers
+    board_tidy.register(route, registry, history)  # issue 30: pin, dismiss, clear finished
 
 
 def _job_of(registry: Registry, request: Request) -> tuple[Any, str]:

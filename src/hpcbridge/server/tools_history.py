@@ -181,6 +181,10 @@ def register(kit: ToolKit, history: History) -> None:
                 result.failed[job_id] = exc.message
         return reply(result, render.cancelled(result))
 
+    from . import tools_board  # issue 30: clear_finished (the board's "Dismiss all")
+
+    tools_board.register(kit, history)
+
     @kit.tool(read_only=False, idempotent=False, output=Entry)
     async def create_logbook_entry(
         project: Annotated[str, Field(description="Project name")],
