@@ -86,7 +86,8 @@ class ClusterConfig(BaseModel):
     transport: Literal["ssh", "local", "openssh"] = Field(
         "ssh", description="ssh (asyncssh) from anywhere, local on a login node, or openssh: ride the user's "
                            "OpenSSH ControlMaster (two-factor sites; log in with `hpcbridge login`)")
-    control_path: str | None = Field(None, description="openssh only: the master's socket (default "
+    control_path: str | None = Field(None, description="openssh only: the master's socket (default: the "
+                                                        "ControlPath your ssh config gives the host, else "
                                                         "~/.ssh/hpcbridge-NAME.sock)")
     control_persist: str = Field("8h", description="openssh only: how long the master stays after the last "
                                                    "command (ssh_config ControlPersist)")
