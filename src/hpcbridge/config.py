@@ -377,9 +377,6 @@ class DashboardConfig(BaseModel):
     dim_patterns: list[str] = Field(default_factory=list, max_length=100,
                                     description="job names (shell patterns, e.g. 'jupyter*') of long-running "
                                                 "background jobs the board shows faded")
-    dim_patterns: list[str] = Field(default_factory=list, max_length=100,
-                                    description="job names (shell patterns, e.g. 'jupyter*') of long-running "
-                                                "background jobs the board shows faded")
 
 
 def _dashboard_config(data: dict[str, object], server: ServerEnv) -> DashboardConfig:
@@ -414,8 +411,6 @@ class HistoryConfig(BaseModel):
                                                           "everyone's in the queue")
     project_separator: str = Field("_", min_length=1, max_length=3,
                                    description="a project is the job name's prefix before this")
-    campaigns: bool = Field(False, description="names follow <project>_<campaign>_<run>: the projects pages "
-                                               "group a project's jobs by campaign (the second part)")
     campaigns: bool = Field(False, description="names follow <project>_<campaign>_<run>: the projects pages "
                                                "group a project's jobs by campaign (the second part)")
     fine_days: float = Field(3.0, gt=0, description="GPU samples are kept at poll resolution for N days, "
