@@ -377,6 +377,8 @@ class DashboardConfig(BaseModel):
     dim_patterns: list[str] = Field(default_factory=list, max_length=100,
                                     description="job names (shell patterns, e.g. 'jupyter*') of long-running "
                                                 "background jobs the board shows faded")
+    image_max_kb: int = Field(2048, ge=16, le=65536, description="largest image pasted into a logbook entry, "
+                              "in KB (PNG, JPEG, GIF or WebP; kept in the state directory)")
 
 
 def _dashboard_config(data: dict[str, object], server: ServerEnv) -> DashboardConfig:

@@ -62,7 +62,7 @@ def job(job_id: str, name: str, state: JobState) -> Job:
                submit_time="2026-01-01T10:00:00")
 
 
-def test_cleanup_dry_runs_then_deletes_only_old_finished_jobs(db: Database) -> None:
+def test_cleanup_dry_runs_then_deletes_only_old_finished_jobs(db: Database, caplog: pytest.LogCaptureFixture) -> None:
     w, r, book = HistoryWriter(db), HistoryReader(db), Logbook(db)
     now = 2_000_000_000.0
     old_at, recent_at = now - 40 * 86400, now - 2 * 86400
@@ -76,7 +76,9 @@ def test_cleanup_dry_runs_then_deletes_only_old_finished_jobs(db: Database) -> N
     assert (dry.dry_run, dry.jobs, dry.runs, dry.gpu_samples) == (True, 1, 1, 1)
     assert dry.transitions >= 2 and dry.examples == ["c1:1 old_done"]
     assert r.search(Filters()).total == 3  # a dry run deletes nothing
-    done = cleanup(db, 30, confirm=True, who="tester", now=now)
+    with caplog.at_level("INFO", logger="hpcbridge.audit"):
+        done = cleanup(db, 30, confirm=True, who="tester", now=now)
+    assert "principal=tester cleanup_history older_than_days=30 deleted: jobs=1" in caplog.text
     assert (done.dry_run, done.jobs, done.runs) == (False, 1, 1)
     assert sorted(j.job_id for j in r.search(Filters()).items) == ["2", "3"]  # running and recent stay
     assert r.search(Filters(text="old_done")).total == 0  # gone from the text index too

@@ -31,6 +31,7 @@ from . import (
     job_logs,
     job_metrics,
     job_stats,
+    logbook_more,
     params,
     projects_page,
     settings_page,
@@ -111,7 +112,8 @@ def register(mcp: FastMCP, registry: Registry, history: History, verifier: Token
         return web.page(request, login, "job.html", cluster=c.name, d=details, script=script, diagnosis=diagnosis,
                         read_only=c.config.read_only, done=params.text(request.query_params, "done"), look=look,
                         error=params.text(request.query_params, "error", max_len=4000),
-                        tail=await _tail(c, details.stdout_path), tail_err=await _tail(c, details.stderr_path))
+                        tail=await _tail(c, details.stdout_path), tail_err=await _tail(c, details.stderr_path),
+                        provenance=await _provenance(history, c.name, job_id))
 
     async def tail_events(request: Request, login: Login) -> Response:
         c, job_id = _job_of(registry, request)
@@ -228,6 +230,7 @@ def register(mcp: FastMCP, registry: Registry, history: History, verifier: Token
     settings_page.register(route, registry)  # issue 30: configuration from the browser
     projects_page.register(route, registry, history, board)  # issue 30: projects, and the search box's answers
     board_tidy.register(route, registry, history)  # issue 30: pin, dismiss, clear finished
+    logbook_more.register(route, mcp, logins, history, registry.settings.dashboard.image_max_kb)  # issue 30
 
 
 def _job_of(registry: Registry, request: Request) -> tuple[Any, str]:
@@ -242,6 +245,18 @@ async def _quietly(coro: Any) -> Any:
         return await coro
     except HpcBridgeError as exc:
         return exc
+
+
+async def _provenance(history: History, cluster: str, job_id: str) -> Any:
+    """Where the job came from, if it was submitted through hpcbridge (issue 30); None otherwise."""
+    if not history.config.enabled:
+        return None
+    from ..history import provenance_store
+
+    try:
+        return await asyncio.to_thread(provenance_store.read, history.db, cluster, job_id)
+    except HpcBridgeError:
+        return None
 
 
 async def _pools(cluster: Any) -> Any:

@@ -37,7 +37,8 @@ HEADERS = {
 }
 STATIC = {"htmx.min.js": "text/javascript", "uPlot.iife.min.js": "text/javascript", "uPlot.min.css": "text/css",
           "dashboard.js": "text/javascript", "dashboard.css": "text/css", "job_metrics.js": "text/javascript",
-          "job_stats.js": "text/javascript", "THIRD-PARTY-LICENSES.txt": "text/plain"}
+          "job_stats.js": "text/javascript", "THIRD-PARTY-LICENSES.txt": "text/plain",
+          "logbook.js": "text/javascript", "logbook.css": "text/css"}
 NAV = [("/", "Board"), ("/history", "History"), ("/compute", "Compute"), ("/logbook", "Logbook"),
        ("/clusters", "Clusters")]
 

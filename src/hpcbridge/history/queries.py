@@ -13,8 +13,9 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from ..errors import InvalidParameter, NotFound
 from ..models import JobState, Page
+from ..services.provenance import Provenance
 from ..timewords import absolute_time
-from . import runs
+from . import provenance_store, runs
 from .db import Database
 from .schema import clusters, gpu_samples, jobs, transitions
 from .schema import runs as runs_table
@@ -56,6 +57,7 @@ class JobFacts:
     transitions: list[tuple[float, str, str]]
     script: str
     script_truncated: bool
+    provenance: Provenance | None = None  # where a job submitted through hpcbridge came from
 
 
 @dataclass(frozen=True)
@@ -179,7 +181,8 @@ class HistoryReader:
         script = values.pop("script") or ""
         extra = {k: values.pop(k) or "" for k in ("work_dir", "stdout_path", "stderr_path")}
         return JobFacts(_job(_Row(values)), transitions=[(s[0], s[1], s[2]) for s in steps],
-                        script=script[:script_cap], script_truncated=len(script) > script_cap, **extra)
+                        script=script[:script_cap], script_truncated=len(script) > script_cap,
+                        provenance=provenance_store.read(self.db, cluster, job_id), **extra)
 
     def run(self, name: str, cluster: str | None = None, offset: int = 0, limit: int = 100) -> RunView:
         with self.db.connect() as conn:

@@ -148,3 +148,19 @@ board_marks = Table(
     Column("at", Float, nullable=False),
     Column("by", String(64), nullable=False, server_default="local"),
 )
+
+# Where a submitted job came from (services/provenance.py): the git state of its working directory on the
+# cluster, the host hpcbridge ran on, and the tool call that submitted it. One row per submission.
+provenance = Table(
+    "provenance", metadata,
+    Column("cluster", String(128), primary_key=True),
+    Column("job_id", String(128), primary_key=True),
+    Column("directory", Text, nullable=False, default=""),
+    Column("git_commit", String(64), nullable=False, default=""),  # "" when the directory is not a repository
+    Column("git_dirty", Integer),  # changed paths per `git status --porcelain` (capped); NULL without a repository
+    Column("git_changes", Text, nullable=False, default=""),  # the first porcelain lines
+    Column("host", String(255), nullable=False, default=""),
+    Column("tool", String(64), nullable=False, default=""),
+    Column("principal", String(64), nullable=False, default=""),
+    Column("at", Float, nullable=False),
+)

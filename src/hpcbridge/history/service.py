@@ -18,6 +18,7 @@ from .activity import Activity, remember_submission
 # SQLAlchemy and the recorder cost a third of a second at import: a server whose history nobody looks at
 # never loads them, so `tools/list` answers sooner (bench/bench_cold_start.py).
 if TYPE_CHECKING:
+    from ..services.provenance import Provenance
     from .board_marks import BoardMarks
     from .db import Database
     from .logbook import Logbook
@@ -113,6 +114,17 @@ class History:
         except HpcBridgeError as exc:
             log.warning("history: queue waits of %s: %s", cluster, exc.message)
             return {}
+
+    def record_provenance(self, cluster: str, job_id: str, provenance: Provenance) -> None:
+        """Kept with the job (get_history_job, the job page); a store that fails loses only this note."""
+        if not self.config.enabled:
+            return
+        from . import provenance_store
+
+        try:
+            provenance_store.record(self.db, cluster, job_id, provenance)
+        except Exception as exc:  # noqa: BLE001 - the job is submitted: its provenance is a note, not a reason to fail
+            log.warning("provenance of %s on %s not recorded: %s", job_id, cluster, exc)
 
     def backup(self, owner: str = "") -> Path:
         """A backup now; `owner` (the principal that asked, "" when scheduled) names it and prunes only its own."""

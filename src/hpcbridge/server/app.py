@@ -117,6 +117,7 @@ def create_app(settings: Settings, auth: AuthProvider | None = None, instance: s
     kit = ToolKit(mcp, registry)
     kit.on_call.append(history.activity.touch)  # the recorder polls while someone is looking
     kit.queue_waits = history.queue_waits
+    kit.on_provenance.append(history.record_provenance)  # issue 30: provenance on submission
     from . import (
         completions,
         prompts,
@@ -134,6 +135,7 @@ def create_app(settings: Settings, auth: AuthProvider | None = None, instance: s
         tools_files,
         tools_interactive,
         tools_jobs,
+        tools_script,
         tools_watch_logs,
         tools_watch_metrics,
         tools_watch_stats,
@@ -144,7 +146,7 @@ def create_app(settings: Settings, auth: AuthProvider | None = None, instance: s
                "watch": [tools_watch_stats, tools_watch_logs, tools_watch_metrics],
                "account": [tools_account_standing, tools_account_limits, tools_account_usage,
                            tools_account_clusters],
-               "files": [tools_dirs, tools_fileops], "containers": [tools_containers], "interactive": [], "history": [], "jupyter": [], "tensorpool": [],
+               "files": [tools_dirs, tools_fileops, tools_script], "containers": [tools_containers], "interactive": [], "history": [], "jupyter": [], "tensorpool": [],
                "config": [tools_config]}
     assert set(modules) == set(TOOLSETS)
     if "interactive" in offered:

@@ -35,6 +35,11 @@ def facts(f: JobFacts) -> str:
     if f.job.diagnosis:
         lines.append(f"diagnosis: {f.job.diagnosis}")
     lines.append("states: " + " -> ".join(s for _, s, _ in f.transitions))
+    if f.provenance:
+        p = f.provenance
+        git = (f"git {p.git_commit[:12]}" + (f", {p.git_dirty} changed path(s)" if p.git_dirty else ", clean")
+               if p.git_commit else "not a git repository")
+        lines.append(f"submitted by {p.tool} ({p.principal}) from {p.host}; {p.directory or '-'}: {git}")
     if f.script:
         lines.append("script" + (" (cut)" if f.script_truncated else "") + ":\n" + f.script)
     return "\n".join(lines)

@@ -34,6 +34,8 @@ class ToolKit:
     on_call: list[Callable[[], None]] = field(default_factory=list)  # told of every tool call (the recorder)
     # recorded median queue wait in minutes per partition of a cluster (the history; {} without one)
     queue_waits: Callable[[str], dict[str, float]] = field(default=lambda cluster: {})
+    # told where each submitted job came from (services/provenance.py; the history records it)
+    on_provenance: list[Callable[[str, str, Any], None]] = field(default_factory=list)
 
     def tool(
         self, *, read_only: bool, destructive: bool = False, idempotent: bool = True,

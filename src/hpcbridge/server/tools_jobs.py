@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections import Counter
 from dataclasses import replace
 from typing import Annotated
@@ -12,7 +13,7 @@ from pydantic import Field
 from .. import validate
 from ..errors import InvalidParameter
 from ..models import Job, JobDetails, JobRecord, JobState, Page, next_offset
-from ..services import everywhere, modify, progress_look, submission
+from ..services import everywhere, modify, progress_look, provenance, submission
 from ..services.cluster import SubmitResult
 from . import render
 from .outputs import JobHeld, JobModified, JobSignalled, JobsPage, JobSummary, JobSummaryRow
@@ -156,6 +157,10 @@ def register(kit: ToolKit) -> None:
         params = {k: v for k, v in locals().items() if k not in ("c", "cluster", "test_only", "registry")}
         req, from_script = await submission.build_request(c, params)
         result = replace(await c.submit(req, test_only=test_only), from_script=from_script)
+        if result.job_id and not test_only and kit.on_provenance:  # issue 30: where the job came from
+            where = await provenance.gather(c, working_directory or c.config.work_dir or "", "submit_job")
+            for listener in kit.on_provenance:  # the history's store: off the event loop
+                await asyncio.to_thread(listener, c.name, result.job_id, where)
         return reply(result, render.submitted(result))
 
     @kit.tool(read_only=False, destructive=True, idempotent=True, output=JobSignalled)
