@@ -94,3 +94,36 @@ def test_tables_render_and_raw_html_stays_text(db: Database) -> None:
     html = str(render_entry(entry))
     assert "<table>" in html and "<td>3e-4</td>" in html and "<blockquote>" in html
     assert "<script>" not in html and "&lt;script&gt;" in html and 'href="javascript' not in html
+
+
+def test_only_real_image_bytes_are_kept(tmp_path: Path) -> None:
+    from hpcbridge.dashboard.logbook_images import load, sniff, store
+
+    png = b"\x89PNG\r\n\x1a\n" + b"\x00" * 40
+    assert [sniff(png), sniff(b"\xff\xd8\xff\xe0x"), sniff(b"GIF89a.."), sniff(b"RIFF\x00\x00\x00\x00WEBPVP8 ")] == \
+        ["image/png", "image/jpeg", "image/gif", "image/webp"]
+    assert sniff(b"<svg onload=alert(1)>") == sniff(b"<html>") == ""
+    name = store(tmp_path, png, 1024)
+    assert name.endswith(".png") and store(tmp_path, png, 1024) == name  # the same bytes: one file
+    assert load(tmp_path, name) == (png, "image/png")
+    assert oct((tmp_path / name).stat().st_mode)[-3:] == "600"
+    with pytest.raises(InvalidParameter, match="image"):
+        store(tmp_path, b"<svg/>", 1024)
+    with pytest.raises(InvalidParameter, match="limit"):
+        store(tmp_path, png, 16)
+    with pytest.raises(Exception, match="no logbook image"):
+        load(tmp_path, "../etc/passwd")
+
+
+def test_run_script_policy() -> None:
+    from hpcbridge.errors import PolicyError
+    from hpcbridge.services.script import script_argv
+
+    assert script_argv("python3", "print(1)", [], None) == ["python3", "-"]
+    assert script_argv("sh", "pwd", ["sh"], "/w")[-3:] == ["/w", "sh", "-s"]
+    with pytest.raises(PolicyError, match="'bash' is not in"):
+        script_argv("bash", "echo", ["python3"], None)
+    with pytest.raises(InvalidParameter, match="interpreter"):
+        script_argv("perl", "print 1", [], None)
+    with pytest.raises(InvalidParameter, match="script"):
+        script_argv("bash", "  ", [], None)
