@@ -12,7 +12,7 @@ from sqlalchemy import inspect, text
 from hpcbridge.errors import InvalidParameter
 from hpcbridge.history.board_marks import BoardMarks
 from hpcbridge.history.db import Database
-from hpcbridge.history.projects import campaign_of, colour, elapsed_hours, project_stats
+from hpcbridge.history.projects import campaign_of, colour, elapsed_hours, project_names, project_stats
 from hpcbridge.history.store import HistoryWriter
 from hpcbridge.models import GpuCount, Job, JobState
 
@@ -82,6 +82,8 @@ def test_projects_success_rate_gpu_hours_and_campaigns(db: Database) -> None:
     assert llm.campaigns == {"sweep": 2, "eval": 1}
     assert by_name["vision"].campaigns == {"(none)": 1}  # two parts: no campaign
     assert project_stats(db, "_", campaigns=False, project="llm")[0].campaigns == {}
+    assert project_names(db, "LL", 8) == ["llm"] and project_names(db, "i", 8) == ["vision"]
+    assert project_names(db, "%", 8) == [] and project_names(db, "_", 8) == []  # LIKE wildcards are text
     assert llm.colour == colour("llm")
 
 

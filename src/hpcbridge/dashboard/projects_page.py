@@ -16,7 +16,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from ..errors import HpcBridgeError, InvalidParameter, NotFound
-from ..history.projects import ProjectStats, colour, project_stats
+from ..history.projects import ProjectStats, colour, project_names, project_stats
 from ..history.queries import Filters
 from ..history.runs import project_of
 from ..history.service import History
@@ -72,11 +72,9 @@ def register(route: Any, registry: Registry, history: History, board: Board) -> 
         words = params.text(request.query_params, "q", max_len=200).strip()
         hits: list[dict[str, str]] = []
         if words:
-            low = words.lower()
-            projects = await asyncio.to_thread(stats)
-            hits += [{"kind": "project", "label": p.name, "href": f"/projects/{quote(p.name)}"}
-                     for p in projects if low in p.name.lower()][:SEARCH_HITS]
             try:
+                names = await asyncio.to_thread(project_names, history.db, words, SEARCH_HITS)
+                hits += [{"kind": "project", "label": n, "href": f"/projects/{quote(n)}"} for n in names]
                 entries = await asyncio.to_thread(history.logbook.search, words, "", "", 0, SEARCH_HITS)
                 hits += [{"kind": "logbook", "label": f"#{e.id} {e.title}", "href": f"/logbook/{e.id}"}
                          for e in entries.items]
