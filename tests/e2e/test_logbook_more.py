@@ -10,6 +10,7 @@ import re
 import secrets
 import shutil
 import struct
+import time
 import urllib.error
 import urllib.request
 import zlib
@@ -50,10 +51,27 @@ def base(tc_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory) -> It
     (home / "config.toml").write_text('toolsets = ["all"]\n\n[dashboard]\nimage_max_kb = 64\n')
     env = server_env(tc_env, HPCBRIDGE_HTTP_TOKEN=HTTP_TOKEN, HPCBRIDGE_CONFIG=str(home / "config.toml"),
                      HPCBRIDGE_STATE_DIR=str(home / "state"), SLURM_DEFAULT_PARTITION="cpu")
+    _seed_an_old_job(home / "state")
     proc, url = start_http_server(env)
     yield url.removesuffix("/mcp")
     log = stop_and_read_log(proc)
     assert "Traceback" not in log, log[-3000:]
+
+
+def _seed_an_old_job(state: Path) -> None:
+    """A finished job last seen 40 days ago, written into the server's history before it starts (nothing on a
+    live cluster is that old): what cleanup_history(older_than_days=30) must find and then delete."""
+    from hpcbridge.history.db import Database, default_url
+    from hpcbridge.history.store import HistoryWriter
+    from hpcbridge.models import Job, JobState
+
+    state.mkdir(mode=0o700)
+    db = Database(default_url(state))
+    at = time.time() - 40 * 86400
+    old = Job(job_id="990001", name=f"{TAG}_ancient", user="alice", partition="cpu", state=JobState.COMPLETED,
+              native_state="COMPLETED", submit_time="2026-01-01T10:00:00")
+    HistoryWriter(db).observe("default", [old], at=at)
+    db.close()
 
 
 @pytest.fixture(scope="module")
@@ -170,10 +188,14 @@ async def test_search_ranks_bulk_reads_and_cleanup_dry_runs_first(agent: Client)
     assert [e["id"] for e in found["items"]] == [strong["id"], weak["id"]]  # newer weak match second
     batch = await call(agent, "bulk_read_logbooks", entry_ids=[weak["id"], strong["id"], 10**9])
     assert [e["id"] for e in batch["entries"]] == [weak["id"], strong["id"]] and batch["missing"] == [10**9]
-    dry = await call(agent, "cleanup_history", older_than_days=3650)
-    assert dry["dry_run"] is True
-    done = await call(agent, "cleanup_history", older_than_days=3650, confirm=True)
-    assert done["dry_run"] is False and done["jobs"] == dry["jobs"]
+    ancient = f"{TAG}_ancient"
+    dry = await call(agent, "cleanup_history", older_than_days=30)
+    assert (dry["dry_run"], dry["jobs"], dry["examples"]) == (True, 1, [f"default:990001 {ancient}"])
+    assert (await call(agent, "search_history", text=ancient))["total"] == 1  # a dry run deletes nothing
+    done = await call(agent, "cleanup_history", older_than_days=30, confirm=True)
+    assert (done["dry_run"], done["jobs"]) == (False, 1)
+    assert (await call(agent, "search_history", text=ancient))["total"] == 0
+    assert (await call(agent, "cleanup_history", older_than_days=30))["jobs"] == 0
     assert (await call(agent, "read_logbook_entry", entry_id=strong["id"]))["id"] == strong["id"]  # entries stay
 
 
