@@ -94,7 +94,9 @@ async def test_every_tool_answers(client: Client) -> None:
     direct = await use("start_interactive_session", partition="cpu", time_limit="0:05:00")
     await use("end_interactive_session", session_id=direct["session_id"])
     if "run_shell_command" in {t.name for t in await client.list_tools()}:  # the HTTP server turns it on
-        seen.add("run_shell_command")
+        seen.update({"run_shell_command", "run_script"})
+        with pytest.raises(ToolError, match="allowlist"):  # the interpreter is not on the allowlist
+            await call(client, "run_script", script="echo hi", interpreter="bash")
         shell = await call(client, "run_shell_command", command="echo 'a b' '$(id)'")
         assert shell["stdout"] == "a b $(id)\n" and shell["exit_status"] == 0  # no shell under an allowlist
         with pytest.raises(ToolError, match="not in this cluster's shell_allowlist"):
@@ -102,10 +104,59 @@ async def test_every_tool_answers(client: Client) -> None:
     else:  # shell off on every cluster: a tool that can only refuse is not listed
         with pytest.raises(ToolError, match="Unknown tool"):
             await call(client, "run_shell_command", command="id")
+    await _watch_and_account_tour(use, client, tag)
+    await _config_tour(use)
     await _history_tour(use, job["job_id"], tag)
     await _jupyter_tour(use, tag)
     served = {t.name for t in await client.list_tools()}
     assert seen == served, f"not exercised: {served - seen}"
+
+
+async def _watch_and_account_tour(use: Any, client: Client, tag: str) -> None:
+    """The watch and account toolsets (tests/e2e/test_watch_*.py and test_account_*.py go deeper): a running
+    1-GPU job whose output is one JSON line, and a metric log uploaded beside it."""
+    script = 'echo \'{"step": 1, "loss": 0.5}\'\nsleep 120\n'
+    job = await use("submit_job", script_content=script, partition="gpu", gpus=1, time_limit="5",
+                    job_name=f"tour-{tag}")
+    try:
+        await call(client, "wait_for_job", job_id=job["job_id"], until="running", timeout=90)
+        stats = await use("get_job_stats", job_id=job["job_id"])
+        assert sum(len(n["gpus"]) for n in stats["nodes"]) == 1, stats  # the stand-in nvidia-smi, its one GPU
+        for _ in range(30):  # the line is in the file once the job's first command ran
+            page = await use("read_log", job_id=job["job_id"])
+            if "loss" in page["text"]:
+                break
+            await asyncio.sleep(1)
+        assert page["text"] == '{"step": 1, "loss": 0.5}\n', page
+        assert (await use("search_log", job_id=job["job_id"], pattern="loss"))["hits"][0]["line"] == 1
+        records = await use("read_log_records", job_id=job["job_id"], fields=["loss"])
+        assert records["records"] == [{"_line": 1, "loss": 0.5}], records
+        assert any(f["path"] == page["path"] for f in (await use("list_log_files", job_id=job["job_id"]))["files"])
+        metrics = await use("upload_file", content='{"step": 0, "loss": 1.0}\n{"step": 1, "loss": 0.5}\n',
+                            remote_path=f"tour/metrics-{tag}.jsonl", make_dirs=True)
+        found = await use("get_job_metrics", paths=[metrics["path"]], chart_png=False)
+        assert {s["name"]: s["last"] for s in found["series"]} == {"loss": 0.5}, found
+        assert (await use("get_job_priority", job_id=job["job_id"]))["priority"] is None  # running: no rank
+    finally:
+        await call(client, "cancel_job", job_id=job["job_id"])
+    assert (await use("get_fairshare"))["user"] == "alice"
+    assert "AssocGrpGRES" in {limit["reason"] for limit in (await use("get_limits"))["limits"]}
+    assert "lfs quota" in (await use("get_quotas"))["sources"]
+    assert "alice" in {u["name"] for u in (await use("get_team_usage"))["users"]}
+    assert [c["name"] for c in (await use("list_clusters"))["clusters"]] == ["default"]
+
+
+async def _config_tour(use: Any) -> None:
+    """The config toolset reads freely; every change here is one the editor refuses before writing, so the
+    tour never touches a real config file (tests/e2e/test_config_tools.py changes one)."""
+    assert (await use("get_cluster_config", cluster="default"))["name"] == "default"
+    assert "settings" in await use("list_settings")
+    for tool, args in (("add_cluster_config", {"cluster": "tour", "values": {"port": "not-a-port"}}),
+                       ("update_cluster_config", {"cluster": "no-such-cluster", "values": {"port": 22}}),
+                       ("remove_cluster_config", {"cluster": "no-such-cluster"}),
+                       ("set_setting", {"key": "no_such_setting", "value": "1"})):
+        with pytest.raises(ToolError):
+            await use(tool, **args)
 
 
 async def _history_tour(use: Any, job_id: str, tag: str) -> None:
@@ -128,7 +179,10 @@ async def _history_tour(use: Any, job_id: str, tag: str) -> None:
     assert (await use("read_logbook_entry", entry_id=entry["id"]))["runs"] == [f"tour-{tag}"]
     await use("update_logbook_entry", entry_id=entry["id"], body=f"quokka {tag}")
     assert [e["id"] for e in (await use("search_logbook", text=f"quokka {tag}"))["items"]] == [entry["id"]]
+    assert [e["id"] for e in (await use("bulk_read_logbooks", entry_ids=[entry["id"]]))["entries"]] == [entry["id"]]
     await use("delete_logbook_entry", entry_id=entry["id"], confirm=True)
+    assert "dismissed" in await use("clear_finished", only_failed=True, confirm=True)
+    assert (await use("cleanup_history", older_than_days=3650))["dry_run"]  # nothing is that old: a dry run
     assert (await use("backup_history"))["path"].endswith(".sqlite3")
 
 
@@ -143,6 +197,8 @@ async def _jupyter_tour(use: Any, tag: str) -> None:
     assert (await use("rerun_notebook_cell", notebook=nb, cell_index=1))["text"].strip() == "23"
     assert (await use("read_notebook", notebook=nb))["total"] == 2
     await use("delete_notebook_cell", notebook=nb, cell_index=1)
+    again = await use("run_all_cells", notebook=nb)  # the saved cell, re-run in order
+    assert again["completed"] and [c["status"] for c in again["ran"]] == ["ok"], again
     assert [s["notebook"] for s in (await use("list_kernel_sessions"))["sessions"]] == [nb]
     await use("interrupt_kernel", notebook=nb)
     await use("restart_kernel", notebook=nb)
