@@ -65,7 +65,7 @@ class EnvSpec:
 
     unset: tuple[str, ...] = ()
     assign: tuple[tuple[str, str], ...] = ()
-    # hpcbridge's own secrets (config.SECRET_ENV: names and fnmatch patterns), kept from every local child:
+    # hpcbridge's own secrets (config_env.SECRET_ENV: names and fnmatch patterns), kept from every local child:
     # a local sbatch/srun's environment is the job's (Slurm's default --export=ALL). Not in argv_prefix: a
     # remote command's environment is the remote login's, which never held them.
     private: tuple[str, ...] = ()

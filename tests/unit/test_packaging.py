@@ -195,7 +195,7 @@ def test_server_json_follows_the_registry_schema() -> None:
     assert [a["value"] for a in package["packageArguments"]] == ["serve"]
     assert "hpcbridge" in PROJECT["scripts"]
     # every variable it offers is one the server reads
-    from hpcbridge.config import ServerEnv, SlurmEnv
+    from hpcbridge.config_env import ServerEnv, SlurmEnv
 
     known = {f"SLURM_{n.upper()}" for n in SlurmEnv.model_fields} | {
         f"HPCBRIDGE_{n.upper()}" for n in ServerEnv.model_fields}

@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from hpcbridge.config import SECRET_ENV, ClusterConfig, ServerEnv, SlurmEnv
+from hpcbridge.config import ClusterConfig
+from hpcbridge.config_env import SECRET_ENV, ServerEnv, SlurmEnv
 from hpcbridge.jupyter import launch
 from hpcbridge.services.registry import command_env, make_transport
 from hpcbridge.tensorpool import checks

@@ -8,7 +8,8 @@ from collections.abc import Callable
 from dataclasses import replace
 
 from ..backends import registry as schedulers
-from ..config import SECRET_ENV, ClusterConfig, Settings
+from ..config import ClusterConfig, Settings
+from ..config_env import SECRET_ENV
 from ..errors import NotFound
 from ..models import EnvSpec
 from ..transport.base import Transport
