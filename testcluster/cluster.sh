@@ -236,8 +236,6 @@ register_accounting() {
   has_assoc research "$SECOND_USER" || sacctmgr -i add user "$SECOND_USER" Account=research >/dev/null
   sacctmgr -nP list account format=account | grep -qx capped \
     || sacctmgr -i add account capped Description=hpcbridge-gpu-cap Organization=hpcb >/dev/null
-  sacctmgr -nP show assoc where cluster="$CLUSTER_NAME" account=capped format=user,grptres | grep -qx '|gres/gpu=2' \
-    || sacctmgr -i modify account capped where cluster="$CLUSTER_NAME" set GrpTRES=gres/gpu=2 >/dev/null
   has_assoc capped "$TC_USER" || sacctmgr -i add user "$TC_USER" Account=capped >/dev/null
   sacctmgr -nP list qos format=name | grep -qx short || sacctmgr -i add qos short >/dev/null
   sacctmgr -nP list qos where name=short format=maxwall | grep -qx '00:30:00' \
@@ -245,6 +243,14 @@ register_accounting() {
   if sacctmgr -nP show assoc where cluster="$CLUSTER_NAME" user="$TC_USER" format=qos | grep -vqx 'normal,short'; then
     sacctmgr -i modify user "$TC_USER" where cluster="$CLUSTER_NAME" set QOS=normal,short DefaultQOS=normal >/dev/null
   fi
+}
+
+limit_accounts() {
+  # GrpTRES=gres/gpu names a TRES that exists only once slurmctld, started with AccountingStorageTRES=gres/gpu,
+  # has registered it in the database ("no TRES known by type gres/gpu" before): so this runs after it.
+  wait_for 60 "the gres/gpu TRES" sh -c "sacctmgr -nP show tres format=type,name | grep -qx 'gres|gpu'"
+  sacctmgr -nP show assoc where cluster="$CLUSTER_NAME" account=capped format=user,grptres | grep -qx '|gres/gpu=2' \
+    || sacctmgr -i modify account capped where cluster="$CLUSTER_NAME" set GrpTRES=gres/gpu=2 >/dev/null
 }
 
 start_slurmctld() {
@@ -507,6 +513,7 @@ cmd_up() {
   register_accounting
   start_slurmctld
   restart_slurmctld_if_needed
+  limit_accounts
   start_slurmds
   if [ "${CONFIG_CHANGED:-0}" = 1 ]; then log "slurm.conf changed: scontrol reconfigure"; scontrol reconfigure; fi
   start_sshd
