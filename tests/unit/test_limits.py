@@ -71,6 +71,25 @@ def test_every_limit_form_of_a_user_row_and_a_qos_row() -> None:
     assert slurm_limits.rows("Name|only two\nnormal||||||||\n", slurm_limits.QOS_FIELDS)[0]["Name"] == "normal"
 
 
+def test_a_max_limit_binds_from_the_nearest_level_that_sets_it() -> None:
+    """Slurm's resource_limits.html "Hierarchy": the user row's MaxWall (3 days) wins over its account's
+    (1 day), and a QOS's over both; Grp limits hold at every level. A 2-day job is not refused."""
+    blank = dict.fromkeys(slurm_limits.ASSOC_FIELDS, "")
+    rows = [blank | {"Account": "lab", "User": "alice", "MaxWall": "3-00:00:00"},
+            blank | {"Account": "lab", "User": "", "ParentName": "root", "MaxWall": "1-00:00:00",
+                     "GrpTRES": "gres/gpu=8"},
+            blank | {"Account": "root", "User": "", "GrpTRES": "gres/gpu=64"}]
+    assoc = slurm_limits.assoc_limits(rows, "alice")
+    binding = limits.nearest(assoc)
+    assert [(lim.name, lim.value) for lim in binding if lim.name == "MaxWall"] == [("MaxWall", 3 * 1440)]
+    assert sorted(lim.value for lim in binding if lim.name == "GrpTRES") == [8, 64]
+    two_days = JobRequest(script_content="x", time_limit="2-00:00:00")
+    assert all(limits.judge(lim, two_days, 2 * 1440) == "" for lim in binding if lim.name == "MaxWall")
+    qos = slurm_limits.qos_limits([dict.fromkeys(slurm_limits.QOS_FIELDS, "") | {"Name": "short",
+                                                                                 "MaxWall": "00:30:00"}])
+    assert [lim.where for lim in limits.nearest(assoc + qos) if lim.name == "MaxWall"] == ["QOS short"]
+
+
 @pytest.mark.parametrize("form", ["json", "txt"])
 def test_recorded_openpbs_queue_limit(form: str) -> None:
     text = (DATA / "openpbs-23.06" / f"qstat-Q-f-limits.{form}").read_text()
@@ -85,6 +104,10 @@ def test_pbs_entry_forms() -> None:
     got = {(lim.name, lim.scope, lim.value, lim.kind) for lim in pbs_limits.limits_of(attrs, "alice", "the server")}
     assert got == {("max_run", "server", 10, "running_jobs"), ("max_run", "server_user", 3, "running_jobs"),
                    ("max_queued", "server_user", 7, "queued_jobs"), ("max_user_run", "server_user", 2, "running_jobs")}
+    # bob's own entry overrides the generic one for bob (PBS Admin Guide); alice still gets the generic one
+    bob = {(lim.scope, lim.value) for lim in pbs_limits.limits_of(attrs, "bob", "the server")
+           if lim.name == "max_run"}
+    assert bob == {("server", 10), ("server_user", 1)}
     text = "Server: vm\n    server_state = Active\n    max_run = [u:PBS_GENERIC=4]\n"
     assert pbs_limits.server_record(text) == {"max_run": "[u:PBS_GENERIC=4]"}
 

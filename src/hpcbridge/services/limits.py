@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Iterable
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
@@ -108,12 +109,29 @@ async def check(c: Cluster, req: JobRequest) -> list[str]:
         return []
     minutes = validate.walltime_minutes("time_limit", req.time_limit) if req.time_limit else None
     notes: list[str] = []
-    for lim in limits.limits:
-        if applies(lim, limits, req):
-            note = judge(lim, req, minutes)
-            if note:
-                notes.append(note)
+    for lim in nearest(lim for lim in limits.limits if applies(lim, limits, req)):
+        note = judge(lim, req, minutes)
+        if note:
+            notes.append(note)
     return notes
+
+
+def nearest(limits: Iterable[Limit]) -> list[Limit]:
+    """The limits that bind one request. Slurm's resource_limits.html, "Hierarchy": a Max* limit is taken from
+    the first level that sets it (the job's QOS, then the user's association, then its account and the
+    accounts above, nearest first), so a farther one with the same name and resource does not bind; Grp*
+    limits hold at every level. Association limits come ordered user row first, then its ancestors."""
+    ordered = sorted(limits, key=lambda lim: 0 if lim.scope.startswith("qos") else 1)  # stable: keeps the rest
+    seen: set[tuple[str, str]] = set()
+    out: list[Limit] = []
+    for lim in ordered:
+        key = (lim.name.removeprefix("QOS").removeprefix("Assoc"), lim.resource)
+        if lim.name.startswith("Max"):
+            if key in seen:
+                continue
+            seen.add(key)
+        out.append(lim)
+    return out
 
 
 def judge(lim: Limit, req: JobRequest, minutes: int | None) -> str:

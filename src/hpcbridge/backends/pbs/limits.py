@@ -54,7 +54,13 @@ def limits_of(attrs: dict[str, str], user: str, where: str, partition: str = "")
         kind: Kind = ("running_jobs" if running else "queued_jobs") if resource == "jobs" else "shared"
         if not running and resource != "jobs":
             kind = "per_job"  # max_queued_res: the job's own request is judged; queued totals are not counted
-        for who, whom, number in _ENTRY.findall(value):
+        entries = _ENTRY.findall(value)
+        # PBS Professional Administrator's Guide, "Overriding Limits": an individual entry [u:NAME=N] overrides the
+        # generic [u:PBS_GENERIC=N] for that user, so the generic one does not bind a user who has their own.
+        own = any(who == "u" and whom == user for who, whom, _ in entries)
+        for who, whom, number in entries:
+            if who == "u" and whom == "PBS_GENERIC" and own:
+                continue
             if who == "o":
                 scope: Scope = "queue" if partition else "server"
             elif who == "u" and whom in ("PBS_GENERIC", user):
