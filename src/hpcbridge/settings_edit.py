@@ -8,7 +8,6 @@ Secrets are neither shown nor set here: `***` in every view, and the person writ
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -42,7 +41,6 @@ TOP_LEVEL: dict[str, tuple[Any, str]] = {
 }
 # what a running server takes at once; every other setting applies when it restarts
 LIVE = frozenset({"config.editors"})
-_URL_PASSWORD = re.compile(r"(://[^:/@]+:)[^@]*@")
 
 
 @dataclass(frozen=True)
@@ -122,6 +120,20 @@ def check_document(doc: TOMLDocument) -> None:
         raise ConfigError("log_level: a level name such as INFO")
 
 
+def _url_shown(text: str) -> str:
+    """A database URL read as SQLAlchemy reads it, its password (also an empty user's, `://:pw@`) and any
+    password-like query value (`?password=`) masked; a URL it cannot read is not shown at all."""
+    from sqlalchemy.engine import make_url  # the history's library: loaded only when a URL is shown
+    from sqlalchemy.exc import ArgumentError
+
+    try:
+        url = make_url(text)
+    except ArgumentError:
+        return MASK
+    query = {k: (MASK if "pass" in k.lower() else v) for k, v in url.query.items()}
+    return url.set(query=query).render_as_string(hide_password=True)
+
+
 def shown(key: str, value: Any) -> Any:
     """A value as a door may show it: secrets masked, a database URL without its password."""
     if value is None:
@@ -129,7 +141,7 @@ def shown(key: str, value: Any) -> Any:
     if isinstance(value, SecretStr):
         value = value.get_secret_value()
     if key.endswith("database_url"):
-        return _URL_PASSWORD.sub(rf"\g<1>{MASK}@", str(value))
+        return _url_shown(str(value))
     if key.endswith(("password", "http_token")):
         return MASK
     if key == "http.tokens":

@@ -102,3 +102,11 @@ async def test_the_editor_refuses_a_principal_not_in_editors_and_audits(config: 
     assert "config principal=ana refused: set log_level" in caplog.text
     assert "config principal=ana change cluster alpha keys=default_partition" in caplog.text
     assert "s3cret" not in caplog.text and "hunter2" not in caplog.text
+
+
+@pytest.mark.parametrize("url", ["postgresql://:hunter2@db/h", "postgresql://u@db/h?password=hunter2&sslmode=require",
+                                 "postgresql://u:hunter2@db/h", "not a url hunter2"])
+def test_a_database_url_never_shows_its_password(url: str) -> None:
+    from hpcbridge.settings_edit import shown
+
+    assert "hunter2" not in shown("history.database_url", url)

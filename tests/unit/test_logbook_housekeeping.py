@@ -11,6 +11,7 @@ import pytest
 
 from hpcbridge.dashboard.markdown import render_entry
 from hpcbridge.errors import InvalidParameter
+from hpcbridge.history.board_marks import BoardMarks
 from hpcbridge.history.db import Database
 from hpcbridge.history.housekeeping import cleanup
 from hpcbridge.history.logbook import MAX_BULK, Logbook
@@ -72,6 +73,9 @@ def test_cleanup_dry_runs_then_deletes_only_old_finished_jobs(db: Database, capl
     w.observe("c1", [job("3", "new_done", JobState.COMPLETED)], at=recent_at)
     w.add_gpu_samples([GpuSample("c1", "gpu", "a100", 8, 4, 2, 2)], at=old_at)
     book.create("exp", "note", "kept", "logbook entries are never cleaned")
+    marks = BoardMarks(db)
+    marks.set("c1", "1", "dismissed")
+    marks.set("c1", "3", "pinned")
     dry = cleanup(db, 30, confirm=False, who="tester", now=now)
     assert (dry.dry_run, dry.jobs, dry.runs, dry.gpu_samples) == (True, 1, 1, 1)
     assert dry.transitions >= 2 and dry.examples == ["c1:1 old_done"]
@@ -81,6 +85,7 @@ def test_cleanup_dry_runs_then_deletes_only_old_finished_jobs(db: Database, capl
     assert "principal=tester cleanup_history older_than_days=30 deleted: jobs=1" in caplog.text
     assert (done.dry_run, done.jobs, done.runs) == (False, 1, 1)
     assert sorted(j.job_id for j in r.search(Filters()).items) == ["2", "3"]  # running and recent stay
+    assert marks.marks("c1") == {"3": "pinned"}  # the cleaned job's mark went with it; a reused id starts clean
     assert r.search(Filters(text="old_done")).total == 0  # gone from the text index too
     assert cleanup(db, 30, confirm=False, who="tester", now=now).jobs == 0
     assert book.search("cleaned").total == 1

@@ -49,7 +49,9 @@ def register(route: Route, registry: Registry, hold: Callable[[], None], release
 
         async def make(c: Any, real: str) -> dict[str, Any]:
             if before >= 0:
-                page = await logs.read_log(c, real, offset=max(0, before - PAGE), max_bytes=PAGE, align=True)
+                start = max(0, before - PAGE)  # near the start the page is shorter: it must end at `before`
+                page = await logs.read_log(c, real, offset=start, max_bytes=min(PAGE, before - start) or 1,
+                                           align=True)
             else:
                 offset = params.integer(q, "offset", -PAGE, -MAX_PAGE, 2**62)  # default: the last page
                 page = await logs.read_log(c, real, offset=offset, max_bytes=PAGE)

@@ -13,7 +13,7 @@ from sqlalchemy import and_, delete, exists, func, select, tuple_
 from ..errors import InvalidParameter
 from ..models import JobState
 from .db import Database
-from .schema import gpu_samples, jobs, runs, transitions
+from .schema import board_marks, gpu_samples, jobs, runs, transitions
 
 MAX_DAYS = 36_500
 LISTED = 50  # jobs named in the answer; the counts are complete
@@ -56,6 +56,9 @@ def cleanup(db: Database, older_than_days: float, confirm: bool, who: str, now: 
         if confirm:
             doomed_runs = [r for (r,) in conn.execute(select(runs.c.id).where(empty_runs))]
             conn.execute(delete(transitions).where(job_key.in_(old_keys)))
+            # a board mark goes with its job: a later job that reuses the id must not come back dismissed
+            conn.execute(delete(board_marks).where(tuple_(board_marks.c.cluster, board_marks.c.job_id)
+                                                   .in_(old_keys)))
             doomed_jobs = [i for (i,) in conn.execute(select(jobs.c.id).where(old_job))]
             conn.execute(delete(jobs).where(old_job))
             for start in range(0, len(doomed_jobs), 500):

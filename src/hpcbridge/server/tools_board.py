@@ -19,9 +19,13 @@ from .toolkit import ToolKit, reply
 
 @dataclass(frozen=True)
 class Cleared:
-    dismissed: list[str]  # cluster/job_id
+    dismissed: list[str]  # cluster/job_id, the first SHOWN of them
     only_failed: bool
     done: bool  # false: nothing was dismissed (nothing to do)
+    count: int = 0  # how many were dismissed in all
+
+
+SHOWN = 50  # ids in the answer: a long history may dismiss thousands at once
 
 
 def register(kit: ToolKit, history: History) -> None:
@@ -51,6 +55,6 @@ def register(kit: ToolKit, history: History) -> None:
         if asking is not None:
             return asking
         gone = await asyncio.to_thread(history.marks.clear_finished, names, only_failed)
-        return reply(Cleared(gone, only_failed, True),
+        return reply(Cleared(gone[:SHOWN], only_failed, True, len(gone)),
                      f"dismissed {len(gone)} {what} job(s) from the board: {', '.join(gone[:20])}"
                      f"{' ...' if len(gone) > 20 else ''} (pinned ones stay; the history keeps them)")

@@ -43,7 +43,8 @@ FIND_LIMIT = 2000  # records find may hand back
 FIND_SECONDS = 20.0
 MAX_SERIES = 50
 # -prune skips hidden directories (.git, .venv: their CSVs are not metric logs); records cut on the cluster.
-_FIND = ('n=$1; d=$2; shift 2; find "$d" -mindepth 1 -maxdepth "$@" | head -z -n "$n"')
+# newest first before the cap (mtime leads each record), so a run with thousands of files keeps its latest
+_FIND = ('n=$1; d=$2; shift 2; find "$d" -mindepth 1 -maxdepth "$@" | sort -z -rn | head -z -n "$n"')
 _FIND_ARGS = [str(FIND_DEPTH), "(", "-type", "d", "-name", ".*", "-prune", ")", "-o", "-type", "f", "(",
               "-name", "events.out.tfevents.*", "-o", "-name", "*.jsonl", "-o", "-name", "*.ndjson", "-o",
               "-name", "*.csv", ")", "-printf", "%T@\\t%s\\t%p\\0"]
