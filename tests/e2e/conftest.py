@@ -248,6 +248,10 @@ async def every_gpu_taken(client: Client) -> AsyncIterator[None]:
     blockers = [await call(client, "submit_job", script_content="sleep 300", partition="gpu", gpus=4,
                            time_limit="10") for _ in range(2)]
     try:
+        # running before the block starts: under multifactor priority a smaller job submitted a moment later
+        # may be scheduled first, and then it is a blocker that pends
+        for job in blockers:
+            await call(client, "wait_for_job", job_id=job["job_id"], until="running", timeout=120)
         yield
     finally:
         for job in blockers:

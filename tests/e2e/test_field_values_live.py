@@ -377,7 +377,7 @@ async def test_openpbs_compute_page_counts_ngpus(mcp: Client, browser: httpx.Cli
     try:
         await call(mcp, "wait_for_job", job_id=job_id, until="running", timeout=90, cluster="openpbs")
         page = browser.get("/compute").text
-        section = page.split('data-cluster="openpbs"', 1)[1].split("</section>", 1)[0]
+        section = page.split('<section class="cluster" data-cluster="openpbs">', 1)[1].split("</section>", 1)[0]
         cells = re.findall(r'<tr data-partition="([^"]*)" data-type="[^"]*">.*?class="total">(\d+)<.*?'
                            r'class="allocated">(\d+)<', section)
         total = sum(int(t) for _, t, _ in cells)

@@ -176,7 +176,9 @@ async def test_the_default_toolsets_and_the_toolsets_flag(tc_env: dict[str, str]
     env = server_env(tc_env, HPCBRIDGE_TOOLSETS="")  # nothing configured: the default set
     async with Client(StdioTransport(command=hpcbridge_executable(), args=["serve"], env=env)) as client:
         names = {t.name for t in await client.list_tools()}
-    assert len(names) == 20 and {"submit_job", "list_jobs", "modify_job", "get_gpu_availability", "wait_for_job"} <= names
+    # 19: run_shell_command is listed only where a cluster sets allow_shell (this one does not)
+    assert len(names) == 19 and {"submit_job", "list_jobs", "modify_job", "get_gpu_availability", "wait_for_job"} <= names
+    assert "run_shell_command" not in names
     assert "read_file" not in names and "start_interactive_session" not in names
     args = ["serve", "--toolsets", "files,interactive"]
     async with Client(StdioTransport(command=hpcbridge_executable(), args=args, env=env)) as client:

@@ -209,8 +209,11 @@ async def _jupyter_tour(use: Any, tag: str) -> None:
 @pytest.mark.skipif(os.geteuid() != 0, reason="restarting the test cluster's sshd needs root")
 async def test_server_survives_an_sshd_restart(mcp: Client, tc_env: dict[str, str]) -> None:
     assert (await call(mcp, "list_jobs", limit=1))["total"] >= 0
-    subprocess.run(["kill", (TC_DIR / "sshd.pid").read_text().strip()], check=True)
-    subprocess.run(["pkill", "-f", f"sshd: {tc_env['SLURM_SSH_USER']}"], check=False)
+    sshd = (TC_DIR / "sshd.pid").read_text().strip()
+    # its connections first (children of this sshd only: the two-factor sshd's sessions, which the session's
+    # OpenSSH master rides for later tests, stay), then the listener
+    subprocess.run(["pkill", "-P", sshd], check=False)
+    subprocess.run(["kill", sshd], check=True)
     await asyncio.sleep(0.5)
     subprocess.run(["bash", str(ROOT / "testcluster" / "cluster.sh"), "up"], check=True, capture_output=True)
     # the same hpcbridge process; sacct is never cached, so this really runs over a new SSH connection
