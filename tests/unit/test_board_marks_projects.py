@@ -3,7 +3,6 @@ PostgreSQL (issue 30); a database made before the board_marks table gets it."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -15,21 +14,6 @@ from hpcbridge.history.db import Database
 from hpcbridge.history.projects import campaign_of, colour, elapsed_hours, project_names, project_stats
 from hpcbridge.history.store import HistoryWriter
 from hpcbridge.models import GpuCount, Job, JobState
-
-from ..conftest import postgres_schema
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Database]:
-    if request.param == "sqlite":
-        database = Database(f"sqlite:///{tmp_path / 'h.sqlite3'}")
-        yield database
-        database.close()
-        return
-    with postgres_schema() as url:
-        database = Database(url)
-        yield database
-        database.close()
 
 
 def _job(job_id: str, name: str, state: JobState, **kw: object) -> Job:

@@ -5,7 +5,6 @@ or fail when HPCBRIDGE_REQUIRE_CLUSTER says the full environment is expected).""
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -17,21 +16,6 @@ from hpcbridge.history.logbook import Logbook
 from hpcbridge.history.queries import Filters, HistoryReader
 from hpcbridge.history.store import GpuSample, HistoryWriter
 from hpcbridge.models import GpuCount, Job, JobDetails, JobRecord, JobState
-
-from ..conftest import postgres_schema
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Database]:
-    if request.param == "sqlite":
-        database = Database(f"sqlite:///{tmp_path / 'h.sqlite3'}")
-        yield database
-        database.close()
-        return
-    with postgres_schema() as url:
-        database = Database(url)
-        yield database
-        database.close()
 
 
 def job(job_id: str, name: str, state: JobState = JobState.PENDING, **kw: object) -> Job:

@@ -4,7 +4,6 @@ entry's raw HTML stays text."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -18,21 +17,6 @@ from hpcbridge.history.logbook import MAX_BULK, Logbook
 from hpcbridge.history.queries import Filters, HistoryReader
 from hpcbridge.history.store import GpuSample, HistoryWriter
 from hpcbridge.models import Job, JobState
-
-from ..conftest import postgres_schema
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Database]:
-    if request.param == "sqlite":
-        database = Database(f"sqlite:///{tmp_path / 'h.sqlite3'}")
-        yield database
-        database.close()
-        return
-    with postgres_schema() as url:
-        database = Database(url)
-        yield database
-        database.close()
 
 
 def test_search_ranks_the_better_match_first(db: Database) -> None:
