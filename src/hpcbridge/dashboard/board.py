@@ -124,7 +124,7 @@ class Board:
         self.marks = marks
         self.dim_patterns = dim_patterns
         self._estimates: dict[tuple[str, str], tuple[str, float]] = {}
-        self._looks: dict[str, tuple[dict[str, Look], float]] = {}
+        self._looks: dict[str, tuple[dict[str, Look], float, frozenset[str]]] = {}
 
     def watch(self) -> None:
         """An open page: every cluster's queue watcher polls (the one `wait_for_job` and the history recorder
@@ -177,7 +177,8 @@ class Board:
         waiting = job.state in (JobState.PENDING, JobState.HELD)
         why = cluster.explain(job.reason) if waiting and job.reason else ""
         estimate = self._estimates.get((cluster.name, job.job_id), ("", 0.0))[0]
-        look = self._looks.get(cluster.name, ({}, 0.0))[0].get(job.job_id) if job.state is JobState.RUNNING else None
+        looks = self._looks.get(cluster.name, ({}, 0.0, frozenset()))[0]
+        look = looks.get(job.job_id) if job.state is JobState.RUNNING else None
         return JobRow(job.job_id, job.name, job.state.value, job.partition, _gpus(job), job.node_list,
                       job.time_used, job.time_limit, _progress(job), why, estimate,
                       output_progress=look.progress_text if look else "", output_share=_share(look),
@@ -188,11 +189,13 @@ class Board:
         return any(fnmatch.fnmatchcase(name, p) for p in self.dim_patterns())  # read each time: Settings edits it
 
     async def _refresh_looks(self, cluster: Cluster, jobs: list[Job], fresh: bool) -> None:
-        """Progress and trouble of the running jobs, read again when older than LOOK_TTL_S (or on a page load)."""
-        _, when = self._looks.get(cluster.name, ({}, -LOOK_TTL_S))
+        """Progress and trouble of the running jobs, read again when older than LOOK_TTL_S, on a page load, or
+        when a job started running since the last read (its first lines show at the next refresh)."""
+        _, when, seen = self._looks.get(cluster.name, ({}, -LOOK_TTL_S, frozenset()))
+        running = frozenset(j.job_id for j in jobs if j.state is JobState.RUNNING)
         now = time.monotonic()
-        if fresh or now - when >= LOOK_TTL_S:
-            self._looks[cluster.name] = (await look_at(cluster, jobs), now)
+        if fresh or now - when >= LOOK_TTL_S or not running <= seen:
+            self._looks[cluster.name] = (await look_at(cluster, jobs), now, running)
 
     async def _refresh_estimates(self, cluster: Cluster, pending: list[Job]) -> None:
         now = time.monotonic()

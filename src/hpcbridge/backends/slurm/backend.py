@@ -135,7 +135,16 @@ class SlurmBackend:
                 raise SchedulerError("job accounting (sacct) is not enabled on this cluster; "
                                      "only jobs still in the queue can be shown")
             raise command_error("sacct", result)
-        return parse.parse_sacct(result.stdout)
+        return await self._named(parse.parse_sacct(result.stdout))
+
+    async def _named(self, records: list[JobRecord]) -> list[JobRecord]:
+        """Records that accounting still calls by its stand-in name get the name slurmctld holds."""
+        unnamed = [r.job_id for r in records if r.name == parse.DBD_UNNAMED]
+        if not unnamed:
+            return records
+        result = await self._run(build.names_argv(unnamed))
+        names = build.job_names(result.stdout) if result.ok else {}
+        return [replace(r, name=names[r.job_id]) if r.job_id in names else r for r in records]
 
     async def check_request(self, req: JobRequest) -> None:
         """Every JobRequest field has a Slurm spelling."""

@@ -256,6 +256,17 @@ def srun_in_allocation_argv(job_id: str, command: str, step_name: str, container
     return [*argv, "bash", "-c", command]
 
 
+def names_argv(job_ids: list[str]) -> list[str]:
+    """The jobs' names as slurmctld holds them (a finished job stays there for MinJobAge, 300 s by default)."""
+    return ["squeue", "--noheader", "--states=all", "--jobs", ",".join(job_ids), "--format", f"%i{SEP}%j"]
+
+
+def job_names(text: str) -> dict[str, str]:
+    """job id -> name from names_argv's answer."""
+    rows = (line.split(SEP, 1) for line in text.splitlines())
+    return {row[0].strip(): row[1] for row in rows if len(row) == 2}
+
+
 def steps_argv(job_id: str) -> list[str]:
     return ["squeue", "--steps", "--noheader", "--jobs", job_id, "--format", f"%i{SEP}%j"]
 

@@ -270,6 +270,12 @@ def _job_from_row(row: dict[str, str]) -> Job:
     )
 
 
+# slurmdbd's stand-in name for a job whose name it has not heard yet (as_mysql_job.c: `jname = "allocation"`).
+# A job that ends within seconds of starting can reach accounting by its completion message first; sacct then
+# says "allocation" until slurmctld's start message (with the name) is applied, a few seconds later.
+DBD_UNNAMED = "allocation"
+
+
 def parse_sacct(text: str) -> list[JobRecord]:
     """Rows of `sacct -P --delimiter=SEP -o SACCT_FIELDS`; steps (123.batch, 123.0) fold into their job."""
     jobs: dict[str, JobRecord] = {}
