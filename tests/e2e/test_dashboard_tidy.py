@@ -118,7 +118,9 @@ async def test_a_background_job_by_name_pattern_is_dimmed(page: Any, agent: Clie
     other = await call(agent, "submit_job", job_name=f"tidyfg_{tag}", script_content="sleep 120")
     try:
         await page.goto(dashboard.base + "/")
-        await expect(page.locator(f'#board tr[data-job="{background["job_id"]}"]')).to_have_class("dim")
+        row = page.locator(f'#board tr[data-job="{background["job_id"]}"]')
+        await expect(row).to_be_visible(timeout=60_000)  # the board's next refresh after the watcher's poll
+        await expect(row).to_have_class("dim")
         await expect(page.locator(f'#board tr[data-job="{other["job_id"]}"]')).not_to_have_class("dim")
     finally:
         for job in (background, other):
