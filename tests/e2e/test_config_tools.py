@@ -135,11 +135,14 @@ async def test_a_principal_not_in_the_editors_is_refused(tmp_path: Path, tc_env:
 
 
 async def _board_events(lines: AsyncIterator[str]) -> AsyncIterator[str]:
-    """The board's server-sent `update` events, each as its HTML."""
+    """The board's stream, one item per look (every 2 s): an `update` event's HTML, or "" when the stream only
+    said it is still there (nothing changed)."""
     data: list[str] = []
     async for line in lines:
         if line.startswith("data: "):
             data.append(line[6:])
+        elif line.startswith(":"):
+            yield ""
         elif not line and data:
             yield "\n".join(data)
             data = []
@@ -167,7 +170,7 @@ async def test_the_board_follows_a_cluster_added_and_removed_by_an_agent(tmp_pat
                 assert 'data-cluster="second"' not in await anext(events)
                 added = await agent.call_tool("add_cluster_config", {"cluster": "second", "values": _second(tc_env)})
                 assert added.structured_content["applied_now"] == ["clusters: second"], added.structured_content
-                for _ in range(30):  # the stream looks every 2 s and sends what changed
+                for _ in range(30):  # one look every 2 s
                     html = await anext(events)
                     if 'data-cluster="second"' in html:
                         break
