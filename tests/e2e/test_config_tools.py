@@ -12,6 +12,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from fastmcp import Client
 from fastmcp.client.transports import StdioTransport, StreamableHttpTransport
@@ -131,3 +132,57 @@ async def test_a_principal_not_in_the_editors_is_refused(tmp_path: Path, tc_env:
         log = stop_and_read_log(proc)
     assert path.read_text() == before
     assert "config principal=default refused: change cluster 'main'" in log
+
+
+async def _board_events(lines: AsyncIterator[str]) -> AsyncIterator[str]:
+    """The board's stream, one item per look (every 2 s): an `update` event's HTML, or "" when the stream only
+    said it is still there (nothing changed)."""
+    data: list[str] = []
+    async for line in lines:
+        if line.startswith("data: "):
+            data.append(line[6:])
+        elif line.startswith(":"):
+            yield ""
+        elif not line and data:
+            yield "\n".join(data)
+            data = []
+
+
+async def test_the_board_follows_a_cluster_added_and_removed_by_an_agent(tmp_path: Path,
+                                                                         tc_env: dict[str, str]) -> None:
+    """One `hpcbridge serve --transport http` (MCP and the dashboard): an agent adds a cluster with
+    add_cluster_config; the open board's stream and a fresh board page show it, reachable, without a
+    restart; removed, it leaves the board."""
+    (tmp_path / "config.toml").write_text(_config(tc_env) + '\n[config]\neditors = ["default"]\n')
+    token = "h30b-" + os.urandom(16).hex()
+    proc, url = start_http_server(_clean_env(tmp_path, "cluster,jobs,config") | {"HPCBRIDGE_HTTP_TOKEN": token})
+    base = url.removesuffix("/mcp")
+    try:
+        async with (Client(StreamableHttpTransport(url, auth=token), timeout=120) as agent,
+                    httpx.AsyncClient(base_url=base, timeout=120) as browser):
+            made = await browser.post("/login", data={"token": token})
+            assert made.status_code == 303, made.text[:500]
+            browser.headers["Cookie"] = made.headers["set-cookie"].split(";", 1)[0]
+            first = await browser.get("/", headers={"Accept": "text/html"})
+            assert 'data-cluster="main"' in first.text and 'data-cluster="second"' not in first.text, first.text[:2000]
+            async with browser.stream("GET", "/events/board", headers={"Accept": "text/event-stream"}) as stream:
+                events = _board_events(stream.aiter_lines())
+                assert 'data-cluster="second"' not in await anext(events)
+                added = await agent.call_tool("add_cluster_config", {"cluster": "second", "values": _second(tc_env)})
+                assert added.structured_content["applied_now"] == ["clusters: second"], added.structured_content
+                for _ in range(30):  # one look every 2 s
+                    html = await anext(events)
+                    if 'data-cluster="second"' in html:
+                        break
+                else:
+                    raise AssertionError(f"the open board never showed the added cluster: {html[:2000]}")
+            page = (await browser.get("/", headers={"Accept": "text/html"})).text
+            second = page[page.index('data-cluster="second"'):]
+            second = second[:second.find("</section>")]
+            assert "in queue" in second and "unreachable" not in second, second  # its queue was read
+            await agent.call_tool("remove_cluster_config", {"cluster": "second"})
+            page = (await browser.get("/", headers={"Accept": "text/html"})).text
+            assert 'data-cluster="main"' in page and 'data-cluster="second"' not in page, page[:2000]
+    finally:
+        log = stop_and_read_log(proc)
+    assert "Traceback" not in log, log[-3000:]

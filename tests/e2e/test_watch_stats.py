@@ -19,11 +19,12 @@ import re
 import shutil
 import subprocess
 from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 from fastmcp import Client
-from fastmcp.client.transports import StreamableHttpTransport
+from fastmcp.client.transports import StdioTransport, StreamableHttpTransport
 from fastmcp.exceptions import ToolError
 
 from hpcbridge.watch import gpustats
@@ -33,6 +34,7 @@ from .conftest import (
     HTTP_TOKEN,
     as_cluster_user,
     call,
+    hpcbridge_executable,
     server_env,
     slurm_and_openpbs_toml,
     start_http_server,
@@ -259,6 +261,49 @@ async def test_openpbs_job_through_pbs_attach(mcp_pbs: Client, tc_env: dict[str,
         await call(mcp_pbs, "cancel_job", job_id=job_id)
         if node:
             _clear(tc_env, node, [1])
+
+
+async def test_read_only_cluster_starts_nothing_inside_the_job(mcp_pbs: Client, tc_env: dict[str, str],
+                                                               tmp_path: Path) -> None:
+    """`read_only = true`: get_job_stats still answers with what the scheduler reports (sstat; qstat -f) but
+    starts nothing inside the job: no `srun --overlap` step, no `pbs_attach`. The server's audit log (every
+    command, on stderr) is the witness; the answer says in a note that GPU use is left out because of read_only.
+    The jobs are submitted through a writable server on the same two clusters."""
+    config = slurm_and_openpbs_toml(tc_env, openpbs_env(), default="pbs")
+    read_only = (config.replace("[clusters.slurm]\n", "[clusters.slurm]\nread_only = true\n")
+                 .replace("[clusters.pbs]\n", "[clusters.pbs]\nread_only = true\n"))
+    assert read_only.count("read_only = true") == 2, read_only
+    (tmp_path / "config.toml").write_text(read_only)
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SLURM_", "HPCBRIDGE_", "PBS_"))}
+    env.update(HPCBRIDGE_CONFIG=str(tmp_path / "config.toml"), HPCBRIDGE_STATE_DIR=str(tmp_path / "state"),
+               HPCBRIDGE_TOOLSETS="all")
+    log = tmp_path / "server.log"
+    jobs: dict[str, str] = {}
+    try:
+        for cluster in ("slurm", "pbs"):
+            job = await call(mcp_pbs, "submit_job", cluster=cluster, script_content="sleep 300", partition="gpu",
+                             job_name=f"hpb_stats_ro_{os.urandom(3).hex()}", gpus=1, time_limit="10")
+            jobs[cluster] = job["job_id"]
+        for cluster, job_id in jobs.items():
+            await _running(mcp_pbs, job_id, cluster=cluster)
+        transport = StdioTransport(command=hpcbridge_executable(), args=["serve"], env=env, keep_alive=False,
+                                   log_file=log)
+        async with Client(transport, timeout=200) as looker:
+            answers = {c: await call(looker, "get_job_stats", job_id=j, cluster=c) for c, j in jobs.items()}
+    finally:
+        for cluster, job_id in jobs.items():
+            await call(mcp_pbs, "cancel_job", job_id=job_id, cluster=cluster)
+    for cluster, stats in answers.items():
+        assert stats["state"] == "RUNNING" and stats["gpu_source"] == "" and stats["gpu_count"] == 0, stats
+        assert stats["nodes"] and all(n["gpus"] == [] and n["note"] == "GPU use not read on a read_only cluster"
+                                      for n in stats["nodes"]), stats
+        assert stats["notes"][0].startswith("read_only = true: nothing is started inside the job"), stats
+    assert answers["slurm"]["cpu_source"] == "sstat", answers["slurm"]
+    assert any(s["step"].endswith(".batch") for s in answers["slurm"]["steps"]), answers["slurm"]
+    assert answers["pbs"]["cpu_source"] == "qstat -f resources_used", answers["pbs"]
+    audit = log.read_text()
+    assert f"sstat -a -j {jobs['slurm']}" in audit, audit[-3000:]  # the log does hold the commands run
+    assert "srun --jobid" not in audit and "pbs_attach" not in audit, audit[-3000:]
 
 
 @pytest.fixture(scope="module")

@@ -130,7 +130,8 @@ class SchedulerBackend(Protocol):
     def cancelled_by_uid(self, native_state: str) -> str: ...  # the uid a final state names as canceller, or ''
     async def container_problem(self, used_by: ContainerUse) -> str: ...  # why containers cannot run, or ''
     def container_step(self, options: list[str], gpus: int | None) -> list[str]: ...  # a step running in one
-    async def resource_use(self, details: JobDetails, timeout: float) -> ResourceUse: ...  # a running job's GPUs, CPU, RSS
+    # a running job's GPUs, CPU, RSS; probe=False: only what the scheduler reports, nothing started in the job
+    async def resource_use(self, details: JobDetails, timeout: float, probe: bool) -> ResourceUse: ...
 
     async def privileges(self, user: str) -> str: ...
     async def limits(self, user: str) -> AccountLimits: ...  # association/QOS or queue/server limits
@@ -250,7 +251,7 @@ class BasicBackend:
     async def limits(self, user: str) -> AccountLimits:
         return AccountLimits(user=user, notes=(f"{self.name} reports no limits",))
 
-    async def resource_use(self, details: JobDetails, timeout: float) -> ResourceUse:
+    async def resource_use(self, details: JobDetails, timeout: float, probe: bool) -> ResourceUse:
         raise refuse(self.name, "live resource use of a running job", "read the job's output or ask the site")
 
     async def accounting_available(self) -> bool:

@@ -117,29 +117,46 @@ def group_runs(jobs: list[Job]) -> list[tuple[str, list[Job]]]:
 class Board:
     """Builds every cluster's board; start estimates are cached so an open page costs a few calls a minute."""
 
-    def __init__(self, clusters: list[Cluster], reader: HistoryReader, marks: BoardMarks | None = None,
+    def __init__(self, clusters: Callable[[], list[Cluster]], reader: HistoryReader, marks: BoardMarks | None = None,
                  dim_patterns: Callable[[], list[str]] = list) -> None:
+        # asked at every build, not kept: the config editor adds, changes (a new Cluster object) and removes
+        # clusters in a running server, and the board shows what the registry holds now
         self.clusters = clusters
         self.reader = reader
         self.marks = marks
         self.dim_patterns = dim_patterns
         self._estimates: dict[tuple[str, str], tuple[str, float]] = {}
         self._looks: dict[str, tuple[dict[str, Look], float, frozenset[str]]] = {}
+        self._pages = 0  # open board pages
+        self._joined: list[Cluster] = []  # clusters whose watcher this board holds (one join each)
 
     def watch(self) -> None:
         """An open page: every cluster's queue watcher polls (the one `wait_for_job` and the history recorder
         ride: an open page adds no queue command of its own)."""
-        for cluster in self.clusters:
-            watcher_for(cluster).join()
+        self._pages += 1
+        self._follow()
 
     def unwatch(self) -> None:
-        for cluster in self.clusters:
-            watcher_for(cluster).leave()
+        self._pages -= 1
+        self._follow()
+
+    def _follow(self) -> None:
+        """While a page is open, hold exactly the current clusters' watchers: one added since is joined, one
+        removed or rebuilt (its old object) is left, so it stops polling."""
+        now = self.clusters() if self._pages > 0 else []
+        for cluster in now:
+            if cluster not in self._joined:
+                watcher_for(cluster).join()
+        for cluster in self._joined:
+            if cluster not in now:
+                watcher_for(cluster).leave()
+        self._joined = list(now)
 
     async def build(self, fresh: bool = False) -> list[ClusterBoard]:
         """From the watchers' latest snapshots; `fresh` (a page being loaded) waits for a poll unless the last
         one is within the cluster's cache_ttl, as every cached listing is."""
-        return list(await asyncio.gather(*(self._one(c, fresh) for c in self.clusters)))
+        self._follow()
+        return list(await asyncio.gather(*(self._one(c, fresh) for c in self.clusters())))
 
     async def _one(self, cluster: Cluster, fresh: bool) -> ClusterBoard:
         limit = cluster.config.connect_timeout + cluster.config.command_timeout

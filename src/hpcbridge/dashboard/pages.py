@@ -49,7 +49,7 @@ TAIL_LINES = 200
 def register(mcp: FastMCP, registry: Registry, history: History, verifier: TokenVerifier | None) -> None:
     logins = Logins(verifier)
     cookie_secure = registry.settings.dashboard.cookie_secure
-    board = Board([registry.get(n) for n in registry.names], history.reader, history.marks,
+    board = Board(lambda: [registry.get(n) for n in registry.names], history.reader, history.marks,
                   lambda: registry.settings.dashboard.dim_patterns)
     activity = history.activity
 

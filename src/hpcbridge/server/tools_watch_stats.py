@@ -25,7 +25,8 @@ def register(kit: ToolKit) -> None:
     ) -> ToolResult:
         """A running job's use now, read inside its allocation: per GPU (index, model, utilization %, memory
         used/total, power, temperature; nvidia-smi or rocm-smi) and per node CPU time and RSS. One call for all
-        nodes. Refuses a job that is not running."""
+        nodes. Refuses a job that is not running. On a read_only cluster nothing is started in the job: CPU and
+        memory only, as the scheduler reports them, and no GPU figures."""
         c = registry.get(cluster)
         stats = await job_stats.job_stats(c, c.job_id(job_id), timeout)
         return reply(stats, job_stats.render(stats))

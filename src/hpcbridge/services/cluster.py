@@ -199,7 +199,12 @@ class Cluster:
         return self.backend.container_step(options, gpus)
 
     async def resource_use(self, details: JobDetails, timeout: float) -> ResourceUse:
-        return await self.backend.resource_use(details, timeout)
+        """On a read_only cluster nothing is started inside the job: the GPU probe is a job step (Slurm
+        `srun --overlap`) or a process the job's MoM adopts (PBS `pbs_attach`), i.e. something created in the
+        user's job. Not refused either: reading use is what a look-only cluster is for, and CPU time and memory
+        come without a step (sstat asks the nodes' slurmd; PBS's qstat -f carries resources_used), so the
+        answer keeps those and says, in a note naming read_only, that GPU use is left out."""
+        return await self.backend.resource_use(details, timeout, probe=not self.config.read_only)
 
     def interactive(self, what: str) -> InteractiveBackend:
         """This scheduler's interactive work, or one line saying it has none."""

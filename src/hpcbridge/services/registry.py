@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import os
 from collections.abc import Callable
 from dataclasses import replace
 
@@ -14,7 +13,7 @@ from ..errors import NotFound
 from ..models import EnvSpec
 from ..transport.base import Transport
 from ..transport.local import LocalTransport
-from ..transport.openssh import OpenSshOptions, OpenSshTransport, control_path, ssh_g_argv, users_control_path
+from ..transport.openssh import OpenSshOptions, OpenSshTransport, control_path
 from .cluster import Cluster
 
 
@@ -28,14 +27,13 @@ def make_transport(config: ClusterConfig) -> Transport:
     if config.transport == "local":
         return LocalTransport(env)
     if config.transport == "openssh":
-        # no control_path configured: the one the user's own ssh config defines for the host, if any
-        users, master = (None, "") if config.control_path or not config.host else users_control_path(
-            ssh_g_argv(config.host or "", port=config.port, user=config.user, ssh_config=config.ssh_config),
-            env.inherited(os.environ))
+        # no control_path configured: the one the user's own ssh config defines for the host, if any, asked by
+        # the transport before its first use (`ssh -G` is a process: not run here, on the event loop)
         return OpenSshTransport(OpenSshOptions(
-            host=config.host or "", cluster=config.name, control_path=users or control_path(config.name, config.control_path),
-            users_master=master if users else "", control_persist=config.control_persist, port=config.port, user=config.user, key_path=config.key_path,
-            ssh_config=config.ssh_config, known_hosts=config.known_hosts, connect_timeout=config.connect_timeout,
+            host=config.host or "", cluster=config.name, control_path=control_path(config.name, config.control_path),
+            ask_ssh_config=not config.control_path and bool(config.host), control_persist=config.control_persist,
+            port=config.port, user=config.user, key_path=config.key_path, ssh_config=config.ssh_config,
+            known_hosts=config.known_hosts, connect_timeout=config.connect_timeout,
             max_channels=config.max_channels, shell_workers=config.shell_workers), env)
     from ..transport.ssh import SshOptions, SshTransport  # asyncssh: a quarter second, paid when first needed
 

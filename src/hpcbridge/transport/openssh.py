@@ -18,10 +18,9 @@ import asyncio
 import os
 import re
 import socket
-import subprocess
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from .. import validate
@@ -51,6 +50,9 @@ class OpenSshOptions:
     max_channels: int = 8
     ssh_binary: str = "ssh"
     users_master: str = ""  # the ssh config's ControlMaster when control_path is the user's own, else ""
+    # ask the user's ssh config (`ssh -G`) for its ControlPath before the first use; control_path is
+    # hpcbridge's own socket until then, and stays so when the config gives none (see resolve)
+    ask_ssh_config: bool = False
     shell_workers: int = 2  # long-lived remote shells for read-only commands (pipeshell.py); 0: none
 
 
@@ -85,15 +87,24 @@ def ssh_g_argv(host: str, *, port: int | None = None, user: str | None = None, s
     return [*argv, validate.ssh_host("host", host)]
 
 
-def users_control_path(argv: list[str], environ: Mapping[str, str]) -> tuple[str | None, str]:
+async def users_control_path(argv: list[str], environ: Mapping[str, str]) -> tuple[str | None, str]:
     """What the user's ssh config says for the host ((None, ...) if ssh is missing or fails: the caller then
-    uses hpcbridge's own socket). A local `ssh -G` reads files only; it connects nowhere."""
+    uses hpcbridge's own socket). A local `ssh -G` reads files only; it connects nowhere. Awaited, never run
+    blocking: it is asked on the event loop that serves every tool (a slow ProxyCommand-free config still
+    means a fork and file reads, and a Match exec line in the config runs a program)."""
     try:
-        done = subprocess.run(argv, capture_output=True, text=True, timeout=10, check=False,
-                              stdin=subprocess.DEVNULL, env=dict(environ))
-    except (OSError, subprocess.TimeoutExpired):
+        proc = await asyncio.create_subprocess_exec(*argv, stdin=asyncio.subprocess.DEVNULL,
+                                                    stdout=asyncio.subprocess.PIPE,
+                                                    stderr=asyncio.subprocess.DEVNULL, env=dict(environ))
+    except OSError:
         return None, "false"
-    return parse_ssh_g(done.stdout) if done.returncode == 0 else (None, "false")
+    try:
+        out, _ = await asyncio.wait_for(proc.communicate(), 10)
+    except TimeoutError:
+        proc.kill()
+        await proc.wait()
+        return None, "false"
+    return parse_ssh_g(decode(out)) if proc.returncode == 0 else (None, "false")
 
 
 class OpenSshTransport:
@@ -101,10 +112,29 @@ class OpenSshTransport:
         self.options = options
         self.env = env
         self.description = f"openssh {options.host} (master {options.control_path})"
+        self._resolving: asyncio.Lock | None = None
         self._sessions = asyncio.Semaphore(options.max_channels)
         self._forwards: dict[tuple[str, int], int] = {}
         self._idle: list[PipeShell] = []
         self._shells = 0  # started and not discarded (each holds one of the master's sessions)
+
+    async def resolve(self) -> None:
+        """Once, before the first use: the ControlPath the user's own ssh config gives the host, if it gives
+        one. Here and not where the transport is built: that is Registry.get(), which every tool calls on the
+        event loop, so a blocking `ssh -G` there held up every other request. Concurrent first callers wait
+        for one answer."""
+        if not self.options.ask_ssh_config:
+            return
+        self._resolving = self._resolving or asyncio.Lock()
+        async with self._resolving:
+            o = self.options
+            if not o.ask_ssh_config:
+                return  # a caller before this one asked already
+            argv = ssh_g_argv(o.host, port=o.port, user=o.user, ssh_config=o.ssh_config, ssh_binary=o.ssh_binary)
+            users, master = await users_control_path(argv, self.child_environ())
+            self.options = replace(o, control_path=users or o.control_path, users_master=master if users else "",
+                                   ask_ssh_config=False)
+            self.description = f"openssh {o.host} (master {self.options.control_path})"
 
     # --- argv -----------------------------------------------------------------------------------------
     def _common_argv(self) -> list[str]:
@@ -166,6 +196,7 @@ class OpenSshTransport:
 
     async def master_alive(self) -> tuple[bool, str]:
         """`ssh -O check`: (alive, what ssh said, e.g. 'Master running (pid=1234)')."""
+        await self.resolve()
         if not os.path.exists(self.options.control_path):
             return False, "no control socket"
         proc = await asyncio.create_subprocess_exec(*self.check_argv(), stdin=asyncio.subprocess.DEVNULL,
@@ -181,6 +212,7 @@ class OpenSshTransport:
 
     async def run(self, argv: list[str], *, timeout: float, stdin: bytes | None = None,
                   idempotent: bool = True) -> CommandResult:
+        await self.resolve()
         if not os.path.exists(self.options.control_path):
             raise self._no_master()
         if stdin is None and idempotent and self.options.shell_workers:
@@ -278,6 +310,7 @@ class OpenSshTransport:
         return "127.0.0.1", local
 
     async def _control(self, command: str, *extra: str) -> tuple[int, str]:
+        await self.resolve()
         if not os.path.exists(self.options.control_path):
             raise self._no_master()
         proc = await asyncio.create_subprocess_exec(

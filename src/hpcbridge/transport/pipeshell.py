@@ -31,9 +31,12 @@ class PipeShell:
         shell = cls(process)
         token = secrets.token_hex(8)
         try:
-            # anything a login shell printed before sh started is read and dropped up to READY
-            await asyncio.wait_for(shell._send(f"printf '\\036READY{token}\\n'\n"), timeout)
-            await asyncio.wait_for(shell._out.readuntil(f"\x1eREADY{token}\n".encode()), timeout)
+            # anything the remote rc files printed before sh started (a banner, a module system's warnings) is
+            # read and dropped up to READY, on both streams: left on stderr it would open the first command's
+            ready = f"\x1eREADY{token}\n".encode()
+            say = f"printf '\\036READY{token}\\n'"
+            await asyncio.wait_for(shell._send(f"{say}; {say} >&2\n"), timeout)
+            await asyncio.wait_for(asyncio.gather(shell._out.readuntil(ready), shell._err.readuntil(ready)), timeout)
         except BaseException:
             shell.close()
             raise

@@ -40,10 +40,14 @@ class ShellWorker:
         if env.assign:
             preamble += shell_join(["export", *(f"{k}={v}" for k, v in env.assign)]) + "; "
         token = secrets.token_hex(8)
-        # Anything the login shell printed before sh started is read and dropped up to READY.
-        process.stdin.write(f"{preamble}printf '\\036READY{token}\\n'\n".encode())
+        # Anything the login shell printed before sh started is read and dropped up to READY, on both streams
+        # (rc files that write to stderr would otherwise open the first command's stderr).
+        say = f"printf '\\036READY{token}\\n'"
+        process.stdin.write(f"{preamble}{say}; {say} >&2\n".encode())
+        ready = f"\x1eREADY{token}\n".encode()
         try:
-            await asyncio.wait_for(process.stdout.readuntil(f"\x1eREADY{token}\n".encode()), timeout)
+            await asyncio.wait_for(asyncio.gather(process.stdout.readuntil(ready), process.stderr.readuntil(ready)),
+                                   timeout)
         except BaseException:
             worker.close()
             raise

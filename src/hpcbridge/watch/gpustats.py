@@ -104,6 +104,18 @@ class JobStats:
     notes: list[str] = field(default_factory=list)
 
 
+def not_probed(step: str, cpu_source: str) -> str:
+    """The note of an answer read without the probe (a read_only cluster: see Cluster.resource_use)."""
+    return (f"read_only = true: nothing is started inside the job ({step}), so GPU use is not shown; "
+            f"CPU time and memory are what {cpu_source} reports")
+
+
+def unprobed_nodes(hosts: list[str], has_gpus: bool) -> list[NodeStats]:
+    """The job's nodes, without GPU figures, for an answer read without the probe."""
+    note = "GPU use not read on a read_only cluster" if has_gpus else "the job has no GPUs"
+    return [NodeStats(h, note=note) for h in hosts or ["?"]]
+
+
 def _number(text: str) -> float | None:
     text = text.strip()
     try:

@@ -356,8 +356,8 @@ class PbsBackend:
             return f"PBS {' and '.join(r[:-1] for r in roles)}: may act on other users' jobs"
         return "ordinary user: may delete, hold (user hold) and release only its own jobs"
 
-    async def resource_use(self, details: JobDetails, timeout: float) -> ResourceUse:
-        return await usage.read(self._run, details, timeout)
+    async def resource_use(self, details: JobDetails, timeout: float, probe: bool) -> ResourceUse:
+        return await usage.read(self._run, details, timeout, probe)
 
     async def container_problem(self, used_by: ContainerUse) -> str:
         return "PBS has no Pyxis container options"  # capabilities.containers is false: never asked

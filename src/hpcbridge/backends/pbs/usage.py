@@ -27,12 +27,16 @@ def _cpu(details: JobDetails, node: gpustats.NodeStats) -> gpustats.NodeStats:
                               gpustats.memory_bytes(raw.get("resources_used.mem", "").removesuffix("b")), percent)
 
 
-async def read(run: Runner, details: JobDetails, timeout: float) -> gpustats.ResourceUse:
+async def read(run: Runner, details: JobDetails, timeout: float, probe: bool) -> gpustats.ResourceUse:
+    """probe=False (a read_only cluster): the job's own qstat -f record alone; pbs_attach is not run."""
     notes: list[str] = []
     hosts = [h for h in details.job.node_list.split(",") if h] or ["?"]
     has_gpus = bool(details.job.gpus)
     nodes: list[gpustats.NodeStats] = []
-    if has_gpus:
+    if not probe:
+        notes.append(gpustats.not_probed("no pbs_attach", "qstat -f resources_used"))
+        nodes = gpustats.unprobed_nodes(hosts, has_gpus)
+    elif has_gpus:
         try:
             result = await run(attach_argv(details.job.job_id), timeout=timeout, idempotent=False)
             nodes = [gpustats.job_gpus(n, True) for n in gpustats.parse_probe(result.stdout)]
@@ -51,4 +55,5 @@ async def read(run: Runner, details: JobDetails, timeout: float) -> gpustats.Res
     if len(hosts) > 1:
         notes.append("PBS reports CPU time and memory for the whole job (shown on the first node)")
     nodes = [_cpu(details, nodes[0]), *nodes[1:]]
-    return gpustats.ResourceUse(nodes, [], "qstat -f resources_used", "pbs_attach on the execution host", notes)
+    how = "pbs_attach on the execution host" if probe else ""
+    return gpustats.ResourceUse(nodes, [], "qstat -f resources_used", how, notes)

@@ -305,5 +305,5 @@ class SlurmBackend:
     def container_step(options: list[str], gpus: int | None) -> list[str]:
         return build.container_step_argv(options, gpus)
 
-    async def resource_use(self, details: JobDetails, timeout: float) -> ResourceUse:
-        return await usage.read(self._run, details, timeout)
+    async def resource_use(self, details: JobDetails, timeout: float, probe: bool) -> ResourceUse:
+        return await usage.read(self._run, details, timeout, probe)

@@ -9,7 +9,7 @@ from ...errors import CommandTimeout
 from ...models import JobDetails
 from ...watch import gpustats
 from ..base import Runner
-from . import build
+from . import build, text
 
 STEP_NAME = "hpcbridge-stats"
 
@@ -28,12 +28,14 @@ def sstat_argv(job_id: str) -> list[str]:
     return ["sstat", "-a", "-j", job_id, "-P", "-n", "--format", ",".join(gpustats.SSTAT_FIELDS)]
 
 
-async def read(run: Runner, details: JobDetails, timeout: float) -> gpustats.ResourceUse:
+async def read(run: Runner, details: JobDetails, timeout: float, probe: bool) -> gpustats.ResourceUse:
+    """probe=False (a read_only cluster): sstat alone, which starts no step."""
     job_id = details.raw.get("JobId") or details.job.job_id  # an array task's own numeric id
     nodes = max(details.job.num_nodes, 1)
     notes: list[str] = []
+    has_gpus = bool(details.job.gpus) or bool(details.gpu_indices)
 
-    async def probe() -> str:
+    async def step() -> str:
         try:
             result = await run(probe_argv(job_id, nodes), timeout=timeout, idempotent=False)
         except CommandTimeout:
@@ -54,8 +56,13 @@ async def read(run: Runner, details: JobDetails, timeout: float) -> gpustats.Res
             notes.append(f"sstat failed: {(result.stderr.strip().splitlines() or ['?'])[-1][:200]}")
         return result.stdout
 
-    probed, stat = await asyncio.gather(probe(), sstat())
+    if probe:
+        probed, stat = await asyncio.gather(step(), sstat())
+        found = [gpustats.job_gpus(n, has_gpus, details.gpu_indices) for n in gpustats.parse_probe(probed)]
+    else:
+        stat = await sstat()
+        found = gpustats.unprobed_nodes(list(text.expand_hostlist(details.job.node_list)), has_gpus)
+        notes.insert(0, gpustats.not_probed(f"no srun --overlap step {STEP_NAME}", "sstat"))
     steps = [s for s in gpustats.parse_sstat(stat) if not s.step.endswith(".extern")]
-    has_gpus = bool(details.job.gpus) or bool(details.gpu_indices)
-    found = [gpustats.job_gpus(n, has_gpus, details.gpu_indices) for n in gpustats.parse_probe(probed)]
-    return gpustats.ResourceUse(gpustats.with_steps(found, steps), steps, "sstat", "srun --overlap step", notes)
+    how = "srun --overlap step" if probe else ""
+    return gpustats.ResourceUse(gpustats.with_steps(found, steps), steps, "sstat", how, notes)
