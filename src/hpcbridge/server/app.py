@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from fastmcp import FastMCP
 from fastmcp.server.auth import AuthProvider, TokenVerifier
+from fastmcp_tasks import TasksExtension
 
 from .. import __version__, principal
 from ..config import TOOLSETS, Settings
@@ -114,6 +115,10 @@ def create_app(settings: Settings, auth: AuthProvider | None = None, instance: s
                 await registry.close()
 
     mcp = FastMCP("hpcbridge", instructions=INSTRUCTIONS, version=__version__, lifespan=lifespan, auth=auth)
+    # MCP tasks (the io.modelcontextprotocol/tasks extension) for the long waits. In memory, in this process:
+    # a task runs the same tool body, against this process's connections and sessions, so a separate
+    # worker (Redis) could not run it, and a laptop's stdio server needs no daemon
+    mcp.add_extension(TasksExtension(url="memory://"))
     kit = ToolKit(mcp, registry)
     kit.on_call.append(history.activity.touch)  # the recorder polls while someone is looking
     kit.queue_waits = history.queue_waits
