@@ -11,7 +11,6 @@ from typing import TYPE_CHECKING, Any
 
 from fastmcp import FastMCP
 from fastmcp.server.auth import AuthProvider, TokenVerifier
-from fastmcp_tasks import TasksExtension
 
 from .. import __version__, principal
 from ..config import TOOLSETS, Settings
@@ -21,6 +20,7 @@ from ..services.cluster import Cluster
 from ..services.interactive import Sessions
 from ..services.registry import Registry
 from ..store import Store
+from .tasks import Tasks
 from .toolkit import ToolKit
 
 if TYPE_CHECKING:
@@ -115,10 +115,7 @@ def create_app(settings: Settings, auth: AuthProvider | None = None, instance: s
                 await registry.close()
 
     mcp = FastMCP("hpcbridge", instructions=INSTRUCTIONS, version=__version__, lifespan=lifespan, auth=auth)
-    # MCP tasks (the io.modelcontextprotocol/tasks extension) for the long waits. In memory, in this process:
-    # a task runs the same tool body, against this process's connections and sessions, so a separate
-    # worker (Redis) could not run it, and a laptop's stdio server needs no daemon
-    mcp.add_extension(TasksExtension(url="memory://"))
+    mcp.add_extension(Tasks())  # MCP tasks for the tools declared with task=True (the long waits)
     kit = ToolKit(mcp, registry)
     kit.on_call.append(history.activity.touch)  # the recorder polls while someone is looking
     kit.queue_waits = history.queue_waits
