@@ -6,6 +6,7 @@ bare interpreter start (`python -c pass`) as the floor. Needs the test cluster's
 the settings; tools/list itself sends no command to the cluster.
 `--before REF` adds the same server from the source of a git ref (e.g. the commit before a change), spawned
 interleaved with the working tree's, so both see the same machine.
+The fastmcp import alone is printed as a second floor: what any server on this SDK pays.
 Usage: python bench/bench_cold_start.py [--n 15] [--before REF]
 """
 
@@ -56,10 +57,15 @@ async def one(env: dict[str, str]) -> float:
     return elapsed
 
 
-def floor() -> float:
+def floor(code: str = "pass") -> float:
     started = time.perf_counter()
-    subprocess.run([sys.executable, "-c", "pass"], check=True)
+    subprocess.run([sys.executable, "-c", code], check=True)
     return time.perf_counter() - started
+
+
+# What any fastmcp server pays before its first line runs: the SDK's own import (fastmcp, mcp, mcp_types'
+# generated models, pydantic). The difference to `default` is hpcbridge's share.
+SDK_FLOOR = "import fastmcp.server.server"
 
 
 async def main(n: int, before: str | None) -> None:
@@ -68,15 +74,18 @@ async def main(n: int, before: str | None) -> None:
         if before:
             old = source_of(before, home)
             kinds.update({f"default@{before}": server_env(home, None, old), f"all@{before}": server_env(home, "all", old)})
-        samples: dict[str, list[float]] = {"python -c pass": [], **{k: [] for k in kinds}}
+        samples: dict[str, list[float]] = {"python -c pass": [], "import fastmcp (floor)": [], **{k: [] for k in kinds}}
         await one(kinds["default"])  # warm the page cache, as a second start would
         for _ in range(n):  # interleaved, so machine noise hits all alike
             samples["python -c pass"].append(floor())
+            samples["import fastmcp (floor)"].append(floor(SDK_FLOOR))
             for kind, env in kinds.items():
                 samples[kind].append(await one(env))
     for kind, values in samples.items():
         print(f"{kind:24s} median {statistics.median(values) * 1000:7.0f} ms   "
               f"min {min(values) * 1000:6.0f}   max {max(values) * 1000:6.0f}   (n={len(values)})")
+    ours = statistics.median(samples["default"]) - statistics.median(samples["import fastmcp (floor)"])
+    print(f"hpcbridge's share of the default start (default - fastmcp floor): {ours * 1000:.0f} ms")
     print(f"goal: default <= 1000 ms -> {'met' if statistics.median(samples['default']) <= 1.0 else 'NOT met'}")
 
 

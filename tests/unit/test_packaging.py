@@ -9,6 +9,7 @@ import re
 import subprocess
 import sys
 import tomllib
+from importlib import resources
 from importlib.metadata import packages_distributions
 from pathlib import Path
 from typing import Any
@@ -136,59 +137,31 @@ def test_license_urls_and_classifiers() -> None:
     assert f"{sys.version_info.major}.{sys.version_info.minor}" in pythons, "the Python the tests run is listed"
 
 
-# The MCP registry's server.json schema, version 2025-09-29 ($id
-# https://static.modelcontextprotocol.io/schemas/2025-09-29/server.schema.json, modelcontextprotocol/registry
-# docs/reference/server-json/server.schema.json): its rules for the fields our server.json uses, written down
-# from that file (the generated variant whose Package is a oneOf of registry/OCI/MCPB packages).
-_INPUT = {"type": "object", "properties": {
-    "description": {"type": "string"}, "isRequired": {"type": "boolean"}, "isSecret": {"type": "boolean"},
-    "format": {"type": "string", "enum": ["string", "number", "boolean", "filepath"]},
-    "value": {"type": "string"}, "default": {"type": "string"}, "placeholder": {"type": "string"},
-    "choices": {"type": "array", "items": {"type": "string"}}}}
-REGISTRY_SCHEMA: dict[str, Any] = {
-    "$schema": "http://json-schema.org/draft-07/schema#",
-    "type": "object",
-    "required": ["name", "description", "version"],
-    "properties": {
-        "$schema": {"type": "string", "format": "uri"},
-        "name": {"type": "string", "pattern": "^[a-zA-Z0-9.-]+/[a-zA-Z0-9._-]+$", "minLength": 3, "maxLength": 200},
-        "title": {"type": "string", "minLength": 1, "maxLength": 100},
-        "description": {"type": "string", "minLength": 1, "maxLength": 100},
-        "version": {"type": "string", "maxLength": 255, "not": {"pattern": r"^[\^~><=]|\.x$|\*|^latest$"}},
-        "websiteUrl": {"type": "string", "format": "uri"},
-        "repository": {"type": "object", "required": ["url", "source"],
-                       "properties": {"url": {"type": "string", "format": "uri"}, "source": {"type": "string"},
-                                      "id": {"type": "string"}, "subfolder": {"type": "string"}}},
-        "packages": {"type": "array", "items": {
-            "type": "object", "required": ["registryType", "transport", "identifier", "version"],
-            "properties": {
-                "registryType": {"type": "string", "enum": ["npm", "pypi", "nuget"]},
-                "registryBaseUrl": {"type": "string", "format": "uri"},
-                "identifier": {"type": "string", "minLength": 1},
-                "version": {"type": "string", "minLength": 1, "not": {"const": "latest"}},
-                "runtimeHint": {"type": "string"},
-                "transport": {"type": "object", "required": ["type"],
-                              "properties": {"type": {"enum": ["stdio", "streamable-http", "sse"]}}},
-                "packageArguments": {"type": "array", "items": {"allOf": [_INPUT, {
-                    "type": "object", "required": ["type"],
-                    "properties": {"type": {"enum": ["positional", "named"]}, "name": {"type": "string"},
-                                   "valueHint": {"type": "string"}, "isRepeated": {"type": "boolean"}},
-                    "anyOf": [{"required": ["valueHint"]}, {"required": ["value"]}, {"required": ["name"]}]}]}},
-                "environmentVariables": {"type": "array", "items": {"allOf": [_INPUT, {
-                    "type": "object", "required": ["name"], "properties": {"name": {"type": "string"}}}]}},
-            }}},
-    },
-}
+# The MCP registry's server.json schema, version 2025-09-29, as skillsaw (a linter for MCP registry metadata, a
+# test dependency) bundles it: a byte-for-byte copy of modelcontextprotocol/static's schemas/2025-09-29 (its
+# SCHEMA-SOURCE.md). Read from the installed package: the schema's URL is not reachable from every CI machine.
+REGISTRY_SCHEMA: dict[str, Any] = json.loads(
+    resources.files("skillsaw").joinpath("schemas/mcp_registry/v2025_09_29/server.schema.json").read_text())
 
 
 def _validate(doc: dict[str, Any]) -> None:
+    assert REGISTRY_SCHEMA["$id"] == doc["$schema"]
     jsonschema.Draft7Validator(REGISTRY_SCHEMA, format_checker=jsonschema.FormatChecker()).validate(doc)
 
 
-def test_server_json_follows_the_registry_schema() -> None:
+def _lint(doc: dict[str, Any], where: Path) -> subprocess.CompletedProcess[str]:
+    """skillsaw's registry rules: the schema plus what the registry refuses at publish time (version ranges)."""
+    (where / "server.json").write_text(json.dumps(doc))
+    return subprocess.run([str(Path(sys.executable).parent / "skillsaw"), "lint", "--strict", "--type",
+                           "mcp-registry", str(where)], check=False, capture_output=True, text=True, timeout=120)
+
+
+def test_server_json_follows_the_registry_schema(tmp_path: Path) -> None:
     doc = json.loads((ROOT / "server.json").read_text())
     assert doc["$schema"].endswith("/2025-09-29/server.schema.json")
     _validate(doc)
+    linted = _lint(doc, tmp_path)
+    assert linted.returncode == 0 and "All checks passed" in linted.stdout, linted.stdout + linted.stderr
     (package,) = doc["packages"]
     assert package["identifier"] == PROJECT["name"]
     # the command a registry client builds runs our console script: `uvx hpcbridge serve`
@@ -205,11 +178,19 @@ def test_server_json_follows_the_registry_schema() -> None:
 @pytest.mark.parametrize("change", [
     {"name": "hpcbridge"},  # no namespace
     {"description": "x" * 101},
-    {"version": "^0.1.0"},
     {"packages": [{"registryType": "pypi", "identifier": "hpcbridge", "version": "latest",
                    "transport": {"type": "stdio"}}]},
 ])
-def test_the_schema_check_refuses_what_the_registry_refuses(change: dict[str, Any]) -> None:
+def test_the_schema_refuses_what_the_registry_refuses(change: dict[str, Any], tmp_path: Path) -> None:
     doc = json.loads((ROOT / "server.json").read_text()) | change
     with pytest.raises(jsonschema.ValidationError):
         _validate(doc)
+    assert _lint(doc, tmp_path).returncode != 0
+
+
+def test_a_version_range_passes_the_schema_but_not_the_registry(tmp_path: Path) -> None:
+    """The schema only describes this rule ("Version ranges are rejected"); the registry enforces it."""
+    doc = json.loads((ROOT / "server.json").read_text()) | {"version": "^0.1.0"}
+    _validate(doc)
+    linted = _lint(doc, tmp_path)
+    assert linted.returncode != 0 and "exact release" in linted.stdout, linted.stdout
