@@ -1,5 +1,6 @@
-"""MCP tasks (the io.modelcontextprotocol/tasks extension, SEP-2663): a client calls the long waits as a task,
-gets a task id at once, polls tasks/get until the task is done, then reads the tool's result."""
+"""MCP tasks (the io.modelcontextprotocol/tasks extension, SEP-2663), on with `mcp_tasks = true`
+(HPCBRIDGE_MCP_TASKS): a client calls the long waits as a task, gets a task id at once, polls tasks/get until the
+task is done, then reads the tool's result. Off (the default), the server offers no tasks."""
 
 from __future__ import annotations
 
@@ -19,15 +20,25 @@ TERMINAL = {"completed", "failed", "cancelled"}
 
 
 @pytest.fixture
+async def tasks_mcp(tc_env: dict[str, str]) -> AsyncIterator[Client]:
+    transport = StdioTransport(command=hpcbridge_executable(), args=["serve"],
+                               env=server_env(tc_env, HPCBRIDGE_MCP_TASKS="true"))
+    async with Client(transport, timeout=120) as client:
+        yield client
+
+
+@pytest.fixture
 async def legacy(tc_env: dict[str, str]) -> AsyncIterator[Client]:
     """A 2025-11-25 client: that protocol lists each tool's task support (execution.taskSupport); 2026-07-28
     negotiates the extension per request instead, so its tools/list carries no per-tool field."""
-    transport = StdioTransport(command=hpcbridge_executable(), args=["serve"], env=server_env(tc_env))
+    transport = StdioTransport(command=hpcbridge_executable(), args=["serve"],
+                               env=server_env(tc_env, HPCBRIDGE_MCP_TASKS="true"))
     async with Client(transport, timeout=120, mode="legacy") as client:
         yield client
 
 
-async def test_wait_for_job_runs_as_a_task_that_the_client_polls_to_the_jobs_final_state(mcp: Client) -> None:
+async def test_wait_for_job_runs_as_a_task_that_the_client_polls_to_the_jobs_final_state(tasks_mcp: Client) -> None:
+    mcp = tasks_mcp
     job = await call(mcp, "submit_job", script_content="sleep 8", job_name=f"tasks_{uuid.uuid4().hex[:6]}",
                      partition="cpu", time_limit="2")
     try:
@@ -49,9 +60,11 @@ async def test_wait_for_job_runs_as_a_task_that_the_client_polls_to_the_jobs_fin
         await mcp.call_tool("cancel_job", {"job_id": job["job_id"]}, raise_on_error=False)
 
 
-async def test_the_server_offers_the_tasks_extension(mcp: Client) -> None:
-    caps = mcp.server_capabilities
+async def test_the_server_offers_the_tasks_extension_only_when_configured(tasks_mcp: Client, mcp: Client) -> None:
+    caps = tasks_mcp.server_capabilities
     assert caps is not None and "io.modelcontextprotocol/tasks" in (caps.extensions or {}), caps
+    plain = mcp.server_capabilities  # the suite's server: mcp_tasks left at its default
+    assert plain is not None and "io.modelcontextprotocol/tasks" not in (plain.extensions or {}), plain
 
 
 async def test_tools_list_says_which_tools_may_run_as_tasks(legacy: Client) -> None:
