@@ -298,6 +298,7 @@ class Settings(BaseModel):
     log_level: str = "INFO"
     tool_aliases: list[Literal["pbs"]] = Field(default_factory=list)
     toolsets: list[str] = Field(default_factory=lambda: list(DEFAULT_TOOLSETS))
+    mcp_tasks: bool = False  # the long waits may run as MCP tasks (needs the `tasks` extra)
     history: HistoryConfig = Field(default_factory=lambda: HistoryConfig.model_validate({}))
     dashboard: DashboardConfig = Field(default_factory=lambda: DashboardConfig.model_validate({}))
     config: ConfigSection = Field(default_factory=lambda: ConfigSection.model_validate({}))
@@ -334,8 +335,8 @@ def _read_toml(path: Path) -> dict[str, object]:
 
 # Every top-level key and table the file may hold; anything else is a typo or a key of another version and is
 # refused by name (a silently ignored `default_cluster = "x"` left the first cluster the default).
-TOP_LEVEL_KEYS = ("clusters", "toolsets", "tool_aliases", "log_level", "http_token", "http", "history", "dashboard",
-                  "config")
+TOP_LEVEL_KEYS = ("clusters", "toolsets", "tool_aliases", "log_level", "mcp_tasks", "http_token", "http", "history",
+                  "dashboard", "config")
 
 
 def _refuse_unknown_top_level(data: dict[str, object], path: Path) -> None:
@@ -398,11 +399,19 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         settings = Settings(clusters=clusters, default_cluster=default, providers=providers, http_token=token, http=http, history=history,
                             log_level=str(data.get("log_level", server.log_level)), tool_aliases=aliases,
                             toolsets=toolset_list(server.toolsets or data.get("toolsets") or list(DEFAULT_TOOLSETS)),
+                            mcp_tasks=_flag("mcp_tasks", server.mcp_tasks, data.get("mcp_tasks", False)),
                             source=str(path) if path.exists() else "environment",
                             dashboard=_dashboard_config(data, server), config=_config_section(data))
     except ValidationError as exc:
         raise ConfigError(f"tool_aliases: {_first_error(exc)} (the only alias set is 'pbs')") from exc
     return settings
+
+
+def _flag(key: str, from_env: bool | None, from_file: object) -> bool:
+    value = from_file if from_env is None else from_env
+    if not isinstance(value, bool):
+        raise ConfigError(f"{key}: {value!r} is not true or false")
+    return value
 
 
 def validate_clusters(raw: dict[str, Any], where: Callable[[str], str]) -> dict[str, ClusterConfig]:

@@ -162,6 +162,7 @@ class ServerEnv(BaseSettings):
     dashboard_cookie_secure: bool | None = None  # [dashboard] cookie_secure
     tool_aliases: Annotated[list[str] | None, NoDecode] = None
     toolsets: str | None = None
+    mcp_tasks: bool | None = None  # mcp_tasks
 
     @field_validator("tool_aliases", mode="before")
     @classmethod

@@ -38,6 +38,7 @@ TOP_LEVEL: dict[str, tuple[Any, str]] = {
     "log_level": ("INFO", "log level of the server (DEBUG, INFO, WARNING)"),
     "toolsets": (["cluster", "jobs", "agent"], "toolsets the server offers (a list, or ['all'])"),
     "tool_aliases": ([], "extra tool names: ['pbs'] adds the PBS command-style aliases"),
+    "mcp_tasks": (False, "the long waits may run as MCP tasks (needs the tasks extra)"),
 }
 # what a running server takes at once; every other setting applies when it restarts
 LIVE = frozenset({"config.editors"})
@@ -116,6 +117,8 @@ def check_document(doc: TOMLDocument) -> None:
     aliases = raw.get("tool_aliases") or []
     if not isinstance(aliases, list) or any(a != "pbs" for a in aliases):
         raise ConfigError(f"tool_aliases: {aliases!r}: the only alias set is 'pbs'")
+    if not isinstance(raw.get("mcp_tasks", False), bool):
+        raise ConfigError("mcp_tasks: true or false")
     if not isinstance(raw.get("log_level", "INFO"), str):
         raise ConfigError("log_level: a level name such as INFO")
 

@@ -166,8 +166,8 @@ async def test_one_log_format_for_hpcbridge_fastmcp_and_uvicorn(tc_env: dict[str
 
 
 async def test_a_client_polls_wait_for_job_with_short_calls_until_the_job_is_done(mcp: Client) -> None:
-    """No MCP tasks yet (fastmcp-tasks needs fastmcp 4.1; README, "What your MCP client gets"): a client that
-    must not hold one request polls with a short timeout; each call answers (not an error) until reached."""
+    """A client without MCP tasks (test_mcp_tasks.py has those) that must not hold one request polls with a
+    short timeout; each call answers (not an error) until reached."""
     job = await call(mcp, "submit_job", script_content="sleep 6", job_name=f"h29b_poll_{uuid.uuid4().hex[:6]}",
                      partition="cpu", time_limit="2")
     polls = 0

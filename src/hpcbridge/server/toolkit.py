@@ -14,6 +14,7 @@ from fastmcp.exceptions import ToolError
 from fastmcp.server.dependencies import get_access_token
 from fastmcp.tools.base import ToolResult
 from fastmcp.tools.function_tool import FunctionTool
+from fastmcp.utilities.tasks import TaskConfig
 from mcp.types import ToolAnnotations
 from pydantic import TypeAdapter
 
@@ -31,6 +32,7 @@ class ToolKit:
     mcp: FastMCP
     registry: Registry
     tools: dict[str, FunctionTool] = field(default_factory=dict)
+    tasks: bool = False  # the tasks extension is registered (settings.mcp_tasks): task=True tools offer tasks
     on_call: list[Callable[[], None]] = field(default_factory=list)  # told of every tool call (the recorder)
     # recorded median queue wait in minutes per partition of a cluster (the history; {} without one)
     queue_waits: Callable[[str], dict[str, float]] = field(default=lambda cluster: {})
@@ -39,7 +41,7 @@ class ToolKit:
 
     def tool(
         self, *, read_only: bool, destructive: bool = False, idempotent: bool = True,
-        output: Any = None, title: str | None = None,
+        output: Any = None, title: str | None = None, task: bool = False,
     ) -> Callable[[Callable[..., Awaitable[ToolResult]]], Callable[..., Awaitable[ToolResult]]]:
         annotations = ToolAnnotations(
             title=title,
@@ -56,7 +58,10 @@ class ToolKit:
             # a read-only cluster refuses changes in the cluster object (services.cluster.refuse_if_read_only),
             # so the dashboard, the CLI and every other door get the same rule as the tools
             wrapped = self._noticed(boundary(fn))
-            tool = FunctionTool.from_function(wrapped, annotations=annotations, output_schema=schema)
+            # task: with `mcp_tasks = true`, the client may run the call as an MCP task (answered at once with a
+            # task id it polls); "optional", so a plain call still waits and answers as before
+            tool = FunctionTool.from_function(wrapped, annotations=annotations, output_schema=schema,
+                                              task=TaskConfig(mode="optional") if task and self.tasks else None)
             self.tools[tool.name] = tool
             self.mcp.add_tool(tool)
             return wrapped

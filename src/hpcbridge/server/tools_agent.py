@@ -76,7 +76,7 @@ def register(kit: ToolKit) -> None:
         result = Recommendation(render.need(need), options, best, unreachable)
         return reply(result, render.recommendation(result.need, options, unreachable))
 
-    @kit.tool(read_only=True, output=WaitAnswer)
+    @kit.tool(read_only=True, output=WaitAnswer, task=True)
     async def wait_for_job(
         job_id: JobId,
         ctx: Context,

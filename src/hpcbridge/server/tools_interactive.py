@@ -71,7 +71,7 @@ def register(kit: ToolKit, sessions: Sessions) -> None:
         out = await sessions.run_command(c, spec, command, working_directory, float(timeout))
         return reply(out, render.output(out))
 
-    @kit.tool(read_only=False, destructive=False, idempotent=False, output=SessionInfo)
+    @kit.tool(read_only=False, destructive=False, idempotent=False, output=SessionInfo, task=True)
     async def start_interactive_session(
         ctx: Context, session_name: Annotated[str | None, Field(description="Name for the session")] = None,
         partition: Partition = None, account: Account = None, nodes: Nodes = 1, gpus_per_node: Gpus = None,
@@ -151,7 +151,7 @@ def register(kit: ToolKit, sessions: Sessions) -> None:
         profiles.delete(sessions.store, profile_name)
         return ToolResult(content=f"profile '{profile_name}' deleted", structured_content={"deleted": profile_name})
 
-    @kit.tool(read_only=False, destructive=False, idempotent=False, output=SessionInfo)
+    @kit.tool(read_only=False, destructive=False, idempotent=False, output=SessionInfo, task=True)
     async def start_session_from_profile(
         ctx: Context, profile_name: Annotated[str, Field(description="Profile to use")],
         session_name: Annotated[str | None, Field(description="Name for the session")] = None,

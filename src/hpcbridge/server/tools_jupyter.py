@@ -70,7 +70,7 @@ def register(kit: ToolKit, sessions: Sessions, kernels: Kernels) -> None:
         result, blocks = render.execution(done)
         return ToolResult(content=blocks, structured_content=reply(result, "").structured_content)
 
-    @kit.tool(read_only=False, destructive=False, idempotent=False, output=SessionView)
+    @kit.tool(read_only=False, destructive=False, idempotent=False, output=SessionView, task=True)
     async def start_kernel_session(
         ctx: Context, notebook: Notebook,
         profile_name: Annotated[str | None, Field(description="Take resources from this interactive profile")] = None,
