@@ -106,7 +106,8 @@ async def test_clear_finished_asks_then_dismisses_failed_jobs(page: Any, agent: 
     await page.reload()
     await expect(row).to_be_visible()
     done = await call(agent, "clear_finished", cluster="slurm", only_failed=True, confirm=True)
-    assert f"slurm/{job_id}" in done["dismissed"]
+    # the answer lists the first 50 it dismissed: after the whole suite, this job may be further down
+    assert done["count"] >= 1 and (f"slurm/{job_id}" in done["dismissed"] or done["count"] > 50), done
     await page.reload()
     await expect(page.locator('#board section[data-cluster="slurm"]')).to_be_visible()
     await expect(row).to_have_count(0)
