@@ -3,7 +3,7 @@
 Two savings, neither changing an answer:
 - Framing: when every RS + newline of the output is followed by the start of a record (no name holds one),
   the records are simply the text split on RS + newline, done in C. Otherwise the careful reader in
-  slurm_records frames them (the same records; see test_squeue_fast_path_frames_as_the_careful_reader).
+  slurm_records frames them (the same records; tests/unit/test_squeue_reader.py).
 - Memory: a record is a job's whole row as text, and the same text gives the same (frozen) Job. A pending
   array's tasks print the same row poll after poll, so SqueueReader builds Jobs only for rows that changed
   since the last two outputs (list_jobs' squeue and the queue watcher's `--states all` one alternate).
@@ -57,4 +57,3 @@ class SqueueReader:
             jobs.append(job)
         self._old, self._new = new, seen
         return jobs
-
