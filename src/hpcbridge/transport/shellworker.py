@@ -23,12 +23,16 @@ import asyncssh
 from ..models import EnvSpec
 from ..quoting import shell_join
 
+CHUNK = 1 << 16
+MARKER = 48  # the longest end marker: newline, RS, a 16-digit token, blank, an exit status, newline
+
 
 class ShellWorker:
     def __init__(self, conn: asyncssh.SSHClientConnection, process: asyncssh.SSHClientProcess[bytes]) -> None:
         self.conn = conn
         self.process = process
         self.closed = False
+        self.out_of_step = False
 
     @classmethod
     async def start(cls, conn: asyncssh.SSHClientConnection, env: EnvSpec, timeout: float) -> ShellWorker:
@@ -62,14 +66,35 @@ class ShellWorker:
                 f"printf '\\n\\036{token}\\n' >&2\n")
         self.process.stdin.write(line.encode())
         out_end = re.compile(rb"\n\x1e" + token.encode() + rb" ([0-9]+)\n")
-        err_end = b"\n\x1e" + token.encode() + b"\n"
-        out, err = await asyncio.gather(
-            self.process.stdout.readuntil(out_end, max_separator_len=48),
-            self.process.stderr.readuntil(err_end),
-        )
-        match = out_end.search(out)
-        assert match is not None  # readuntil returned because it matched
-        return out[: match.start()], err[: -len(err_end)], int(match.group(1))
+        err_end = re.compile(rb"\n\x1e" + token.encode() + rb"\n")
+        (out, status), (err, _) = await asyncio.gather(
+            self._frame(self.process.stdout, out_end), self._frame(self.process.stderr, err_end))
+        if self.out_of_step:
+            self.close()  # this answer is whole; the next would not be
+        return out, err, int(status.group(1))
+
+    async def _frame(self, stream: asyncssh.SSHReader[bytes], end: re.Pattern[bytes]) -> tuple[bytes, re.Match[bytes]]:
+        """What the command wrote to one stream, up to its end marker (which cannot be longer than MARKER).
+
+        Not asyncssh's readuntil: that keeps the whole frame in the channel's buffer until the marker comes,
+        copying it again at every packet, and gives up once the buffer holds a window (2 MiB): a 10,000-task
+        squeue is 1.7 MiB. Here each chunk is taken as it comes and the frame joined once."""
+        parts: list[bytes] = []
+        tail = b""  # the last bytes before this chunk, where a marker split across reads begins
+        while True:
+            chunk = await stream.read(CHUNK)
+            if not chunk:
+                raise asyncio.IncompleteReadError(b"".join(parts), None)
+            window = tail + chunk
+            found = end.search(window)
+            if found is None:
+                parts.append(chunk)
+                tail = window[-MARKER:]
+                continue
+            self.out_of_step |= found.end() != len(window)  # nothing follows a marker, unless out of step
+            parts.append(chunk)
+            data = b"".join(parts)
+            return data[: len(data) - len(window) + found.start()], found
 
     def close(self) -> None:
         if not self.closed:

@@ -47,6 +47,7 @@ class SlurmBackend:
 
     def __init__(self, run: Runner) -> None:
         self._run = run
+        self._squeue = parse.squeue_reader()  # a 10,000-task array's unchanged rows are parsed once
         self.interactive: InteractiveBackend | None = SlurmInteractive(run)
 
     async def _ok(self, what: str, argv: list[str], **kwargs: object) -> CommandResult:
@@ -71,7 +72,8 @@ class SlurmBackend:
     async def jobs(self, user: str | None = None, partition: str | None = None,
                    states: list[str] | None = None) -> list[Job]:
         argv = build.squeue_argv(user=user, partition=partition, states=states)
-        return parse.parse_squeue((await self._ok("squeue", argv)).stdout)
+        text = (await self._ok("squeue", argv)).stdout
+        return self._squeue.read(text) if parse.is_pinned(text) else parse.parse_squeue(text)
 
     async def output_paths(self, job_ids: list[str]) -> dict[str, tuple[str, str]]:
         if not job_ids:

@@ -27,6 +27,10 @@ RS = "\x1e"  # after the last field of a squeue record
 _RECORD_START = re.compile(r"[0-9]+[0-9_\[\]%,+.\-A-Za-z]*" + SEP)
 
 
+def begins_record(text: str) -> bool:
+    return _RECORD_START.match(text) is not None
+
+
 def _starts_record(text: str, pos: int) -> bool:
     return pos >= len(text) or bool(_RECORD_START.match(text, pos))
 

@@ -15,7 +15,7 @@ import hostlist
 
 from ...models import GpuCount, Job, JobDetails, JobRecord, JobStep, Node, Partition
 from ...timewords import time_minutes
-from . import gres
+from . import gres, squeue
 from .ids import detail_job_id
 from .records import RS, SEP, parse_kv_record, split_records, split_sep_records
 from .states import explain_reason, job_state, node_state
@@ -33,6 +33,7 @@ SQUEUE_FIELDS: tuple[tuple[str, str], ...] = (
     ("start_time", "StartTime"), ("priority", "PriorityLong"), ("dependency", "Dependency"),
     ("reason", "Reason"), ("name", "Name"),
 )
+SQUEUE_KEYS: tuple[str, ...] = tuple(k for k, _ in SQUEUE_FIELDS)
 # The `-o %i...%j` layout hpcbridge pinned before (0x1f between fields, newline after the name): still read.
 LEGACY_SQUEUE_KEYS: tuple[str, ...] = (
     "job_id", "array_job_id", "array_task_id", "state", "partition", "user", "account", "qos", "num_nodes",
@@ -56,9 +57,12 @@ SACCT_FIELDS: tuple[str, ...] = (
 _EMPTY = {"(null)", "N/A", "None", "Unknown", "", "n/a"}
 
 
+_EPOCH = re.compile(r"[0-9]{9,11}")
+
+
 def epoch_to_iso(value: str) -> str:
     """Sites with SLURM_TIME_FORMAT=%s print epochs; we normalise to ISO so agents see one form."""
-    if re.fullmatch(r"[0-9]{9,11}", value or ""):
+    if _EPOCH.fullmatch(value or ""):
         return datetime.fromtimestamp(int(value), tz=UTC).strftime("%Y-%m-%dT%H:%M:%S")
     return "" if value in _EMPTY else value
 
@@ -232,12 +236,25 @@ def parse_jobs_detail(text: str) -> list[JobDetails]:
 def parse_squeue(text: str) -> list[Job]:
     """Records of the pinned squeue format (SQUEUE_FIELDS, RS after each record), or of the legacy `-o`
     layout (LEGACY_SQUEUE_KEYS, a newline after each record) when no record terminator is present."""
-    if RS + "\n" in text or text.endswith(RS):
-        keys: tuple[str, ...] = tuple(k for k, _ in SQUEUE_FIELDS)
-        records = split_sep_records(text, len(keys), RS + "\n")
-    else:
-        keys, records = LEGACY_SQUEUE_KEYS, split_sep_records(text, len(LEGACY_SQUEUE_KEYS))
-    return [_job_from_row(dict(zip(keys, cols, strict=True))) for cols in records]
+    if is_pinned(text):
+        return [job_from_record(r) for r in squeue.records(text, len(SQUEUE_KEYS))]
+    return [_job_from_row(dict(zip(LEGACY_SQUEUE_KEYS, cols, strict=True)))
+            for cols in split_sep_records(text, len(LEGACY_SQUEUE_KEYS))]
+
+
+def is_pinned(text: str) -> bool:
+    return RS + "\n" in text or text.endswith(RS)
+
+
+def job_from_record(record: str) -> Job:
+    """One record of the pinned format: its fields joined by SEP (the name, last, may hold SEP itself)."""
+    return _job_from_row(dict(zip(SQUEUE_KEYS, record.split(SEP, len(SQUEUE_KEYS) - 1), strict=True)))
+
+
+def squeue_reader() -> squeue.SqueueReader:
+    """parse_squeue for one cluster's successive outputs: rows unchanged since the last two are not parsed
+    again (see slurm_squeue). The legacy layout is only read from recorded outputs, never asked for."""
+    return squeue.SqueueReader(len(SQUEUE_KEYS), job_from_record)
 
 
 def _job_from_row(row: dict[str, str]) -> Job:
