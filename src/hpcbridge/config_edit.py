@@ -71,9 +71,10 @@ def parse_settings(pairs: list[str], parameter: str = "--set") -> dict[str, Any]
 def parse_value(text: str) -> Any:
     """A TOML value when the text parses as one (4, true, ["a"]), else the text itself."""
     try:
-        return tomlkit.parse(f"v = {text}")["v"].unwrap()  # type: ignore[union-attr]
+        doc = tomlkit.parse(f"v = {text}")
     except TOMLKitError:
         return text
+    return doc.unwrap()["v"]  # a boolean comes back as a plain bool, which has no unwrap() of its own
 
 
 def add_cluster(doc: TOMLDocument, name: str, values: dict[str, Any], replace: bool) -> str | None:

@@ -6,13 +6,14 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 from hpcbridge import principal
 from hpcbridge.cli import main
-from hpcbridge.config import load_settings
+from hpcbridge.config import Settings, load_settings
 from hpcbridge.errors import PolicyError
 from hpcbridge.services.config_editor import ConfigEditor
 
@@ -110,3 +111,15 @@ def test_a_database_url_never_shows_its_password(url: str) -> None:
     from hpcbridge.settings_edit import shown
 
     assert "hunter2" not in shown("history.database_url", url)
+
+
+@pytest.mark.parametrize(("key", "value", "read"), [
+    ("mcp_tasks", "true", lambda s: s.mcp_tasks),
+    ("dashboard.cookie_secure", "true", lambda s: s.dashboard.cookie_secure),
+])
+def test_a_boolean_setting_is_set_from_the_shell(config: Path, key: str, value: str,
+                                                 read: Callable[[Settings], object]) -> None:
+    """A TOML boolean: tomlkit hands it back as a plain bool (the first version called unwrap() on it)."""
+    assert main(["settings", "set", key, value]) == 0
+    assert read(load_settings()) is True
+    assert main(["settings", "set", "mcp_tasks", '"yes"']) == 2
