@@ -74,6 +74,8 @@ def parse_value(text: str) -> Any:
         doc = tomlkit.parse(f"v = {text}")
     except TOMLKitError:
         return text
+    if list(doc) != ["v"]:  # `1\nw = 2`: more than one value
+        return text
     return doc.unwrap()["v"]  # a boolean comes back as a plain bool, which has no unwrap() of its own
 
 

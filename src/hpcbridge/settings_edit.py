@@ -8,6 +8,7 @@ Secrets are neither shown nor set here: `***` in every view, and the person writ
 
 from __future__ import annotations
 
+import importlib.util
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -119,6 +120,9 @@ def check_document(doc: TOMLDocument) -> None:
         raise ConfigError(f"tool_aliases: {aliases!r}: the only alias set is 'pbs'")
     if not isinstance(raw.get("mcp_tasks", False), bool):
         raise ConfigError("mcp_tasks: true or false")
+    if raw.get("mcp_tasks") and importlib.util.find_spec("fastmcp_tasks") is None:
+        raise ConfigError("mcp_tasks = true needs the tasks extra, which is not installed: "
+                          "pip install 'hpcbridge[tasks]' first")
     if not isinstance(raw.get("log_level", "INFO"), str):
         raise ConfigError("log_level: a level name such as INFO")
 

@@ -34,7 +34,7 @@ def scripted(squeue_out: str, squeue_rc: int, name: str = "allocation") -> tuple
 
 
 async def test_the_stand_in_name_is_replaced_by_slurmctlds() -> None:
-    backend, ran = scripted(f"437\x1f{NAME}\n", 0)
+    backend, ran = scripted(f"437\x1f{NAME}\x1e\n", 0)  # names_argv's format, %i SEP %j RS
     [record] = await backend.history(job_ids=["437"])
     assert record.name == NAME and sum(g.count for g in record.gpus) == 2
     assert ran[1][:4] == ["squeue", "--noheader", "--states=all", "--jobs"]
@@ -51,3 +51,21 @@ async def test_a_named_record_costs_no_second_command(name: str) -> None:
     backend, ran = scripted("", 1, name)
     [record] = await backend.history(job_ids=["437"])
     assert record.name == name and len(ran) == 1
+
+
+async def test_a_failed_name_lookup_keeps_accountings_answer() -> None:
+    from hpcbridge.errors import TransportError
+
+    async def run(argv: list[str], **_: object) -> CommandResult:
+        if argv[0] == "sacct":
+            return CommandResult(tuple(argv), HEADER + ROW.format(name="allocation"), "", 0, 0.01)
+        raise TransportError("connection lost")
+
+    [record] = await SlurmBackend(run).history(job_ids=["437"])  # type: ignore[arg-type]
+    assert record.name == "allocation"
+
+
+def test_a_name_with_a_line_break_or_a_record_separator_is_read_whole() -> None:
+    from hpcbridge.backends.slurm.build import job_names
+
+    assert job_names("5\x1fa\x1eb\x1e\n6\x1fline1\nline2\x1e\n") == {"5": "a\x1eb", "6": "line1\nline2"}

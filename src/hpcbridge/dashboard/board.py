@@ -129,6 +129,7 @@ class Board:
         self._looks: dict[str, tuple[dict[str, Look], float, frozenset[str]]] = {}
         self._pages = 0  # open board pages
         self._joined: list[Cluster] = []  # clusters whose watcher this board holds (one join each)
+        self._cached_for: dict[str, Cluster] = {}  # the Cluster object the caches of each name were made for
 
     def watch(self) -> None:
         """An open page: every cluster's queue watcher polls (the one `wait_for_job` and the history recorder
@@ -151,6 +152,18 @@ class Board:
             if cluster not in now:
                 watcher_for(cluster).leave()
         self._joined = list(now)
+        self._forget_rebuilt({c.name: c for c in self.clusters()})
+
+    def _forget_rebuilt(self, current: dict[str, Cluster]) -> None:
+        """Cached looks and estimates belong to one Cluster object: a name now pointing at a new one (another
+        host, perhaps, where the same job ids mean other jobs) starts without them."""
+        for name, held in list(self._cached_for.items()):
+            if current.get(name) is not held:
+                self._looks.pop(name, None)
+                self._estimates = {k: v for k, v in self._estimates.items() if k[0] != name}
+                del self._cached_for[name]
+        for name, cluster in current.items():
+            self._cached_for.setdefault(name, cluster)
 
     async def build(self, fresh: bool = False) -> list[ClusterBoard]:
         """From the watchers' latest snapshots; `fresh` (a page being loaded) waits for a poll unless the last

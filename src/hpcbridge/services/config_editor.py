@@ -154,8 +154,11 @@ async def apply(registry: Registry, new: Settings) -> None:
     if not new.clusters:
         raise ConfigError("the change leaves no cluster")
     stale = [n for n, c in current.clusters.items() if n not in new.clusters or new.clusters[n] != c]
-    await asyncio.gather(*(registry.forget(n) for n in stale))
+    # the settings change and the stale objects leave before anything is awaited: a get() while the old
+    # transports close (the board asks every 2 s) must build from the new configuration, never the old one
     current.clusters.clear()
     current.clusters.update(new.clusters)
     current.default_cluster = new.default_cluster
     current.config = new.config
+    old = [c for c in map(registry.detach, stale) if c is not None]
+    await asyncio.gather(*(c.close() for c in old), return_exceptions=True)

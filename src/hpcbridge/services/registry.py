@@ -60,6 +60,7 @@ class Registry:
         self.settings = settings
         self._clusters: dict[str, Cluster] = {}
         self._on_build: list[Callable[[Cluster], None]] = []
+        self._closing: set[asyncio.Task[None]] = set()  # retired clusters' transports being closed
 
     def each_cluster(self, hook: Callable[[Cluster], None]) -> None:
         """`hook` on every cluster: those built already now, the others when first needed (building one makes
@@ -86,20 +87,39 @@ class Registry:
         key = name or self.settings.default_cluster
         if key not in self.settings.clusters:
             raise NotFound(f"cluster '{key}' is not configured; clusters: {', '.join(self.names)}")
-        if key not in self._clusters:
-            config = self.settings.clusters[key]
-            cluster = self._clusters[key] = Cluster(config, make_transport(config))
+        config = self.settings.clusters[key]
+        built = self._clusters.get(key)
+        if built is not None and built.config != config:
+            # built from a configuration that has changed since (the config editor): never serve the old one,
+            # whose read_only or host may differ; its transport is closed beside
+            self._retire(self.detach(key))
+            built = None
+        if built is None:
+            built = self._clusters[key] = Cluster(config, make_transport(config))
             for hook in self._on_build:
-                hook(cluster)
-        return self._clusters[key]
+                hook(built)
+        return built
+
+    def detach(self, name: str) -> Cluster | None:
+        """Take a built cluster out without waiting: the next get() builds it from the settings afresh."""
+        return self._clusters.pop(name, None)
+
+    def _retire(self, cluster: Cluster | None) -> None:
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            return  # no loop (a CLI command): nothing of it is open
+        if cluster is not None:
+            task = loop.create_task(cluster.close())
+            self._closing.add(task)
+            task.add_done_callback(self._closing.discard)
 
     async def forget(self, name: str) -> None:
-        """Drop a built cluster (its configuration changed or went away): its transport is closed and the next
-        get() builds it from the settings afresh."""
-        cluster = self._clusters.pop(name, None)
+        """Drop a built cluster (its configuration changed or went away) and close its transport."""
+        cluster = self.detach(name)
         if cluster is not None:
             await cluster.close()
 
     async def close(self) -> None:
-        await asyncio.gather(*(c.close() for c in self._clusters.values()), return_exceptions=True)
+        await asyncio.gather(*(c.close() for c in self._clusters.values()), *self._closing, return_exceptions=True)
         self._clusters.clear()

@@ -101,9 +101,11 @@ async def users_control_path(argv: list[str], environ: Mapping[str, str]) -> tup
     try:
         out, _ = await asyncio.wait_for(proc.communicate(), 10)
     except TimeoutError:
-        proc.kill()
-        await proc.wait()
         return None, "false"
+    finally:  # also when the caller is cancelled: the child is not left behind
+        if proc.returncode is None:
+            proc.kill()
+            await asyncio.shield(proc.wait())
     return parse_ssh_g(decode(out)) if proc.returncode == 0 else (None, "false")
 
 

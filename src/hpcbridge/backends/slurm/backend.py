@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from ... import validate
-from ...errors import InvalidParameter, NotFound, PrivilegeError, SchedulerError, Unsupported
+from ...errors import HpcBridgeError, InvalidParameter, NotFound, PrivilegeError, SchedulerError, Unsupported
 from ...models import CommandResult, Job, JobDetails, JobRecord, JobRequest, Node, Partition
 from ...standing import PriorityRow, ShareRow, StartEstimate
 from ...watch.gpustats import ResourceUse
@@ -144,7 +144,10 @@ class SlurmBackend:
         unnamed = [r.job_id for r in records if r.name == parse.DBD_UNNAMED]
         if not unnamed:
             return records
-        result = await self._run(build.names_argv(unnamed))
+        try:
+            result = await self._run(build.names_argv(unnamed))
+        except HpcBridgeError:  # accounting answered; a name it will soon have is not worth failing the call
+            return records
         names = build.job_names(result.stdout) if result.ok else {}
         return [replace(r, name=names[r.job_id]) if r.job_id in names else r for r in records]
 

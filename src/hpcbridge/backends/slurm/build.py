@@ -9,6 +9,7 @@ from ...errors import InvalidParameter
 from ...models import AllocationSpec, ContainerSpec, JobRequest
 from ...quoting import directive, shell_join
 from ..directives import split_script
+from .records import split_sep_records
 from .text import JOB_TEXT_FIELDS, RS, SACCT_FIELDS, SEP, SQUEUE_FIELDS
 
 # Users' own output settings must not change what we parse (squeue(1), sinfo(1), sacct(1) ENVIRONMENT):
@@ -258,13 +259,12 @@ def srun_in_allocation_argv(job_id: str, command: str, step_name: str, container
 
 def names_argv(job_ids: list[str]) -> list[str]:
     """The jobs' names as slurmctld holds them (a finished job stays there for MinJobAge, 300 s by default)."""
-    return ["squeue", "--noheader", "--states=all", "--jobs", ",".join(job_ids), "--format", f"%i{SEP}%j"]
+    return ["squeue", "--noheader", "--states=all", "--jobs", ",".join(job_ids), "--format", f"%i{SEP}%j{RS}"]
 
 
 def job_names(text: str) -> dict[str, str]:
-    """job id -> name from names_argv's answer."""
-    rows = (line.split(SEP, 1) for line in text.splitlines())
-    return {row[0].strip(): row[1] for row in rows if len(row) == 2}
+    """job id -> name from names_argv's answer (framed as squeue's records are: a name may hold a line break)."""
+    return {row[0].strip(): row[1] for row in split_sep_records(text, 2, RS + "\n")}
 
 
 def steps_argv(job_id: str) -> list[str]:
