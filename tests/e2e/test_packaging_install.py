@@ -65,7 +65,8 @@ def test_sdist_and_wheel_carry_the_license_and_metadata(dist: Path) -> None:
         meta = z.read(f"hpcbridge-{version}.dist-info/METADATA").decode()
     assert "License-Expression: Apache-2.0" in meta and f"Version: {version}" in meta
     assert "Project-URL: Repository, " in meta and "Provides-Extra: postgres" in meta
-    assert "Requires-Dist: fastmcp<4.3,>=4.2" in meta
+    assert "Requires-Dist: fastmcp==4.1.4" in meta  # the release fastmcp-tasks (the tasks extra) pins
+    assert "Requires-Dist: fastmcp-tasks" in meta.split("Provides-Extra: tasks")[1]  # only in the extra
     assert "Requires-Dist: psycopg" in meta.split("Provides-Extra: postgres")[1]  # only in the extra
     assert "hpcbridge/dashboard/templates/" in "\n".join(names)
     with tarfile.open(sdist) as t:
@@ -81,9 +82,9 @@ async def test_the_wheel_alone_in_a_fresh_venv(dist: Path, tc_env: dict[str, str
     # it is that venv's hpcbridge, not this checkout's (an editable install would point at src/)
     origin = _run([str(bin_dir / "python"), "-c", "import hpcbridge; print(hpcbridge.__file__)"], env=_clean_env())
     assert str(tmp_path) in origin and str(ROOT / "src") not in origin
-    # a plain install has no extras: psycopg (postgres) and tensorboard (metrics) are not there
-    missing = _run([str(bin_dir / "python"), "-c",
-                    "import importlib.util as u; print([m for m in ('psycopg', 'tensorboard') if u.find_spec(m)])"],
+    # a plain install has no extras: psycopg (postgres), tensorboard (metrics), fastmcp_tasks (tasks) are not there
+    probe = "import importlib.util as u; print([m for m in ('psycopg', 'tensorboard', 'fastmcp_tasks') if u.find_spec(m)])"
+    missing = _run([str(bin_dir / "python"), "-c", probe],
                    env=_clean_env())
     assert missing.strip() == "[]"
 
