@@ -54,9 +54,17 @@ async def test_a_project_page_shows_a_live_job_and_its_logbook(page: Any, agent:
     job = await call(agent, "submit_job", job_name=f"{project}_sweep_lr3", script_content="sleep 120")
     entry = await call(agent, "create_logbook_entry", project=project, title="why the sweep", body="lr 3e-4")
     try:
-        await page.goto(f"{dashboard.base}/projects")
-        # the torque cluster is Torque-style wrappers over the same Slurm: the job is live on both
-        await expect(page.locator(f'tr[data-project="{project}"] .live-count .badge', has_text="slurm")).to_be_visible()
+        # the torque cluster is Torque-style wrappers over the same Slurm: the job is live on both. The page reads
+        # the queue watcher's snapshot, which may be from just before the submit (within cache_ttl): load again
+        badge = page.locator(f'tr[data-project="{project}"] .live-count .badge', has_text="slurm")
+        for _ in range(30):
+            await page.goto(f"{dashboard.base}/projects")
+            try:
+                await expect(badge).to_be_visible(timeout=2_000)
+                break
+            except AssertionError:
+                continue
+        await expect(badge).to_be_visible()
         await _shot(page, "projects")
         await page.click(f'tr[data-project="{project}"] a')
         await expect(page.locator(".project-name")).to_have_text(project)
