@@ -65,6 +65,13 @@ def refuse_if_read_only(config: ClusterConfig, action: str) -> None:
         raise ReadOnlyCluster(config.name, action)
 
 
+def _observed(run: asyncio.Future[CommandResult]) -> None:
+    """A run whose caller was cancelled (a closed page, a timeout around it) can still end in an error that
+    nobody awaits: reading it here keeps asyncio from logging it as "Task exception was never retrieved"."""
+    if not run.cancelled():
+        run.exception()
+
+
 class Cluster:
     def __init__(self, config: ClusterConfig, transport: Transport) -> None:
         self.config = config
@@ -95,8 +102,9 @@ class Cluster:
         try:
             # The transport keeps to the timeout; this guard holds even where it cannot (a connect to a peer
             # that accepts TCP and never speaks): no call waits much past its timeout.
-            result = await asyncio.wait_for(
-                self.transport.run(argv, timeout=seconds, stdin=stdin, idempotent=idempotent), seconds + 0.5)
+            run = asyncio.ensure_future(self.transport.run(argv, timeout=seconds, stdin=stdin, idempotent=idempotent))
+            run.add_done_callback(_observed)
+            result = await asyncio.wait_for(run, seconds + 0.5)
             status = str(result.exit_status)
             return result
         except TimeoutError as exc:
