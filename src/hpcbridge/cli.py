@@ -31,6 +31,10 @@ def _setup_logging(level: str) -> None:
     it is imported lazily (after this) on the fast paths, so the variable is set first; uvicorn gets no
     log_config (see _serve), so its loggers propagate too."""
     os.environ["FASTMCP_LOG_ENABLED"] = "false"
+    # fastmcp's session-state store (py-key-value, loaded at the first tools/list) puts its whole package through
+    # beartype's import hook and type-checks every call unless this is set: about 60 ms of each start, for
+    # checks that only turn a wrong type inside that library into a warning. A value the user set is kept.
+    os.environ.setdefault("PY_KEY_VALUE_DISABLE_BEARTYPE", "true")
     if "fastmcp" in sys.modules:  # imported already: undo what its import configured
         import fastmcp
 

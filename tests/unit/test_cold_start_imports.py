@@ -1,7 +1,9 @@
 """Cold start: a server with the default toolsets answers tools/list without loading what only other toolsets
 need: SQLAlchemy (the history), nbformat and the Jupyter client (jupyter), asyncssh (loaded at the first
 command, not at start). Each is a tenth to a third of a second of a newcomer's first wait
-(bench/bench_cold_start.py measures the whole start). Run in a fresh interpreter: this one has them all."""
+(bench/bench_cold_start.py measures the whole start). Nor what fastmcp loads for work the server does itself
+at registration: griffe (docstring parsing, see toolkit.take_docstring) and jsonref with requests (schema
+dereferencing on every tools/list, see server/schemas.py). Run in a fresh interpreter: this one has them all."""
 
 from __future__ import annotations
 
@@ -20,7 +22,8 @@ from hpcbridge.server.app import create_app
 async def main():
     async with Client(create_app(load_settings())) as client:
         names = [t.name for t in await client.list_tools()]
-    heavy = ("sqlalchemy", "nbformat", "asyncssh", "hpcbridge.jupyter.kernels", "hpcbridge.history.db")
+    heavy = ("sqlalchemy", "nbformat", "asyncssh", "hpcbridge.jupyter.kernels", "hpcbridge.history.db", "griffe",
+             "jsonref", "requests")
     print(json.dumps({"tools": names, "loaded": [m for m in heavy if m in sys.modules]}))
 
 asyncio.run(main())

@@ -114,7 +114,9 @@ def create_app(settings: Settings, auth: AuthProvider | None = None, instance: s
             finally:
                 await registry.close()
 
-    mcp = FastMCP("hpcbridge", instructions=INSTRUCTIONS, version=__version__, lifespan=lifespan, auth=auth)
+    # dereference_schemas off: the toolkit registers schemas already inlined (server/schemas.py), once
+    mcp = FastMCP("hpcbridge", instructions=INSTRUCTIONS, version=__version__, lifespan=lifespan, auth=auth,
+                  dereference_schemas=False)
     if settings.mcp_tasks:
         mcp.add_extension(tasks_extension())  # MCP tasks for the tools declared with task=True (the long waits)
     kit = ToolKit(mcp, registry, tasks=settings.mcp_tasks)

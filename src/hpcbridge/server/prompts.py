@@ -10,9 +10,7 @@ from .toolkit import ToolKit
 
 
 def register(kit: ToolKit) -> None:
-    mcp = kit.mcp
-
-    @mcp.prompt
+    @kit.prompt
     def submit_job_guide(
         job_type: Annotated[str, Field(description="What to run, e.g. 'pytorch training', 'cpu preprocessing'")],
         queue: Annotated[str | None, Field(description="Partition (Slurm) or queue (PBS) to use, if decided")] = None,
@@ -32,7 +30,7 @@ def register(kit: ToolKit) -> None:
             "5. Call wait_for_job (until='running', then 'final'); if it fails, diagnose_job explains why."
         )
 
-    @mcp.prompt
+    @kit.prompt
     def diagnose_job_failure(
         job_id: Annotated[str, Field(description="The job that failed or waits")],
         cluster: Annotated[str | None, Field(description="Cluster (default: the default cluster)")] = None,
@@ -50,7 +48,7 @@ def register(kit: ToolKit) -> None:
             "with submit_job and follow it with wait_for_job."
         )
 
-    @mcp.prompt
+    @kit.prompt
     def optimize_resources(
         workload_description: Annotated[str, Field(description="The workload: model, data size, runtime, ...")],
     ) -> str:
@@ -70,7 +68,7 @@ def register(kit: ToolKit) -> None:
     # (server/completions.py), so a client's picker offers the profiles and the open notebooks
     if "start_kernel_session" in kit.tools:
 
-        @mcp.prompt
+        @kit.prompt
         def work_in_notebook(
             notebook: Annotated[str, Field(description="Notebook name (<name>.ipynb in the notebook directory)")],
             profile: Annotated[str | None, Field(description="Interactive profile for its resources")] = None,
