@@ -57,9 +57,14 @@ def gpu_samples(cluster: str, nodes: list[Node], running: list[Job], me: str) ->
 
 
 class Recorder:
-    def __init__(self, cluster: Cluster, writer: HistoryWriter, config: HistoryConfig, activity: Activity,
-                 scripts: dict[tuple[str, str], str]) -> None:
-        self.cluster = cluster
+    """Records one configured cluster by name. The Cluster object is asked of the registry at each use: the
+    config editor may rebuild it (another host, read_only) or remove it while the server runs, and a recorder
+    holding the object it started with would record the old host for good."""
+
+    def __init__(self, name: str, clusters: Callable[[str], Cluster], writer: HistoryWriter, config: HistoryConfig,
+                 activity: Activity, scripts: dict[tuple[str, str], str]) -> None:
+        self.name = name
+        self._clusters = clusters  # Registry.get: raises NotFound once the cluster is no longer configured
         self.writer = writer
         self.config = config
         self.activity = activity
@@ -68,14 +73,25 @@ class Recorder:
         self._last_sample = 0.0
         self._me = ""
 
+    @property
+    def cluster(self) -> Cluster:
+        return self._clusters(self.name)
+
     async def _db(self, fn: Callable[..., Any], *args: Any) -> Any:
         return await asyncio.to_thread(fn, *args)
 
     async def run(self) -> None:
+        """Until the cluster is no longer configured (then the registry's NotFound ends it)."""
         watcher = watcher_for(self.cluster)
         joined, version = False, 0
         try:
             while True:
+                current = watcher_for(self.cluster)
+                if current is not watcher:  # rebuilt from a changed configuration: follow the new one
+                    if joined:
+                        watcher.leave()
+                    watcher, joined = current, False
+                    self._me = ""  # the login user may differ too
                 if not self.activity.active():
                     if joined:
                         watcher.leave()
@@ -94,7 +110,7 @@ class Recorder:
                 except (TimeoutError, HpcBridgeError):
                     continue
                 if watcher.error is not None:
-                    await self._db(self.writer.cluster_failed, self.cluster.name, watcher.error.message)
+                    await self._db(self.writer.cluster_failed, self.name, watcher.error.message)
                     continue
                 jobs = list(snapshot.values())
                 await self._guarded(functools.partial(self.ingest, jobs))
@@ -107,8 +123,8 @@ class Recorder:
             await step()
             return True
         except HpcBridgeError as exc:
-            log.warning("history of %s: %s", self.cluster.name, exc.message)
-            await self._db(self.writer.cluster_failed, self.cluster.name, exc.message)
+            log.warning("history of %s: %s", self.name, exc.message)
+            await self._db(self.writer.cluster_failed, self.name, exc.message)
             return False
 
     async def me(self) -> str:
@@ -123,18 +139,18 @@ class Recorder:
         """What accounting knows since the last poll that answered (a week for a new cluster), and how the
         jobs last seen alive ended."""
         me = await self.me()
-        last = await self._db(self.writer.last_seen, self.cluster.name)
+        last = await self._db(self.writer.last_seen, self.name)
         minutes = FIRST_LOOK_MINUTES if last is None else math.ceil((time.time() - last) / 60) + 5
         records = await self.cluster.history(user=None if self.config.users == "all" else me,
                                              all_users=self.config.users == "all",
                                              start_time=f"now-{minutes}minutes")
-        await self._db(self.writer.apply_records, self.cluster.name, records)
-        await self._resolve(await self._db(self.writer.unfinished, self.cluster.name), mark_missing=False)
-        await self._db(self.writer.cluster_seen, self.cluster.name)
+        await self._db(self.writer.apply_records, self.name, records)
+        await self._resolve(await self._db(self.writer.unfinished, self.name), mark_missing=False)
+        await self._db(self.writer.cluster_seen, self.name)
 
     async def ingest(self, snapshot: list[Job]) -> None:
         me = await self.me()
-        name = self.cluster.name
+        name = self.name
         recorded = self._recorded(snapshot, me)
         changed = await self._db(self.writer.observe, name, recorded)
         await self._db(self.writer.cluster_seen, name)
@@ -161,10 +177,10 @@ class Recorder:
             found = {r.job_id for r in records}
             missing = [j for j in chunk if j not in found] if mark_missing else []
             records += [JobRecord(j, "", "", JobState.ENDED, "") for j in missing]
-            await self._db(self.writer.apply_records, self.cluster.name, records)
+            await self._db(self.writer.apply_records, self.name, records)
 
     async def _fetch_details(self, me: str) -> None:
-        name = self.cluster.name
+        name = self.name
         for job_id in await self._db(self.writer.needing, name, "details", me, PER_POLL["details"]):
             try:
                 details = await self.cluster.job_details(job_id)
@@ -181,20 +197,20 @@ class Recorder:
                     await self._db(self.writer.set_script, name, job_id, script)
 
     async def _diagnose(self, me: str) -> None:
-        for job_id in await self._db(self.writer.needing, self.cluster.name, "diagnosis", me, PER_POLL["diagnosis"]):
+        for job_id in await self._db(self.writer.needing, self.name, "diagnosis", me, PER_POLL["diagnosis"]):
             try:
                 found = await diagnose_job(self.cluster, job_id)
                 cause, summary = found.cause, found.summary
             except HpcBridgeError as exc:
                 cause, summary = "unknown", f"no diagnosis: {exc.message}"
-            await self._db(self.writer.set_diagnosis, self.cluster.name, job_id, cause, summary)
+            await self._db(self.writer.set_diagnosis, self.name, job_id, cause, summary)
 
     async def _sample_gpus(self, snapshot: list[Job], me: str) -> None:
         if time.monotonic() - self._last_sample < self.config.gpu_sample_seconds:
             return
         self._last_sample = time.monotonic()
         running = [j for j in snapshot if j.state in (JobState.RUNNING, JobState.COMPLETING)]
-        samples = gpu_samples(self.cluster.name, await self.cluster.nodes(), running, me)
+        samples = gpu_samples(self.name, await self.cluster.nodes(), running, me)
         await self._db(self.writer.add_gpu_samples, samples)
 
 

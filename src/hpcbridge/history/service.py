@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 
 from .. import private
 from ..config import HistoryConfig, Settings
-from ..errors import HpcBridgeError
+from ..errors import HpcBridgeError, NotFound
 from ..services.registry import Registry
 from .activity import Activity, remember_submission
 
@@ -27,6 +27,8 @@ if TYPE_CHECKING:
     from .store import HistoryWriter
 
 log = logging.getLogger("hpcbridge.history")
+
+FOLLOW_SECONDS = 60.0  # how often the configured clusters are compared with the recorded ones
 
 
 def open_database(config: HistoryConfig, state_dir: Path) -> Database:
@@ -89,13 +91,29 @@ class History:
     async def _begin(self) -> None:
         while not self.activity.active():
             await self.activity.until_active(3600)
+        self._tasks.append(asyncio.create_task(self._upkeep(), name="history-upkeep"))
+        while True:  # clusters the config editor adds are recorded too, within a minute
+            self._record_new_clusters()
+            await asyncio.sleep(FOLLOW_SECONDS)
+
+    def _record_new_clusters(self) -> None:
         from .recorder import Recorder
 
         for name in self.registry.names:
-            self.recorders[name] = Recorder(self.registry.get(name), self.writer, self.config, self.activity,
-                                            self.scripts)
-            self._tasks.append(asyncio.create_task(self.recorders[name].run(), name=f"history-{name}"))
-        self._tasks.append(asyncio.create_task(self._upkeep(), name="history-upkeep"))
+            if name in self.recorders:
+                continue
+            recorder = self.recorders[name] = Recorder(name, self.registry.get, self.writer, self.config,
+                                                       self.activity, self.scripts)
+            task = asyncio.create_task(self._record(recorder), name=f"history-{name}")
+            self._tasks.append(task)
+
+    async def _record(self, recorder: Recorder) -> None:
+        try:
+            await recorder.run()
+        except NotFound:  # removed from the configuration: a cluster added again under that name starts anew
+            log.info("history: %s is no longer configured; its recorder stops", recorder.name)
+        finally:
+            self.recorders.pop(recorder.name, None)
 
     async def stop(self) -> None:
         for task in self._tasks:

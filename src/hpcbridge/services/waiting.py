@@ -24,7 +24,9 @@ UNTIL = ("final", "running", "change")
 
 class QueueWatcher:
     def __init__(self, cluster: Cluster) -> None:
-        self.cluster = cluster
+        # the cluster weakly: _WATCHERS is keyed on it weakly, and a watcher holding it strongly would keep every
+        # Cluster the config editor replaced (with its transport) alive as long as the server runs
+        self._cluster = weakref.ref(cluster)
         self.waiters = 0
         self.polls = 0
         self._version = 0
@@ -70,13 +72,22 @@ class QueueWatcher:
     def leave(self) -> None:
         self.waiters -= 1
 
+    async def _poll(self) -> tuple[dict[str, Job], HpcBridgeError | None] | None:
+        """The queue now (or the last snapshot and why not); None once the cluster is gone."""
+        cluster = self._cluster()
+        if cluster is None:
+            return None
+        try:
+            return {j.job_id: j for j in await cluster.queue_now()}, None
+        except HpcBridgeError as exc:
+            return self._snapshot, exc
+
     async def _run(self) -> None:
         while self.waiters > 0:
-            try:
-                jobs = await self.cluster.queue_now()
-                snapshot, error = {j.job_id: j for j in jobs}, None
-            except HpcBridgeError as exc:
-                snapshot, error = self._snapshot, exc
+            polled = await self._poll()
+            if polled is None:
+                return
+            snapshot, error = polled
             self.polls += 1
             self._polled_at = time.monotonic()
             async with self._changed:

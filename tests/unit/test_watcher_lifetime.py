@@ -1,0 +1,29 @@
+"""A queue watcher does not keep its cluster alive: watchers are kept per Cluster object in a weak mapping, and
+one that held its cluster strongly kept every Cluster the config editor replaced (and its transport) for as
+long as the server ran."""
+
+from __future__ import annotations
+
+import gc
+import weakref
+
+from hpcbridge.config import ClusterConfig, Settings
+from hpcbridge.services.registry import Registry
+from hpcbridge.services.waiting import _WATCHERS, running_watcher, watcher_for
+
+CONFIG = ClusterConfig.model_validate({"name": "a", "transport": "local", "scheduler": "slurm"})
+
+
+def test_a_replaced_cluster_and_its_watcher_are_freed() -> None:
+    registry = Registry(Settings(clusters={"a": CONFIG}, default_cluster="a"))
+    old = registry.get("a")
+    watcher_for(old).poke()
+    gone = weakref.ref(old)
+    watchers = len(_WATCHERS)
+    registry.settings.clusters["a"] = CONFIG.model_copy(update={"read_only": True})
+    new = registry.get("a")  # rebuilt: the registry lets go of the old object
+    del old
+    gc.collect()
+    assert gone() is None
+    assert len(_WATCHERS) == watchers - 1
+    assert running_watcher(new) is None  # nobody has waited on the new one yet
