@@ -98,7 +98,8 @@ async def main() -> None:
         print(line("list_jobs over MCP, asyncssh transport", await mcp_list_jobs(env_of(home), n)))
         print(line("raw `ssh -S <master> HOST -- squeue`", raw(otp, socket, n)))
     finally:
-        subprocess.run(["ssh", "-S", str(socket), "-O", "exit", "x"], capture_output=True, check=False)
+        await asyncio.to_thread(subprocess.run, ["ssh", "-S", str(socket), "-O", "exit", "x"], capture_output=True,
+                                check=False)
 
 
 if __name__ == "__main__":

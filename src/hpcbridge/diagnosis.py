@@ -156,25 +156,33 @@ def _cancelled(inp: DiagnosisInput) -> Diagnosis | None:
 
 
 _OUTPUT_RULES: list[tuple[str, str, str, str]] = [
-    ("gpu_out_of_memory", r"CUDA out of memory|OutOfMemoryError|CUBLAS_STATUS_ALLOC_FAILED|"
-     r"cudaErrorMemoryAllocation|RESOURCE_EXHAUSTED: Out of memory|out of memory on device",
-     "ran out of GPU memory", "reduce the batch size, enable gradient checkpointing or mixed precision, or "
-     "use more/larger GPUs (get_gpu_info)"),
-    ("nccl_error", r"\bNCCL (error|WARN)|ncclInternalError|ncclSystemError|ncclUnhandledCudaError|"
-     r"NCCL communicator|Watchdog caught collective operation timeout",
-     "failed in NCCL (multi-GPU communication)", "rerun with NCCL_DEBUG=INFO; check that all ranks start, "
-     "network interfaces (NCCL_SOCKET_IFNAME) and that GPUs are visible to every task"),
-    ("cuda_error", r"CUDA error|CUDA_ERROR_|cudaError|device-side assert|no CUDA-capable device|"
-     r"CUDA driver version is insufficient",
-     "failed with a CUDA error", "check the CUDA/driver versions of the image or modules, and "
-     "CUDA_VISIBLE_DEVICES; a device-side assert usually means bad indices (rerun with CUDA_LAUNCH_BLOCKING=1)"),
+    ("gpu_out_of_memory",
+     (r"CUDA out of memory|OutOfMemoryError|CUBLAS_STATUS_ALLOC_FAILED|"
+      r"cudaErrorMemoryAllocation|RESOURCE_EXHAUSTED: Out of memory|out of memory on device"),
+     "ran out of GPU memory",
+     ("reduce the batch size, enable gradient checkpointing or mixed precision, or "
+      "use more/larger GPUs (get_gpu_info)")),
+    ("nccl_error",
+     (r"\bNCCL (error|WARN)|ncclInternalError|ncclSystemError|ncclUnhandledCudaError|"
+      r"NCCL communicator|Watchdog caught collective operation timeout"),
+     "failed in NCCL (multi-GPU communication)",
+     ("rerun with NCCL_DEBUG=INFO; check that all ranks start, "
+      "network interfaces (NCCL_SOCKET_IFNAME) and that GPUs are visible to every task")),
+    ("cuda_error",
+     (r"CUDA error|CUDA_ERROR_|cudaError|device-side assert|no CUDA-capable device|"
+      r"CUDA driver version is insufficient"),
+     "failed with a CUDA error",
+     ("check the CUDA/driver versions of the image or modules, and "
+      "CUDA_VISIBLE_DEVICES; a device-side assert usually means bad indices (rerun with CUDA_LAUNCH_BLOCKING=1)")),
     ("disk_quota", r"Disk quota exceeded|No space left on device|EDQUOT|ENOSPC",
-     "ran out of disk space or quota", "free space (find_files with min_size/min_age, delete_file) or write "
-     "to scratch; get_disk_usage shows usage and quota"),
-    ("container_image", r"pyxis:|enroot|\[ERROR\].*(image|squashfs)|Failed to (import|create) container|"
-     r"container image.*not found|invalid image",
-     "could not start its container image", "validate_container_image, and check the image path and "
-     "permissions"),
+     "ran out of disk space or quota",
+     ("free space (find_files with min_size/min_age, delete_file) or write "
+      "to scratch; get_disk_usage shows usage and quota")),
+    ("container_image",
+     (r"pyxis:|enroot|\[ERROR\].*(image|squashfs)|Failed to (import|create) container|"
+      r"container image.*not found|invalid image"),
+     "could not start its container image",
+     "validate_container_image, and check the image path and permissions"),
 ]
 
 

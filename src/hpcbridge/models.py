@@ -88,6 +88,11 @@ class EnvSpec:
         return env
 
 
+# Nothing removed, set or kept back: a transport's default. EnvSpec is frozen with tuple fields, so one
+# shared instance is safe as a default argument.
+NO_ENV = EnvSpec()
+
+
 @dataclass(frozen=True)
 class CommandResult:
     argv: tuple[str, ...]

@@ -238,8 +238,8 @@ async def mcp_openssh(tc_env: dict[str, str]) -> AsyncIterator[Client]:
         async with Client(StdioTransport(command=hpcbridge_executable(), args=["serve"], env=env), timeout=120) as client:
             yield client
     finally:
-        subprocess.run(["ssh", "-S", str(home / ".ssh" / "hpcbridge-default.sock"), "-O", "exit", "x"],
-                       capture_output=True, check=False, timeout=10)
+        await asyncio.to_thread(subprocess.run, ["ssh", "-S", str(home / ".ssh" / "hpcbridge-default.sock"), "-O",
+                                "exit", "x"], capture_output=True, check=False, timeout=10)
 
 
 @contextlib.asynccontextmanager

@@ -122,7 +122,7 @@ async def test_kernel_on_a_gpu_node_text_plots_errors_cancel_and_notebook(mcp: C
         listed = await call(mcp, "list_kernel_sessions")
         assert listed["job_id"] == job_id and [s["notebook"] for s in listed["sessions"]] == [TOUR]
     finally:
-        subprocess.run(["scancel", job_id], check=True)
+        await asyncio.to_thread(subprocess.run, ["scancel", job_id], check=True)
     assert await gone_within(20, job_id)
     with pytest.raises(ToolError, match=f"the Jupyter server ended \\(job {job_id} .*notebooks stay"):
         await call(mcp, "execute_code", notebook=TOUR, code="1 + 1")

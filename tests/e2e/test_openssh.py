@@ -45,11 +45,11 @@ async def test_after_one_login_the_tools_ride_the_master_until_it_dies(tc_env: d
     status, shown, asked = login_through_a_pty(env)
     assert status == 0 and asked == 1 and "logged in: Master running" in shown, shown
     assert (TC_DIR / "otp-code").read_text() != used  # one-time: the site now expects another code
-    again = subprocess.run([hpcbridge_executable(), "login"], env=env, capture_output=True, text=True, timeout=30,
-                           check=False)
+    again = await asyncio.to_thread(subprocess.run, [hpcbridge_executable(), "login"], env=env,
+                                    capture_output=True, text=True, timeout=30, check=False)
     assert again.returncode == 0 and "already logged in" in again.stdout
-    checked = subprocess.run([hpcbridge_executable(), "check"], env=env, capture_output=True, text=True, timeout=60,
-                             check=False)
+    checked = await asyncio.to_thread(subprocess.run, [hpcbridge_executable(), "check"], env=env,
+                                      capture_output=True, text=True, timeout=60, check=False)
     assert "default: openssh master: Master running" in checked.stdout, checked.stdout
     async with Client(StdioTransport(command=hpcbridge_executable(), args=["serve"], env=env, keep_alive=False),
                       timeout=120) as client:
@@ -65,8 +65,8 @@ async def test_after_one_login_the_tools_ride_the_master_until_it_dies(tc_env: d
         out = await call(client, "read_job_output", job_id=job["job_id"])
         assert out["content"] == "over-the-master\n"
         await call(client, "write_file", path=f"openssh-{home.name}.txt", content="x\n", directory_type="results")
-        subprocess.run(["ssh", "-S", str(home / ".ssh" / "hpcbridge-default.sock"), "-O", "exit", "x"],
-                       capture_output=True, check=False, timeout=10)
+        await asyncio.to_thread(subprocess.run, ["ssh", "-S", str(home / ".ssh" / "hpcbridge-default.sock"), "-O",
+                                "exit", "x"], capture_output=True, check=False, timeout=10)
         started = time.monotonic()
         with pytest.raises(ToolError, match=r"no SSH master for default .*hpcbridge login default"):
             await call(client, "list_jobs", limit=1)

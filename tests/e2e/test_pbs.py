@@ -7,6 +7,7 @@ scheduler underneath (squeue), which is what a PBS server would report as H."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import secrets
@@ -107,7 +108,7 @@ async def test_mvp_and_v1_lifecycle(pbs: Client) -> None:
         deleted = await call(pbs, "delete_job", job_id=job)
         assert deleted["ok"] and "PENDING" not in slurm_view(job)
     finally:
-        subprocess.run(["scancel", blocker], check=False, timeout=30)
+        await asyncio.to_thread(subprocess.run, ["scancel", blocker], check=False, timeout=30)
 
     history = await call(pbs, "get_job_history", job_id=job)
     record = history["items"][0]
@@ -129,16 +130,17 @@ async def test_a_job_runs_and_its_output_is_read(pbs: Client, tc_env: dict[str, 
 
 
 async def test_another_users_job_is_a_privilege_error(pbs: Client) -> None:
-    other = subprocess.run(["sbatch", "--parsable", "-p", "cpu", "-t", "5", "-o", "/dev/null", "-H",
-                            "--wrap", "sleep 300"], capture_output=True, text=True, check=True,
-                           timeout=30).stdout.strip()  # root's job, held so it stays
+    other = (await asyncio.to_thread(subprocess.run, ["sbatch", "--parsable", "-p", "cpu", "-t", "5", "-o",
+                                                      "/dev/null", "-H", "--wrap", "sleep 300"],
+                                     capture_output=True, text=True, check=True,
+                                     timeout=30)).stdout.strip()  # root's job, held so it stays
     try:
         for tool in ("delete_job", "hold_job", "release_job"):
             message = await error_of(pbs, tool, job_id=other)
             assert "not permitted for alice" in message and "operator or manager" in message, (tool, message)
         assert "PENDING" in slurm_view(other)
     finally:
-        subprocess.run(["scancel", other], check=False, timeout=30)
+        await asyncio.to_thread(subprocess.run, ["scancel", other], check=False, timeout=30)
     privileges = await resource(pbs, "pbs://user/privileges")
     assert privileges["user"] == "alice" and privileges["privileges"]
 
@@ -236,7 +238,7 @@ async def test_hostile_values_never_reach_a_shell(pbs: Client, tc_env: dict[str,
             accepted += 1
             submitted.append(job["job_id"])
     if submitted:
-        subprocess.run(["scancel", *submitted], check=False, timeout=30)
+        await asyncio.to_thread(subprocess.run, ["scancel", *submitted], check=False, timeout=30)
     assert calls > 200, calls
     assert _markers(tag) == [], f"a hostile value ran a command ({calls} calls, {accepted} real submissions)"
     _remove_literal_names(tag, tc_env["SLURM_USER_ROOT"])

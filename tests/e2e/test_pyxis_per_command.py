@@ -8,6 +8,7 @@ argument: the client commands (sbatch --help, srun --help, srun) read it, the da
 
 from __future__ import annotations
 
+import asyncio
 import subprocess
 from pathlib import Path
 
@@ -35,8 +36,9 @@ def slurm_conf_without_sbatch_support(tmp: Path) -> Path:
 
 async def test_pyxis_without_sbatch_support(tc_env: dict[str, str], tmp_path: Path) -> None:
     conf = slurm_conf_without_sbatch_support(tmp_path)
-    helps = [subprocess.run([cmd, "--help"], capture_output=True, text=True, env={"SLURM_CONF": str(conf), "PATH": "/usr/bin:/bin"},
-                            check=False).stdout for cmd in ("sbatch", "srun")]
+    helps = [(await asyncio.to_thread(subprocess.run, [cmd, "--help"], capture_output=True, text=True,
+                                      env={"SLURM_CONF": str(conf), "PATH": "/usr/bin:/bin"}, check=False)).stdout
+             for cmd in ("sbatch", "srun")]
     assert "--container-image" not in helps[0] and "--container-image" in helps[1]  # the set-up holds
     env = server_env(tc_env, SLURM_TRANSPORT="local", SLURM_CONF=str(conf))
     async with Client(StdioTransport(command=hpcbridge_executable(), args=["serve"], env=env), timeout=120) as mcp:
@@ -47,6 +49,7 @@ async def test_pyxis_without_sbatch_support(tc_env: dict[str, str], tmp_path: Pa
         out = await call(mcp, "run_interactive_command", partition="cpu", container_image="default",
                          command="echo IMAGE=$PYXIS_CONTAINER_IMAGE", time_limit="0:05:00")
     assert out["exit_status"] == 0 and out["stdout"].strip().endswith("pytorch-24.01.sqsh"), out
-    queued = subprocess.run(["squeue", "--noheader", "--name", "pyxis-batch-refused", "--format", "%i"],
-                            capture_output=True, text=True, check=True).stdout
+    queued = (await asyncio.to_thread(subprocess.run, ["squeue", "--noheader", "--name", "pyxis-batch-refused",
+                                                       "--format", "%i"],
+                                      capture_output=True, text=True, check=True)).stdout
     assert queued.strip() == ""  # nothing was submitted

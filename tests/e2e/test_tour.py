@@ -212,10 +212,11 @@ async def test_server_survives_an_sshd_restart(mcp: Client, tc_env: dict[str, st
     sshd = (TC_DIR / "sshd.pid").read_text().strip()
     # its connections first (children of this sshd only: the two-factor sshd's sessions, which the session's
     # OpenSSH master rides for later tests, stay), then the listener
-    subprocess.run(["pkill", "-P", sshd], check=False)
-    subprocess.run(["kill", sshd], check=True)
+    await asyncio.to_thread(subprocess.run, ["pkill", "-P", sshd], check=False)
+    await asyncio.to_thread(subprocess.run, ["kill", sshd], check=True)
     await asyncio.sleep(0.5)
-    subprocess.run(["bash", str(ROOT / "testcluster" / "cluster.sh"), "up"], check=True, capture_output=True)
+    await asyncio.to_thread(subprocess.run, ["bash", str(ROOT / "testcluster" / "cluster.sh"), "up"], check=True,
+                            capture_output=True)
     # the same hpcbridge process; sacct is never cached, so this really runs over a new SSH connection
     history = await call(mcp, "get_job_history", limit=1)
     assert history["total"] >= 1

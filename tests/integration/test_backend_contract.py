@@ -18,7 +18,7 @@ from hpcbridge.services.cluster import Cluster
 from hpcbridge.services.registry import make_transport
 
 from ..conftest import openpbs_env, shared_fixtures
-from ..contract import *  # noqa: F403 - the shared suite (tests/contract.py), run on each backend below
+from ..contract import *  # the shared suite (tests/contract.py), run on each backend below
 
 KINDS = ["slurm", "torque", "openpbs", "pbspro"]
 LIVE = {"slurm", "torque", "openpbs"}

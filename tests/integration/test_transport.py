@@ -48,7 +48,8 @@ async def test_timeout_kills_the_command_and_the_connection_stays_usable(tc_env:
 
 async def test_unknown_host_key_is_refused(tc_env: dict[str, str], tmp_path: Path) -> None:
     wrong = tmp_path / "known_hosts"
-    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(tmp_path / "k")], check=True)
+    await asyncio.to_thread(subprocess.run, ["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(tmp_path / "k")],
+                            check=True)
     wrong.write_text(f"[127.0.0.1]:{tc_env['SLURM_SSH_PORT']} {(tmp_path / 'k.pub').read_text()}")
     transport = SshTransport(_options(tc_env, known_hosts=str(wrong)))
     with pytest.raises(TransportError) as err:
@@ -57,7 +58,8 @@ async def test_unknown_host_key_is_refused(tc_env: dict[str, str], tmp_path: Pat
 
 
 async def test_wrong_key_is_refused_with_a_clear_message(tc_env: dict[str, str], tmp_path: Path) -> None:
-    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(tmp_path / "other")], check=True)
+    await asyncio.to_thread(subprocess.run, ["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f",
+                                             str(tmp_path / "other")], check=True)
     transport = SshTransport(_options(tc_env, key_path=str(tmp_path / "other")))
     with pytest.raises(TransportError, match="refused"):
         await transport.run(["true"], timeout=10)
@@ -83,11 +85,11 @@ async def test_sshd_restart_then_next_command_reconnects(tc_env: dict[str, str])
         assert (await transport.run(["echo", "before"], timeout=10)).ok
         # Kill the listener and every per-connection sshd of the ordinary user, then bring sshd back.
         pid = (TC_DIR / "sshd.pid").read_text().strip()
-        subprocess.run(["kill", pid], check=True)
-        subprocess.run(["pkill", "-f", f"sshd: {tc_env['SLURM_SSH_USER']}"], check=False)
+        await asyncio.to_thread(subprocess.run, ["kill", pid], check=True)
+        await asyncio.to_thread(subprocess.run, ["pkill", "-f", f"sshd: {tc_env['SLURM_SSH_USER']}"], check=False)
         await asyncio.sleep(0.5)
-        subprocess.run(["bash", str(ROOT / "testcluster" / "cluster.sh"), "up"], check=True,
-                       capture_output=True)
+        await asyncio.to_thread(subprocess.run, ["bash", str(ROOT / "testcluster" / "cluster.sh"), "up"], check=True,
+                                capture_output=True)
         result = await transport.run(["echo", "after"], timeout=20)
         assert result.stdout.strip() == "after" and transport.connects == 2
     finally:

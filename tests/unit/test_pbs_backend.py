@@ -37,10 +37,11 @@ class Replay:
             ("qstat", "-f", "-x", "-F", "json", "1.pbs"): (
                 self._read("qstat-F-json-f-x-single-job-openpbs-23.06.06.json"), "", 0),
             ("qstat", "-f", "-x", "-F", "json", "99.pbs"): ("", "qstat: Unknown Job Id 99.pbs\n", 153),
-            ("qstat", "-B", "-f", "-F", "json"): ('{"Server": {"pbs": {"default_queue": "workq", '
-                                                  '"managers": "root@pbs,boss@*", "operators": "alice@pbs"}}}', "", 0),
-            ("qmgr", "-c", "list server"): ("Server pbs\n    managers = root@pbs,boss@*\n    operators = alice@pbs\n"
-                                            "    default_queue = workq\n", "", 0),
+            ("qstat", "-B", "-f", "-F", "json"): (('{"Server": {"pbs": {"default_queue": "workq", '
+                                                   '"managers": "root@pbs,boss@*", "operators": "alice@pbs"}}}'),
+                                                  "", 0),
+            ("qmgr", "-c", "list server"): (("Server pbs\n    managers = root@pbs,boss@*\n    operators = alice@pbs\n"
+                                             "    default_queue = workq\n"), "", 0),
             ("qsub",): ("7.pbs\n", "", 0),
             ("qdel", "-W", "force", "1.pbs"): ("", "qdel: Unauthorized Request  1.pbs\n", 159),
             ("qdel", "99.pbs"): ("", "qdel: Unknown Job Id 99.pbs\n", 153),

@@ -105,7 +105,9 @@ class Sandbox:
             real = posixpath.join(await self.realpath(parent or "/"), name)
         home, roots = await self._layout()
         root = check_allowed(real, roots, writing=writing, shown=path, home=home)
-        if must_exist and not (await self.cluster.run(["test", "-e", real])).ok:
-            if follow_last or not (await self.cluster.run(["test", "-L", real])).ok:
-                raise NotFound(f"{path}: no such file or directory on {self.cluster.name}")
+        # not there; unless the last component was kept unresolved and is a (dangling) symlink
+        if must_exist and not (await self.cluster.run(["test", "-e", real])).ok and (
+            follow_last or not (await self.cluster.run(["test", "-L", real])).ok
+        ):
+            raise NotFound(f"{path}: no such file or directory on {self.cluster.name}")
         return real, root

@@ -7,14 +7,14 @@ import os
 import time
 
 from ..errors import CommandTimeout, TransportError
-from ..models import CommandResult, EnvSpec
+from ..models import NO_ENV, CommandResult, EnvSpec
 from .base import decode, raw
 
 
 class LocalTransport:
     description = "local"
 
-    def __init__(self, env: EnvSpec = EnvSpec()) -> None:
+    def __init__(self, env: EnvSpec = NO_ENV) -> None:
         self.env = env
 
     async def reach(self, host: str, port: int) -> tuple[str, int]:

@@ -25,7 +25,7 @@ from pathlib import Path
 
 from .. import validate
 from ..errors import CommandTimeout, TransportError
-from ..models import CommandResult, EnvSpec
+from ..models import NO_ENV, CommandResult, EnvSpec
 from ..quoting import shell_join
 from .base import decode, raw
 from .pipeshell import PipeShell
@@ -110,7 +110,7 @@ async def users_control_path(argv: list[str], environ: Mapping[str, str]) -> tup
 
 
 class OpenSshTransport:
-    def __init__(self, options: OpenSshOptions, env: EnvSpec = EnvSpec()) -> None:
+    def __init__(self, options: OpenSshOptions, env: EnvSpec = NO_ENV) -> None:
         self.options = options
         self.env = env
         self.description = f"openssh {options.host} (master {options.control_path})"

@@ -20,7 +20,7 @@ import asyncssh
 
 from .. import validate
 from ..errors import CommandTimeout, ConfigError, TransportError
-from ..models import CommandResult, EnvSpec
+from ..models import NO_ENV, CommandResult, EnvSpec
 from ..quoting import shell_join
 from .base import decode, raw
 from .shellworker import ShellWorker
@@ -45,7 +45,7 @@ class SshOptions:
 
 
 class SshTransport:
-    def __init__(self, options: SshOptions, env: EnvSpec = EnvSpec()) -> None:
+    def __init__(self, options: SshOptions, env: EnvSpec = NO_ENV) -> None:
         self.options = options
         self.env = env
         self._workers: set[ShellWorker] = set()
@@ -279,9 +279,8 @@ class SshTransport:
         conn = await self.connection()
         if self._sftp_ok is not False:
             try:
-                async with self._channels, conn.start_sftp_client() as sftp:
-                    async with sftp.open(path, "wb") as fh:
-                        await asyncio.wait_for(fh.write(data), timeout)
+                async with self._channels, conn.start_sftp_client() as sftp, sftp.open(path, "wb") as fh:
+                    await asyncio.wait_for(fh.write(data), timeout)
                 self._sftp_ok = True
                 return
             except asyncssh.SFTPError as exc:
