@@ -1,0 +1,55 @@
+"""Arguments a tool cannot take are refused in one sentence that names the parameter and the valid form
+(server/arguments.py), not with pydantic's multi-line report: through a real MCP client (in memory: the
+arguments are refused before anything reaches a cluster, so none is needed), and through `hpcbridge call`."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from fastmcp import Client
+from fastmcp.exceptions import ToolError
+
+from hpcbridge.config import load_settings
+from hpcbridge.server.app import create_app
+from hpcbridge.server.arguments import form_of
+
+
+async def refused(tool: str, arguments: dict[str, Any]) -> str:
+    settings = load_settings({"SLURM_SSH_HOST": "unused.invalid", "HPCBRIDGE_CONFIG": ""})
+    async with Client(create_app(settings)) as client:
+        with pytest.raises(ToolError) as caught:
+            await client.call_tool(tool, arguments)
+    text = str(caught.value)
+    assert "\n" not in text and "pydantic" not in text and "[type=" not in text, text
+    return text
+
+
+async def test_a_value_of_the_wrong_type_names_the_parameter_and_the_form() -> None:
+    text = await refused("list_jobs", {"limit": "abc"})
+    assert text.startswith("invalid limit: 'abc': input should be a valid integer"), text
+    assert text.endswith("expected an integer from 1 to 500"), text
+
+
+async def test_a_value_out_of_range_names_the_range() -> None:
+    text = await refused("submit_job", {"script_content": "true", "gpus": 0})
+    assert text.startswith("invalid gpus: 0: ") and text.endswith("expected an integer >= 1"), text
+
+
+async def test_a_parameter_the_tool_does_not_have_lists_those_it_has() -> None:
+    text = await refused("cancel_job", {"job_id": 1, "confirm": True})
+    assert text == "cancel_job has no parameter 'confirm'; its parameters: job_id, signal, force, cluster", text
+
+
+async def test_a_misspelt_parameter_is_named_first_with_the_closest_one() -> None:
+    text = await refused("get_job_details", {"jobid": 1})
+    assert text.startswith("get_job_details has no parameter 'jobid' (did you mean 'job_id'?)"), text
+    assert "invalid job_id: it is required; expected text or an integer (Job id, e.g. '1234'" in text, text
+
+
+def test_forms_in_words() -> None:
+    assert form_of({"enum": ["a", "b"]}) == "one of a, b"
+    assert form_of({"anyOf": [{"type": "integer", "minimum": 1}, {"type": "null"}]}) == "an integer >= 1"
+    assert form_of({"type": "array", "items": {"type": "string"}}) == "a list of text"
+    assert form_of({"type": "number", "exclusiveMinimum": 0}) == "a number > 0"
+    assert form_of({"type": "boolean"}) == "true or false"
