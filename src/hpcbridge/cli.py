@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import difflib
 import json
 import logging
 import os
@@ -133,7 +134,10 @@ async def _call(settings: Settings, tool: str, pairs: list[str], as_json: bool) 
     async with Client(create_app(everything)) as client:
         schemas = {t.name: t.input_schema.get("properties", {}) for t in await client.list_tools()}
         if tool not in schemas:
-            print(f"unknown tool {tool!r}; tools: {', '.join(sorted(schemas))}", file=sys.stderr)  # noqa: hook - CLI message on stderr
+            # 106 names would bury the answer: the closest few, and where the whole list is
+            close = difflib.get_close_matches(tool, list(schemas), n=3, cutoff=0.6)
+            hint = f"did you mean {' or '.join(close)}? " if close else ""
+            print(f"unknown tool {tool!r}: {hint}`HPCBRIDGE_TOOLSETS=all hpcbridge tools` lists every one", file=sys.stderr)  # noqa: hook - CLI message on stderr
             return 2
         arguments: dict[str, Any] = {}
         for pair in pairs:
@@ -227,6 +231,9 @@ def main(argv: list[str] | None = None) -> int:
         if args.command not in ("serve", "dashboard"):  # fastmcp logs each tool error; the CLI prints it once itself
             for name in ("fastmcp", "FastMCP"):
                 logging.getLogger(name).setLevel(logging.CRITICAL)
+            # the recorder polls the same cluster the call asked: its "history of X: cannot reach ..." would
+            # print the call's own error a second time
+            logging.getLogger("hpcbridge.history").setLevel(logging.ERROR)
         if args.command == "dashboard":
             args.transport = "http"
         if args.command in ("serve", "dashboard"):
