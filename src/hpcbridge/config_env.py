@@ -7,7 +7,7 @@ from __future__ import annotations
 import re
 from typing import Annotated, Literal
 
-from pydantic import SecretStr, ValidationInfo, field_validator
+from pydantic import Field, SecretStr, ValidationInfo, field_validator
 from pydantic_core import PydanticCustomError
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
@@ -42,7 +42,7 @@ class SlurmEnv(BaseSettings):
     cluster_name: str = "default"
     transport: Literal["ssh", "local", "openssh"] | None = None
     ssh_host: str | None = None
-    ssh_port: int | None = None
+    ssh_port: int | None = Field(None, ge=1, le=65535)
     ssh_user: str | None = None
     ssh_key_path: str | None = None
     ssh_password: SecretStr | None = None

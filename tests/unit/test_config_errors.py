@@ -1,0 +1,53 @@
+"""Configuration mistakes a newcomer makes are refused in the file's words: an unknown key is called unknown,
+with the closest real key (pydantic says 'Extra inputs are not permitted'); a port out of range is refused
+when the file is read (it was an OverflowError traceback at the first connect); an environment variable is
+named as it is spelt (SLURM_SSH_PORT, not ssh_port)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from hpcbridge.config import load_settings
+from hpcbridge.config_edit import parse_settings
+from hpcbridge.errors import ConfigError, InvalidParameter
+
+
+def load(tmp_path: Path, text: str, **env: str) -> None:
+    config = tmp_path / "config.toml"
+    config.write_text(text)
+    load_settings({"HPCBRIDGE_CONFIG": str(config), **env})
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ('[clusters.a]\nhost = "h"\nkey_pth = "/k"\n', "cluster 'a' (%s): unknown key 'key_pth' (did you mean 'key_path'?)"),
+    ('[clusters.a]\nhost = "h"\n[clusters.a.policy]\nmax_gpu = 4\n',
+     "cluster 'a' (%s): unknown key 'policy.max_gpu' (did you mean 'policy.max_gpus'?)"),
+    ('[clusters.a]\nhost = "h"\n[history]\nactive_minute = 3\n',
+     "[history]: unknown key 'active_minute' (did you mean 'active_minutes'?)"),
+    ('[clusters.a]\nhost = "h"\nzzz = 1\n', "cluster 'a' (%s): unknown key 'zzz'"),
+])
+def test_an_unknown_key_is_called_unknown_with_the_closest_key(tmp_path: Path, text: str, expected: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        load(tmp_path, text)
+    assert str(caught.value) == (expected % (tmp_path / "config.toml") if "%s" in expected else expected)
+
+
+@pytest.mark.parametrize("port", [0, 65536, 99999])
+def test_a_port_out_of_range_is_refused_when_the_file_is_read(tmp_path: Path, port: int) -> None:
+    with pytest.raises(ConfigError, match=r"cluster 'a' .*: port: Input should be"):
+        load(tmp_path, f'[clusters.a]\nhost = "h"\nport = {port}\n')
+
+
+def test_an_environment_variable_is_named_as_it_is_spelt(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError) as caught:
+        load(tmp_path, "", SLURM_SSH_HOST="login", SLURM_SSH_PORT="70000")
+    assert str(caught.value) == "environment: SLURM_SSH_PORT: Input should be less than or equal to 65535"
+
+
+def test_cluster_set_names_the_closest_key() -> None:
+    with pytest.raises(InvalidParameter, match=r"unknown key 'max_channel' \(did you mean 'max_channels'\?\)"):
+        parse_settings(["max_channel=4"])
+    with pytest.raises(InvalidParameter, match=r"unknown key 'policy.max_gpu' \(did you mean 'policy.max_gpus'\?\)"):
+        parse_settings(["policy.max_gpu=4"])
