@@ -77,10 +77,10 @@ class ClusterConfig(BaseModel):
     known_hosts: str | None = Field(None, description="known_hosts file (default ~/.ssh/known_hosts)")
     verify_host_key: bool = Field(True, description="false turns host key checking off (logged; unsafe)")
     ssh_config: str | None = Field(None, description="OpenSSH client config file (default ~/.ssh/config)")
-    connect_timeout: float = Field(15.0, description="seconds to establish the SSH connection")
-    command_timeout: float = Field(60.0, description="seconds before a scheduler command is abandoned")
-    max_channels: int = Field(8, description="concurrent SSH channels (keep below sshd MaxSessions=10)")
-    shell_workers: int = Field(2, description="long-lived remote shells for read-only commands (0 = off)")
+    connect_timeout: float = Field(15.0, gt=0, description="seconds to establish the SSH connection")
+    command_timeout: float = Field(60.0, gt=0, description="seconds before a scheduler command is abandoned")
+    max_channels: int = Field(8, ge=1, description="concurrent SSH channels (keep below sshd MaxSessions=10)")
+    shell_workers: int = Field(2, ge=0, description="long-lived remote shells for read-only commands (0 = off)")
     default_partition: str | None = Field(None, description="partition for submit_job when none is given")
     interactive_partition: str = Field("interactive", description="partition for interactive work "
                                                                   "(ranked last for batch recommendations)")
@@ -115,7 +115,7 @@ class ClusterConfig(BaseModel):
     read_only: bool = Field(False, description="true: no tool may change anything on this cluster (submit, "
                                                "cancel, sessions, writes, deletes are refused or absent)")
     shell_allowlist: list[str] = Field(default_factory=list, description="programs run_shell_command may run (empty = any)")
-    cache_ttl: float = Field(2.0, description="seconds a queue listing is reused across callers")
+    cache_ttl: float = Field(2.0, ge=0, description="seconds a queue listing is reused across callers")
     log_stall_minutes: int = Field(10, ge=0, description="a running job's output unchanged this long is "
                                                          "flagged as trouble (0: never)")
     team: list[str] = Field(default_factory=list, description="user names of your team, highlighted in "

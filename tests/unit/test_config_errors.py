@@ -51,3 +51,12 @@ def test_cluster_set_names_the_closest_key() -> None:
         parse_settings(["max_channel=4"])
     with pytest.raises(InvalidParameter, match=r"unknown key 'policy.max_gpu' \(did you mean 'policy.max_gpus'\?\)"):
         parse_settings(["policy.max_gpu=4"])
+
+
+@pytest.mark.parametrize(("key", "value"), [("max_channels", 0), ("connect_timeout", 0), ("command_timeout", -1),
+                                            ("shell_workers", -1), ("cache_ttl", -5)])
+def test_a_count_or_a_time_that_cannot_work_is_refused_by_name(tmp_path: Path, key: str, value: int) -> None:
+    """max_channels = 0 hung every command on a semaphore of size 0; a negative command_timeout failed each
+    command as 'did not finish within -1s'."""
+    with pytest.raises(ConfigError, match=rf"cluster 'a' .*: {key}: Input should be greater than"):
+        load(tmp_path, f'[clusters.a]\nhost = "h"\n{key} = {value}\n')
