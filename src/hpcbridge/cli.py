@@ -1,5 +1,6 @@
-"""Command line: `hpcbridge serve | dashboard | call | check | tools | cluster | history`. Logs go to stderr; stdout carries only results
-(and, for `serve` over stdio, only the MCP protocol)."""
+"""Command line: `hpcbridge serve | dashboard | call | check | login | tools | cluster | settings | history`. Logs
+go to stderr; stdout carries only results (and, for `serve` over stdio, only the MCP protocol). Start with
+`hpcbridge cluster add NAME --host HOST --user USER --default`, then `hpcbridge check`."""
 
 from __future__ import annotations
 
@@ -184,8 +185,8 @@ async def _tools(settings: Settings, sizes: bool) -> int:
 
 
 def _http_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=8765)
+    parser.add_argument("--host", default="127.0.0.1", help="address to listen on over HTTP (default: 127.0.0.1)")
+    parser.add_argument("--port", type=int, default=8765, help="port to listen on over HTTP (default: 8765)")
     parser.add_argument("--toolsets", default=None,
                         help=f"comma-separated: {', '.join(TOOLSETS)}, or all (default: {', '.join(DEFAULT_TOOLSETS)})")
     parser.add_argument("--token", default=None, help=argparse.SUPPRESS)  # refused: visible in ps
@@ -201,18 +202,21 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"hpcbridge {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
     serve = sub.add_parser("serve", help="run the MCP server")
-    serve.add_argument("--transport", choices=["stdio", "http"], default="stdio")
+    serve.add_argument("--transport", choices=["stdio", "http"], default="stdio",
+                       help="stdio (default: an MCP client starts the server) or http (streamable HTTP at /mcp "
+                            "and the dashboard; a bearer token is always required)")
     _http_arguments(serve)
     dashboard = sub.add_parser("dashboard", help="serve the web dashboard (and /mcp) over HTTP, print its URL")
     _http_arguments(dashboard)
     call = sub.add_parser("call", help="run one tool and print its result")
-    call.add_argument("tool")
+    call.add_argument("tool", help="a tool name (`hpcbridge tools`); every toolset is callable here")
     call.add_argument("arguments", nargs="*", help="key=value (values parsed as JSON when they are)")
     call.add_argument("--json", action="store_true", help="print the structured result")
     check = sub.add_parser("check", help="say what works and what does not")
-    check.add_argument("--cluster", default=None)
+    check.add_argument("--cluster", default=None, help="only this cluster (default: every configured one)")
     login = sub.add_parser("login", help="log in once to an openssh cluster (two-factor sites); commands ride it")
-    login.add_argument("cluster", nargs="?", default=None)
+    login.add_argument("cluster", nargs="?", default=None, help="a cluster with transport = \"openssh\" "
+                                                                "(default: the default cluster)")
     tools = sub.add_parser("tools", help="list the tools of the configured toolsets")
     tools.add_argument("--sizes", action="store_true", help="what each toolset costs an agent's context")
     cli_admin.add_parsers(sub)
