@@ -124,6 +124,14 @@ def _wants_string(schema: dict[str, Any]) -> bool:
     return "string" in types and not types & {"integer", "number", "boolean", "object", "array"}
 
 
+def _unknown_tool(name: str, known: list[str]) -> int:
+    """106 names would bury the answer: the closest few, and where the whole list is."""
+    close = difflib.get_close_matches(name, known, n=3, cutoff=0.6)
+    hint = f"did you mean {' or '.join(close)}? " if close else ""
+    print(f"unknown tool {name!r}: {hint}`HPCBRIDGE_TOOLSETS=all hpcbridge tools` lists every one", file=sys.stderr)  # noqa: hook - CLI message on stderr
+    return 2
+
+
 async def _call(settings: Settings, tool: str, pairs: list[str], as_json: bool) -> int:
     from fastmcp import Client
     from fastmcp.exceptions import ToolError
@@ -135,11 +143,7 @@ async def _call(settings: Settings, tool: str, pairs: list[str], as_json: bool) 
     async with Client(create_app(everything)) as client:
         schemas = {t.name: t.input_schema.get("properties", {}) for t in await client.list_tools()}
         if tool not in schemas:
-            # 106 names would bury the answer: the closest few, and where the whole list is
-            close = difflib.get_close_matches(tool, list(schemas), n=3, cutoff=0.6)
-            hint = f"did you mean {' or '.join(close)}? " if close else ""
-            print(f"unknown tool {tool!r}: {hint}`HPCBRIDGE_TOOLSETS=all hpcbridge tools` lists every one", file=sys.stderr)  # noqa: hook - CLI message on stderr
-            return 2
+            return _unknown_tool(tool, list(schemas))
         arguments: dict[str, Any] = {}
         for pair in pairs:
             key, sep, value = pair.partition("=")
@@ -169,8 +173,11 @@ def _settings_for_tools() -> Settings:
         return load_settings({**os.environ, "SLURM_SSH_HOST": "unused.invalid"})
 
 
-async def _tools(settings: Settings, sizes: bool) -> int:
+async def _tools(settings: Settings, sizes: bool, names: list[str]) -> int:
     from .server.app import create_app
+
+    if names:
+        return await _tool_help(settings, names)
 
     if sizes:
         from .server.surface import per_toolset
@@ -181,6 +188,21 @@ async def _tools(settings: Settings, sizes: bool) -> int:
         return 0
     for tool in await create_app(settings).list_tools():  # no lifespan: no SSH, no database, no Jupyter start
         print(f"{tool.name}: {(tool.description or '').splitlines()[0]}")  # noqa: hook - CLI output
+    return 0
+
+
+async def _tool_help(settings: Settings, names: list[str]) -> int:
+    """`hpcbridge tools NAME`: what `hpcbridge call NAME key=value ...` takes, from any toolset (as call)."""
+    from .server.app import create_app
+    from .server.arguments import parameter_lines
+
+    everything = settings.model_copy(update={"toolsets": list(TOOLSETS)})
+    tools = {t.name: t for t in await create_app(everything).list_tools()}
+    for name in names:
+        if name not in tools:
+            return _unknown_tool(name, list(tools))
+        print(f"{name}: {tools[name].description or ''}\nparameters (hpcbridge call {name} key=value ...):")  # noqa: hook - CLI output
+        print("\n".join(parameter_lines(tools[name].parameters)) or "  none")  # noqa: hook - CLI output
     return 0
 
 
@@ -209,7 +231,8 @@ def build_parser() -> argparse.ArgumentParser:
     dashboard = sub.add_parser("dashboard", help="serve the web dashboard (and /mcp) over HTTP, print its URL")
     _http_arguments(dashboard)
     call = sub.add_parser("call", help="run one tool and print its result")
-    call.add_argument("tool", help="a tool name (`hpcbridge tools`); every toolset is callable here")
+    call.add_argument("tool", help="a tool name (`hpcbridge tools`; `hpcbridge tools NAME` shows its parameters); every "
+                                      "toolset is callable here")
     call.add_argument("arguments", nargs="*", help="key=value (values parsed as JSON when they are)")
     call.add_argument("--json", action="store_true", help="print the structured result")
     check = sub.add_parser("check", help="say what works and what does not")
@@ -219,6 +242,7 @@ def build_parser() -> argparse.ArgumentParser:
                                                                 "(default: the default cluster)")
     tools = sub.add_parser("tools", help="list the tools of the configured toolsets")
     tools.add_argument("--sizes", action="store_true", help="what each toolset costs an agent's context")
+    tools.add_argument("names", nargs="*", metavar="TOOL", help="show these tools' parameters (any toolset)")
     cli_admin.add_parsers(sub)
     return parser
 
@@ -247,7 +271,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "history":
             return cli_admin.history_command(args)
         if args.command == "tools":
-            return asyncio.run(_tools(settings, args.sizes))
+            return asyncio.run(_tools(settings, args.sizes, args.names))
         if args.command == "login":
             from .login import login
 

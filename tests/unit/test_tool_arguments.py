@@ -4,6 +4,10 @@ arguments are refused before anything reaches a cluster, so none is needed), and
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -53,3 +57,19 @@ def test_forms_in_words() -> None:
     assert form_of({"type": "array", "items": {"type": "string"}}) == "a list of text"
     assert form_of({"type": "number", "exclusiveMinimum": 0}) == "a number > 0"
     assert form_of({"type": "boolean"}) == "true or false"
+
+
+def test_hpcbridge_tools_name_shows_what_call_takes(tmp_path: Path) -> None:
+    """A newcomer's `hpcbridge call submit_job --help` is argparse's; `hpcbridge tools NAME` is the answer (any
+    toolset, as call; no cluster needed)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SLURM_", "HPCBRIDGE_"))}
+    env.update({"HPCBRIDGE_CONFIG": "", "HOME": str(tmp_path), "HPCBRIDGE_STATE_DIR": str(tmp_path / "state")})
+    hpcbridge = Path(sys.executable).parent / "hpcbridge"
+    done = subprocess.run([str(hpcbridge), "tools", "cancel_job", "read_file"], env=env, capture_output=True,
+                          text=True, check=False, timeout=120)
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert lines[0].startswith("cancel_job: Cancel") and "parameters (hpcbridge call cancel_job key=value ...):" in lines
+    assert "  job_id  (text or an integer; required): Job id, e.g. '1234'" in done.stdout
+    assert "  force  (true or false; default false): PBS only" in done.stdout
+    assert any(line.startswith("read_file: ") for line in lines)  # the files toolset, not a default one

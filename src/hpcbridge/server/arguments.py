@@ -7,6 +7,7 @@ not have is named with the tool's parameters (and the closest one)."""
 from __future__ import annotations
 
 import difflib
+import json
 from collections.abc import Mapping
 from typing import Any
 
@@ -98,3 +99,16 @@ def form_of(schema: Mapping[str, Any]) -> str:
     if kind == "object":
         return "an object (key: value)"
     return "a value"
+
+
+def parameter_lines(schema: Mapping[str, Any]) -> list[str]:
+    """A tool's parameters for a person (`hpcbridge tools NAME`): name, form, required or the default, and
+    what it means."""
+    required = set(schema.get("required", []))
+    lines = []
+    for name, prop in schema.get("properties", {}).items():
+        default = prop.get("default")
+        when = "required" if name in required else "optional" if default is None else f"default {json.dumps(default)}"
+        about = f": {prop['description']}" if prop.get("description") else ""
+        lines.append(f"  {name}  ({form_of(prop)}; {when}){about}")
+    return lines
