@@ -4,6 +4,7 @@ arguments are refused before anything reaches a cluster, so none is needed), and
 
 from __future__ import annotations
 
+import logging
 import os
 import subprocess
 import sys
@@ -73,3 +74,15 @@ def test_hpcbridge_tools_name_shows_what_call_takes(tmp_path: Path) -> None:
     assert "  job_id  (text or an integer; required): Job id, e.g. '1234'" in done.stdout
     assert "  force  (true or false; default false): PBS only" in done.stdout
     assert any(line.startswith("read_file: ") for line in lines)  # the files toolset, not a default one
+
+
+async def test_the_server_log_says_what_was_refused_and_not_as_a_server_error(
+        caplog: pytest.LogCaptureFixture) -> None:
+    """fastmcp logged a refused call as "ERROR ... Error calling tool 'get_job_details'" with no reason: in an
+    MCP client's server log that reads as a fault of the server. The reason at INFO is what a person needs."""
+    caplog.set_level(logging.DEBUG)
+    await refused("get_job_details", {"job_id": "abc"})
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR], caplog.text
+    assert any(r.name == "hpcbridge.server" and r.levelno == logging.INFO
+               and r.getMessage().startswith("get_job_details: invalid job_id: 'abc' is not a job id")
+               for r in caplog.records), caplog.text

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import difflib
 import json
+import logging
 from collections.abc import Mapping
 from typing import Any
 
@@ -39,7 +40,7 @@ class ArgumentErrors(Middleware):
             name = context.message.name
             tool = self.tools.get(name)
             schema = tool.parameters if tool is not None else {}
-            raise ToolError(describe(name, exc.__cause__, schema)) from exc
+            raise ToolError(describe(name, exc.__cause__, schema), log_level=logging.DEBUG) from exc
 
 
 def describe(tool: str, error: PydanticValidationError, schema: Mapping[str, Any]) -> str:
