@@ -405,7 +405,7 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         raise ConfigError(f"[history]: {_first_error(exc, HistoryConfig)}") from exc
     try:
         settings = Settings(clusters=clusters, default_cluster=default, providers=providers, http_token=token, http=http, history=history,
-                            log_level=str(data.get("log_level", server.log_level)), tool_aliases=aliases,
+                            log_level=_log_level(data.get("log_level", server.log_level)), tool_aliases=aliases,
                             toolsets=toolset_list(server.toolsets or data.get("toolsets") or list(DEFAULT_TOOLSETS)),
                             mcp_tasks=_flag("mcp_tasks", server.mcp_tasks, data.get("mcp_tasks", False)),
                             source=str(path) if path.exists() else "environment",
@@ -413,6 +413,15 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
     except ValidationError as exc:
         raise ConfigError(f"tool_aliases: {_first_error(exc)} (the only alias set is 'pbs')") from exc
     return settings
+
+
+def _log_level(value: object) -> str:
+    """A level logging knows (any case); 'LOUD' or 'verbose' were taken as INFO without a word."""
+    level = str(value).upper()
+    if level not in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"):
+        raise ConfigError(f"log_level: {value!r} is not a log level; expected DEBUG, INFO, WARNING or ERROR "
+                          "(HPCBRIDGE_LOG_LEVEL, or log_level in the file)")
+    return level
 
 
 def _flag(key: str, from_env: bool | None, from_file: object) -> bool:

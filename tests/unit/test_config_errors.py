@@ -60,3 +60,14 @@ def test_a_count_or_a_time_that_cannot_work_is_refused_by_name(tmp_path: Path, k
     command as 'did not finish within -1s'."""
     with pytest.raises(ConfigError, match=rf"cluster 'a' .*: {key}: Input should be greater than"):
         load(tmp_path, f'[clusters.a]\nhost = "h"\n{key} = {value}\n')
+
+
+def test_a_log_level_logging_does_not_know_is_refused(tmp_path: Path) -> None:
+    """'LOUD' was taken as INFO without a word (and `hpcbridge settings set log_level LOUD` wrote it)."""
+    with pytest.raises(ConfigError, match=r"^log_level: 'LOUD' is not a log level; expected DEBUG, INFO"):
+        load(tmp_path, 'log_level = "LOUD"\n[clusters.a]\nhost = "h"\n')
+    with pytest.raises(ConfigError, match=r"^log_level: 'verbose' is not a log level"):
+        load(tmp_path, '[clusters.a]\nhost = "h"\n', HPCBRIDGE_LOG_LEVEL="verbose")
+    config = tmp_path / "config.toml"
+    config.write_text('log_level = "debug"\n[clusters.a]\nhost = "h"\n')
+    assert load_settings({"HPCBRIDGE_CONFIG": str(config)}).log_level == "DEBUG"
