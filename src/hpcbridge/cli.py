@@ -148,7 +148,8 @@ async def _call(settings: Settings, tool: str, pairs: list[str], as_json: bool) 
         for pair in pairs:
             key, sep, value = pair.partition("=")
             if not sep:
-                print(f"argument {pair!r} is not key=value", file=sys.stderr)  # noqa: hook - CLI message on stderr
+                print(f"argument {pair!r} is not key=value (e.g. limit=10); `hpcbridge tools {tool}` shows the "
+                      "parameters", file=sys.stderr)  # noqa: hook - CLI message on stderr
                 return 2
             arguments[key] = value if _wants_string(schemas[tool].get(key, {})) else _parse_value(value)
         try:

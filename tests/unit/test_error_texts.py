@@ -152,3 +152,10 @@ def test_an_unknown_host_key_on_another_port_gives_the_keyscan_that_fetches_it(t
     port, text = asyncio.run(connect()).split("|", 1)
     assert text.startswith(f"host key of 127.0.0.1:{port} is not in known_hosts ({known_hosts})"), text
     assert f"`ssh-keyscan -p {port} 127.0.0.1 >> {known_hosts}`" in text, text
+
+
+def test_hpcbridge_call_of_a_bare_word_shows_the_form_and_where_the_parameters_are(tmp_path: Path) -> None:
+    done = run_call(tmp_path, '[clusters.x]\nhost = "unused.invalid"\n', "list_jobs", "limit")
+    assert done.returncode == 2
+    assert done.stderr.strip() == ("argument 'limit' is not key=value (e.g. limit=10); `hpcbridge tools list_jobs` "
+                                   "shows the parameters")
