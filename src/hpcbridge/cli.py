@@ -187,8 +187,15 @@ async def _tools(settings: Settings, sizes: bool, names: list[str]) -> int:
             print(f"{','.join(s.toolsets):<45} {s.tools:>3} tools  {s.visible_bytes / 1024:5.1f} KB model-visible  "  # noqa: hook - CLI output
                   f"{s.whole_bytes / 1024:5.1f} KB tools/list")
         return 0
-    for tool in await create_app(settings).list_tools():  # no lifespan: no SSH, no database, no Jupyter start
+    listed = await create_app(settings).list_tools()  # no lifespan: no SSH, no database, no Jupyter start
+    for tool in listed:
         print(f"{tool.name}: {(tool.description or '').splitlines()[0]}")  # noqa: hook - CLI output
+    # on stderr, so the listing stays one tool a line: a newcomer took these for every tool there is
+    every = set(settings.toolsets) == set(TOOLSETS)
+    more = "" if every else "`HPCBRIDGE_TOOLSETS=all hpcbridge tools` lists every one, "
+    print(f"{len(listed)} tools of the toolsets {', '.join(settings.toolsets)} (what `hpcbridge serve` offers); "
+          f"{more}`hpcbridge call` calls any, `hpcbridge tools NAME` shows a tool's parameters",
+          file=sys.stderr)  # noqa: hook - CLI message on stderr
     return 0
 
 

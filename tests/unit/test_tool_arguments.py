@@ -60,14 +60,25 @@ def test_forms_in_words() -> None:
     assert form_of({"type": "boolean"}) == "true or false"
 
 
-def test_hpcbridge_tools_name_shows_what_call_takes(tmp_path: Path) -> None:
-    """A newcomer's `hpcbridge call submit_job --help` is argparse's; `hpcbridge tools NAME` is the answer (any
-    toolset, as call; no cluster needed)."""
+def tools_command(tmp_path: Path, *arguments: str) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("SLURM_", "HPCBRIDGE_"))}
     env.update({"HPCBRIDGE_CONFIG": "", "HOME": str(tmp_path), "HPCBRIDGE_STATE_DIR": str(tmp_path / "state")})
     hpcbridge = Path(sys.executable).parent / "hpcbridge"
-    done = subprocess.run([str(hpcbridge), "tools", "cancel_job", "read_file"], env=env, capture_output=True,
-                          text=True, check=False, timeout=120)
+    return subprocess.run([str(hpcbridge), "tools", *arguments], env=env, capture_output=True, text=True,
+                          check=False, timeout=120)
+
+
+def test_hpcbridge_tools_says_these_are_the_default_toolsets_only(tmp_path: Path) -> None:
+    done = tools_command(tmp_path)
+    assert done.returncode == 0 and len(done.stdout.splitlines()) == 19, done.stdout
+    assert done.stderr.strip().startswith("19 tools of the toolsets cluster, jobs, agent (what `hpcbridge serve` "
+                                          "offers); `HPCBRIDGE_TOOLSETS=all hpcbridge tools` lists every one"), done.stderr
+
+
+def test_hpcbridge_tools_name_shows_what_call_takes(tmp_path: Path) -> None:
+    """A newcomer's `hpcbridge call submit_job --help` is argparse's; `hpcbridge tools NAME` is the answer (any
+    toolset, as call; no cluster needed)."""
+    done = tools_command(tmp_path, "cancel_job", "read_file")
     assert done.returncode == 0, done.stderr
     lines = done.stdout.splitlines()
     assert lines[0].startswith("cancel_job: Cancel") and "parameters (hpcbridge call cancel_job key=value ...):" in lines
