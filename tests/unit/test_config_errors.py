@@ -71,3 +71,13 @@ def test_a_log_level_logging_does_not_know_is_refused(tmp_path: Path) -> None:
     config = tmp_path / "config.toml"
     config.write_text('log_level = "debug"\n[clusters.a]\nhost = "h"\n')
     assert load_settings({"HPCBRIDGE_CONFIG": str(config)}).log_level == "DEBUG"
+
+
+@pytest.mark.parametrize(("host", "hint"), [
+    ("me@login.example.org", "(the user goes in user: user = 'me', host = 'login.example.org')"),
+    ("login.example.org:2222", "(the port goes in port: host = 'login.example.org', port = 2222)"),
+])
+def test_a_login_written_as_ssh_would_says_where_its_parts_go(tmp_path: Path, host: str, hint: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        load(tmp_path, f'[clusters.a]\nhost = "{host}"\n')
+    assert f"host: '{host}' is not a host name or IP address {hint}; expected a host name" in str(caught.value)
