@@ -115,8 +115,8 @@ class SshTransport:
                     "(log in once with `hpcbridge login CLUSTER`).",
                     transient=False,
                 ) from exc
-            except (asyncssh.ConnectionLost, ConnectionResetError) as exc:  # they say only "Connection lost"
-                raise TransportError(  # or "reset by peer": the peer closed before SSH began (which, is a race)
+            except (asyncssh.ConnectionLost, ConnectionResetError, BrokenPipeError) as exc:  # the peer closed before SSH:
+                raise TransportError(  # "Connection lost", "reset by peer" or "broken pipe" (a race)
                     f"cannot reach {self.description}: {self._address()} closed the connection before the SSH "
                     f"login ({exc}): check host and port (is an SSH server listening "
                     "there?), and that the site accepts connections from this network (VPN, firewall)") from exc
