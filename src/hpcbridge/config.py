@@ -405,7 +405,7 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         raise ConfigError(f"[history]: {_first_error(exc, HistoryConfig)}") from exc
     try:
         settings = Settings(clusters=clusters, default_cluster=default, providers=providers, http_token=token, http=http, history=history,
-                            log_level=_log_level(data.get("log_level", server.log_level)), tool_aliases=aliases,
+                            log_level=_log_level(server.log_level or data.get("log_level", "INFO")), tool_aliases=aliases,
                             toolsets=toolset_list(server.toolsets or data.get("toolsets") or list(DEFAULT_TOOLSETS)),
                             mcp_tasks=_flag("mcp_tasks", server.mcp_tasks, data.get("mcp_tasks", False)),
                             source=str(path) if path.exists() else "environment",

@@ -156,7 +156,7 @@ class ServerEnv(BaseSettings):
     http_token_file: str | None = None
     http_allowed_hosts: Annotated[list[str] | None, NoDecode] = None
     http_allowed_origins: Annotated[list[str] | None, NoDecode] = None
-    log_level: str = "INFO"
+    log_level: str | None = None  # set, it wins over the file's log_level (HPCBRIDGE_LOG_LEVEL=DEBUG to look)
     state_dir: str | None = None  # read by store.default_path(); declared here so it is documented and checked
     database_url: SecretStr | None = None  # [history] database_url
     dashboard_cookie_secure: bool | None = None  # [dashboard] cookie_secure

@@ -81,3 +81,12 @@ def test_a_login_written_as_ssh_would_says_where_its_parts_go(tmp_path: Path, ho
     with pytest.raises(ConfigError) as caught:
         load(tmp_path, f'[clusters.a]\nhost = "{host}"\n')
     assert f"host: '{host}' is not a host name or IP address {hint}; expected a host name" in str(caught.value)
+
+
+def test_hpcbridge_log_level_wins_over_the_file(tmp_path: Path) -> None:
+    """README's troubleshooting says HPCBRIDGE_LOG_LEVEL=DEBUG shows every command: a log_level in the file
+    silently won over it (unlike HPCBRIDGE_TOOLSETS and the other variables)."""
+    config = tmp_path / "config.toml"
+    config.write_text('log_level = "WARNING"\n[clusters.a]\nhost = "h"\n')
+    assert load_settings({"HPCBRIDGE_CONFIG": str(config)}).log_level == "WARNING"
+    assert load_settings({"HPCBRIDGE_CONFIG": str(config), "HPCBRIDGE_LOG_LEVEL": "DEBUG"}).log_level == "DEBUG"
