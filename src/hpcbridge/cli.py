@@ -1,10 +1,12 @@
-"""Command line: `hpcbridge serve | dashboard | call | check | tools | cluster | history`. Logs go to stderr; stdout carries only results
-(and, for `serve` over stdio, only the MCP protocol)."""
+"""Command line: `hpcbridge serve | dashboard | call | check | login | tools | cluster | settings | history`. Logs
+go to stderr; stdout carries only results (and, for `serve` over stdio, only the MCP protocol). Start with
+`hpcbridge cluster add NAME --host HOST --user USER --default`, then `hpcbridge check`."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import difflib
 import json
 import logging
 import os
@@ -122,6 +124,14 @@ def _wants_string(schema: dict[str, Any]) -> bool:
     return "string" in types and not types & {"integer", "number", "boolean", "object", "array"}
 
 
+def _unknown_tool(name: str, known: list[str]) -> int:
+    """106 names would bury the answer: the closest few, and where the whole list is."""
+    close = difflib.get_close_matches(name, known, n=3, cutoff=0.6)
+    hint = f"did you mean {' or '.join(close)}? " if close else ""
+    print(f"unknown tool {name!r}: {hint}`HPCBRIDGE_TOOLSETS=all hpcbridge tools` lists every one", file=sys.stderr)  # noqa: hook - CLI message on stderr
+    return 2
+
+
 async def _call(settings: Settings, tool: str, pairs: list[str], as_json: bool) -> int:
     from fastmcp import Client
     from fastmcp.exceptions import ToolError
@@ -133,13 +143,13 @@ async def _call(settings: Settings, tool: str, pairs: list[str], as_json: bool) 
     async with Client(create_app(everything)) as client:
         schemas = {t.name: t.input_schema.get("properties", {}) for t in await client.list_tools()}
         if tool not in schemas:
-            print(f"unknown tool {tool!r}; tools: {', '.join(sorted(schemas))}", file=sys.stderr)  # noqa: hook - CLI message on stderr
-            return 2
+            return _unknown_tool(tool, list(schemas))
         arguments: dict[str, Any] = {}
         for pair in pairs:
             key, sep, value = pair.partition("=")
             if not sep:
-                print(f"argument {pair!r} is not key=value", file=sys.stderr)  # noqa: hook - CLI message on stderr
+                print(f"argument {pair!r} is not key=value (e.g. limit=10); `hpcbridge tools {tool}` shows the "
+                      "parameters", file=sys.stderr)  # noqa: hook - CLI message on stderr
                 return 2
             arguments[key] = value if _wants_string(schemas[tool].get(key, {})) else _parse_value(value)
         try:
@@ -164,8 +174,11 @@ def _settings_for_tools() -> Settings:
         return load_settings({**os.environ, "SLURM_SSH_HOST": "unused.invalid"})
 
 
-async def _tools(settings: Settings, sizes: bool) -> int:
+async def _tools(settings: Settings, sizes: bool, names: list[str]) -> int:
     from .server.app import create_app
+
+    if names:
+        return await _tool_help(settings, names)
 
     if sizes:
         from .server.surface import per_toolset
@@ -174,14 +187,36 @@ async def _tools(settings: Settings, sizes: bool) -> int:
             print(f"{','.join(s.toolsets):<45} {s.tools:>3} tools  {s.visible_bytes / 1024:5.1f} KB model-visible  "  # noqa: hook - CLI output
                   f"{s.whole_bytes / 1024:5.1f} KB tools/list")
         return 0
-    for tool in await create_app(settings).list_tools():  # no lifespan: no SSH, no database, no Jupyter start
+    listed = await create_app(settings).list_tools()  # no lifespan: no SSH, no database, no Jupyter start
+    for tool in listed:
         print(f"{tool.name}: {(tool.description or '').splitlines()[0]}")  # noqa: hook - CLI output
+    # on stderr, so the listing stays one tool a line: a newcomer took these for every tool there is
+    every = set(settings.toolsets) == set(TOOLSETS)
+    more = "" if every else "`HPCBRIDGE_TOOLSETS=all hpcbridge tools` lists every one, "
+    print(f"{len(listed)} tools of the toolsets {', '.join(settings.toolsets)} (what `hpcbridge serve` offers); "
+          f"{more}`hpcbridge call` calls any, `hpcbridge tools NAME` shows a tool's parameters",
+          file=sys.stderr)  # noqa: hook - CLI message on stderr
+    return 0
+
+
+async def _tool_help(settings: Settings, names: list[str]) -> int:
+    """`hpcbridge tools NAME`: what `hpcbridge call NAME key=value ...` takes, from any toolset (as call)."""
+    from .server.app import create_app
+    from .server.arguments import parameter_lines
+
+    everything = settings.model_copy(update={"toolsets": list(TOOLSETS)})
+    tools = {t.name: t for t in await create_app(everything).list_tools()}
+    for name in names:
+        if name not in tools:
+            return _unknown_tool(name, list(tools))
+        print(f"{name}: {tools[name].description or ''}\nparameters (hpcbridge call {name} key=value ...):")  # noqa: hook - CLI output
+        print("\n".join(parameter_lines(tools[name].parameters)) or "  none")  # noqa: hook - CLI output
     return 0
 
 
 def _http_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=8765)
+    parser.add_argument("--host", default="127.0.0.1", help="address to listen on over HTTP (default: 127.0.0.1)")
+    parser.add_argument("--port", type=int, default=8765, help="port to listen on over HTTP (default: 8765)")
     parser.add_argument("--toolsets", default=None,
                         help=f"comma-separated: {', '.join(TOOLSETS)}, or all (default: {', '.join(DEFAULT_TOOLSETS)})")
     parser.add_argument("--token", default=None, help=argparse.SUPPRESS)  # refused: visible in ps
@@ -197,20 +232,25 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"hpcbridge {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
     serve = sub.add_parser("serve", help="run the MCP server")
-    serve.add_argument("--transport", choices=["stdio", "http"], default="stdio")
+    serve.add_argument("--transport", choices=["stdio", "http"], default="stdio",
+                       help="stdio (default: an MCP client starts the server) or http (streamable HTTP at /mcp "
+                            "and the dashboard; a bearer token is always required)")
     _http_arguments(serve)
     dashboard = sub.add_parser("dashboard", help="serve the web dashboard (and /mcp) over HTTP, print its URL")
     _http_arguments(dashboard)
     call = sub.add_parser("call", help="run one tool and print its result")
-    call.add_argument("tool")
+    call.add_argument("tool", help="a tool name (`hpcbridge tools`; `hpcbridge tools NAME` shows its parameters); every "
+                                      "toolset is callable here")
     call.add_argument("arguments", nargs="*", help="key=value (values parsed as JSON when they are)")
     call.add_argument("--json", action="store_true", help="print the structured result")
     check = sub.add_parser("check", help="say what works and what does not")
-    check.add_argument("--cluster", default=None)
+    check.add_argument("--cluster", default=None, help="only this cluster (default: every configured one)")
     login = sub.add_parser("login", help="log in once to an openssh cluster (two-factor sites); commands ride it")
-    login.add_argument("cluster", nargs="?", default=None)
+    login.add_argument("cluster", nargs="?", default=None, help="a cluster with transport = \"openssh\" "
+                                                                "(default: the default cluster)")
     tools = sub.add_parser("tools", help="list the tools of the configured toolsets")
     tools.add_argument("--sizes", action="store_true", help="what each toolset costs an agent's context")
+    tools.add_argument("names", nargs="*", metavar="TOOL", help="show these tools' parameters (any toolset)")
     cli_admin.add_parsers(sub)
     return parser
 
@@ -227,6 +267,9 @@ def main(argv: list[str] | None = None) -> int:
         if args.command not in ("serve", "dashboard"):  # fastmcp logs each tool error; the CLI prints it once itself
             for name in ("fastmcp", "FastMCP"):
                 logging.getLogger(name).setLevel(logging.CRITICAL)
+            # the recorder polls the same cluster the call asked: its "history of X: cannot reach ..." would
+            # print the call's own error a second time
+            logging.getLogger("hpcbridge.history").setLevel(logging.ERROR)
         if args.command == "dashboard":
             args.transport = "http"
         if args.command in ("serve", "dashboard"):
@@ -236,7 +279,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "history":
             return cli_admin.history_command(args)
         if args.command == "tools":
-            return asyncio.run(_tools(settings, args.sizes))
+            return asyncio.run(_tools(settings, args.sizes, args.names))
         if args.command == "login":
             from .login import login
 

@@ -28,7 +28,9 @@ def add_parsers(sub: Any) -> None:
     add.add_argument("--port", type=int, help="SSH port")
     add.add_argument("--key-path", help="private key file")
     add.add_argument("--scheduler", choices=scheduler_registry.names())
-    add.add_argument("--transport", choices=["ssh", "local"])
+    add.add_argument("--transport", choices=["ssh", "local", "openssh"],
+                     help="ssh (default), local (on the login node itself), openssh (two-factor sites: then "
+                          "`hpcbridge login NAME`)")
     add.add_argument("--pbs-flavor", choices=["auto", "pbspro", "torque"])
     add.add_argument("--pbs-server")
     add.add_argument("--default-partition")

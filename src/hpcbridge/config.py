@@ -7,6 +7,7 @@ If the file already has a cluster of that name, the variables that are set overr
 
 from __future__ import annotations
 
+import difflib
 import os
 import tomllib
 from collections.abc import Callable
@@ -69,17 +70,17 @@ class ClusterConfig(BaseModel):
     control_persist: str = Field("8h", description="openssh only: how long the master stays after the last "
                                                    "command (ssh_config ControlPersist)")
     host: str | None = Field(None, description="login node host name, or a Host alias from ~/.ssh/config")
-    port: int | None = Field(None, description="SSH port (default: from ~/.ssh/config, else 22)")
+    port: int | None = Field(None, ge=1, le=65535, description="SSH port (default: from ~/.ssh/config, else 22)")
     user: str | None = Field(None, description="SSH user (default: from ~/.ssh/config, else local user)")
     key_path: str | None = Field(None, description="private key file (default: agent and ~/.ssh/id_*)")
     password: SecretStr | None = Field(None, description="key passphrase, or password when no key is set")
     known_hosts: str | None = Field(None, description="known_hosts file (default ~/.ssh/known_hosts)")
     verify_host_key: bool = Field(True, description="false turns host key checking off (logged; unsafe)")
     ssh_config: str | None = Field(None, description="OpenSSH client config file (default ~/.ssh/config)")
-    connect_timeout: float = Field(15.0, description="seconds to establish the SSH connection")
-    command_timeout: float = Field(60.0, description="seconds before a scheduler command is abandoned")
-    max_channels: int = Field(8, description="concurrent SSH channels (keep below sshd MaxSessions=10)")
-    shell_workers: int = Field(2, description="long-lived remote shells for read-only commands (0 = off)")
+    connect_timeout: float = Field(15.0, gt=0, description="seconds to establish the SSH connection")
+    command_timeout: float = Field(60.0, gt=0, description="seconds before a scheduler command is abandoned")
+    max_channels: int = Field(8, ge=1, description="concurrent SSH channels (keep below sshd MaxSessions=10)")
+    shell_workers: int = Field(2, ge=0, description="long-lived remote shells for read-only commands (0 = off)")
     default_partition: str | None = Field(None, description="partition for submit_job when none is given")
     interactive_partition: str = Field("interactive", description="partition for interactive work "
                                                                   "(ranked last for batch recommendations)")
@@ -114,7 +115,7 @@ class ClusterConfig(BaseModel):
     read_only: bool = Field(False, description="true: no tool may change anything on this cluster (submit, "
                                                "cancel, sessions, writes, deletes are refused or absent)")
     shell_allowlist: list[str] = Field(default_factory=list, description="programs run_shell_command may run (empty = any)")
-    cache_ttl: float = Field(2.0, description="seconds a queue listing is reused across callers")
+    cache_ttl: float = Field(2.0, ge=0, description="seconds a queue listing is reused across callers")
     log_stall_minutes: int = Field(10, ge=0, description="a running job's output unchanged this long is "
                                                          "flagged as trouble (0: never)")
     team: list[str] = Field(default_factory=list, description="user names of your team, highlighted in "
@@ -227,14 +228,14 @@ def _dashboard_config(data: dict[str, object], server: ServerEnv) -> DashboardCo
     try:
         return DashboardConfig.model_validate(table)
     except ValidationError as exc:
-        raise ConfigError(f"[dashboard]: {_first_error(exc)}") from exc
+        raise ConfigError(f"[dashboard]: {_first_error(exc, DashboardConfig)}") from exc
 
 
 def _config_section(data: dict[str, object]) -> ConfigSection:
     try:
         return ConfigSection.model_validate(dict(cast(dict[str, Any], data.get("config") or {})))
     except ValidationError as exc:
-        raise ConfigError(f"[config]: {_first_error(exc)}") from exc
+        raise ConfigError(f"[config]: {_first_error(exc, ConfigSection)}") from exc
 
 
 class HistoryConfig(BaseModel):
@@ -350,13 +351,20 @@ def _refuse_unknown_top_level(data: dict[str, object], path: Path) -> None:
 def load_settings(environ: dict[str, str] | None = None) -> Settings:
     """Read env + TOML into validated Settings; raises ConfigError with what is wrong and where."""
     env = dict(os.environ if environ is None else environ)
+    prefix = "HPCBRIDGE_"
     try:
         server = _server_from(env)
+        prefix = "SLURM_"
         slurm = _slurm_from(env)
+        prefix = "PBS_"
         pbs = PbsEnv.model_validate({k[len("PBS_"):].lower(): v for k, v in env.items()
                                      if k in ("PBS_SERVER", "PBS_ACCOUNT")})
-    except ValidationError as exc:
-        raise ConfigError(f"environment: {_first_error(exc)}") from exc
+    except ValidationError as exc:  # named as the user wrote it: SLURM_SSH_PORT, not ssh_port
+        err = exc.errors()[0]
+        variable = prefix + "_".join(str(p) for p in err.get("loc", ())).upper()
+        message = str(err.get("msg"))
+        raise ConfigError(f"environment: {message if message.startswith(variable) else variable + ': ' + message}"
+                          ) from exc
     path = Path(server.config).expanduser() if server.config else default_config_path()
     data: dict[str, object] = {}
     if server.config and not path.exists():
@@ -387,17 +395,17 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
     try:
         http = HttpConfig.model_validate(_http_table(data, server))
     except ValidationError as exc:
-        raise ConfigError(f"[http]: {_first_error(exc)}") from exc
+        raise ConfigError(f"[http]: {_first_error(exc, HttpConfig)}") from exc
     history_table: dict[str, Any] = dict(cast(dict[str, Any], data.get("history") or {}))
     if server.database_url:
         history_table["database_url"] = server.database_url
     try:
         history = HistoryConfig.model_validate(history_table)
     except ValidationError as exc:
-        raise ConfigError(f"[history]: {_first_error(exc)}") from exc
+        raise ConfigError(f"[history]: {_first_error(exc, HistoryConfig)}") from exc
     try:
         settings = Settings(clusters=clusters, default_cluster=default, providers=providers, http_token=token, http=http, history=history,
-                            log_level=str(data.get("log_level", server.log_level)), tool_aliases=aliases,
+                            log_level=_log_level(server.log_level or data.get("log_level", "INFO")), tool_aliases=aliases,
                             toolsets=toolset_list(server.toolsets or data.get("toolsets") or list(DEFAULT_TOOLSETS)),
                             mcp_tasks=_flag("mcp_tasks", server.mcp_tasks, data.get("mcp_tasks", False)),
                             source=str(path) if path.exists() else "environment",
@@ -405,6 +413,15 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
     except ValidationError as exc:
         raise ConfigError(f"tool_aliases: {_first_error(exc)} (the only alias set is 'pbs')") from exc
     return settings
+
+
+def _log_level(value: object) -> str:
+    """A level logging knows (any case); 'LOUD' or 'verbose' were taken as INFO without a word."""
+    level = str(value).upper()
+    if level not in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"):
+        raise ConfigError(f"log_level: {value!r} is not a log level; expected DEBUG, INFO, WARNING or ERROR "
+                          "(HPCBRIDGE_LOG_LEVEL, or log_level in the file)")
+    return level
 
 
 def _flag(key: str, from_env: bool | None, from_file: object) -> bool:
@@ -421,7 +438,7 @@ def validate_clusters(raw: dict[str, Any], where: Callable[[str], str]) -> dict[
         try:
             clusters[name] = ClusterConfig.model_validate({**dict(values), "name": name})
         except ValidationError as exc:
-            raise ConfigError(f"cluster '{name}' ({where(name)}): {_first_error(exc)}") from exc
+            raise ConfigError(f"cluster '{name}' ({where(name)}): {_first_error(exc, ClusterConfig)}") from exc
         if clusters[name].provider:
             if clusters[name].default:
                 raise ConfigError(f"cluster '{name}': a {clusters[name].provider} account cannot be the default "
@@ -459,7 +476,23 @@ def _slurm_from(env: dict[str, str]) -> SlurmEnv:
                                     if k.startswith("SLURM_") and k[len("SLURM_"):].lower() in SlurmEnv.model_fields})
 
 
-def _first_error(exc: ValidationError) -> str:
+def _first_error(exc: ValidationError, model: type[BaseModel] | None = None) -> str:
+    """The first fault in the file's words; a key the table does not have (pydantic: 'Extra inputs are not
+    permitted') is called unknown, with the closest key of `model` (the table's model) when one is close."""
     err = exc.errors()[0]
-    where = ".".join(str(p) for p in err.get("loc", ()))
+    loc = err.get("loc", ())
+    where = ".".join(str(p) for p in loc)
+    if err.get("type") == "extra_forbidden":
+        close = difflib.get_close_matches(str(loc[-1]), _keys_at(model, loc[:-1]), n=1) if loc else []
+        closest = ".".join([*(str(p) for p in loc[:-1]), close[0]]) if close else ""
+        return f"unknown key {where!r}" + (f" (did you mean {closest!r}?)" if close else "")
     return f"{where}: {err.get('msg')}"
+
+
+def _keys_at(model: type[BaseModel] | None, path: tuple[int | str, ...]) -> list[str]:
+    """The keys of the table at `path` below `model` (policy -> Policy's keys); [] when it is not a table."""
+    for part in path:
+        field = model.model_fields.get(str(part)) if model is not None else None
+        kind = field.annotation if field is not None else None
+        model = kind if isinstance(kind, type) and issubclass(kind, BaseModel) else None
+    return [] if model is None else list(model.model_fields)

@@ -8,6 +8,7 @@ replaced, atomically and readable by its owner only (it may hold a key passphras
 from __future__ import annotations
 
 import contextlib
+import difflib
 import os
 import re
 import tempfile
@@ -57,7 +58,9 @@ def parse_settings(pairs: list[str], parameter: str = "--set") -> dict[str, Any]
         head, dot, tail = key.partition(".")
         known = POLICY_KEYS if head == "policy" and dot else CLUSTER_KEYS
         if (tail if dot else key) not in known or (dot and head != "policy"):
-            raise InvalidParameter(parameter, f"unknown key {key!r}",
+            close = difflib.get_close_matches(tail if dot else key, sorted(known - SECRET_KEYS), n=1)
+            hint = f" (did you mean {(head + '.' if dot else '') + close[0]!r}?)" if close else ""
+            raise InvalidParameter(parameter, f"unknown key {key!r}{hint}",
                                    "one of " + ", ".join(sorted(CLUSTER_KEYS - {"policy"} - SECRET_KEYS))
                                    + ", or policy." + "|policy.".join(sorted(POLICY_KEYS)))
         value = parse_value(text)

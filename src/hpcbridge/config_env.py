@@ -7,7 +7,7 @@ from __future__ import annotations
 import re
 from typing import Annotated, Literal
 
-from pydantic import SecretStr, ValidationInfo, field_validator
+from pydantic import Field, SecretStr, ValidationInfo, field_validator
 from pydantic_core import PydanticCustomError
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
@@ -42,7 +42,7 @@ class SlurmEnv(BaseSettings):
     cluster_name: str = "default"
     transport: Literal["ssh", "local", "openssh"] | None = None
     ssh_host: str | None = None
-    ssh_port: int | None = None
+    ssh_port: int | None = Field(None, ge=1, le=65535)
     ssh_user: str | None = None
     ssh_key_path: str | None = None
     ssh_password: SecretStr | None = None
@@ -156,7 +156,7 @@ class ServerEnv(BaseSettings):
     http_token_file: str | None = None
     http_allowed_hosts: Annotated[list[str] | None, NoDecode] = None
     http_allowed_origins: Annotated[list[str] | None, NoDecode] = None
-    log_level: str = "INFO"
+    log_level: str | None = None  # set, it wins over the file's log_level (HPCBRIDGE_LOG_LEVEL=DEBUG to look)
     state_dir: str | None = None  # read by store.default_path(); declared here so it is documented and checked
     database_url: SecretStr | None = None  # [history] database_url
     dashboard_cookie_secure: bool | None = None  # [dashboard] cookie_secure

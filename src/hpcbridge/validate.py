@@ -198,7 +198,14 @@ def host_problem(value: object) -> str | None:
             return None
         except ValueError:
             pass
-    return f"{_shown(value)} is not a host name or IP address"
+    # user@host and host:port are how people write a login: say where those parts go
+    hint = ""
+    if isinstance(value, str) and "@" in value:
+        hint = f" (the user goes in user: user = {value.partition('@')[0]!r}, host = {value.rpartition('@')[2]!r})"
+    elif isinstance(value, str) and re.fullmatch(r"[^:]+:[0-9]{1,5}", value):
+        name, _, port = value.partition(":")
+        hint = f" (the port goes in port: host = {name!r}, port = {port})"
+    return f"{_shown(value)} is not a host name or IP address{hint}"
 
 
 def user_problem(value: object) -> str | None:

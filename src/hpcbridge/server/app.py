@@ -20,6 +20,7 @@ from ..services.cluster import Cluster
 from ..services.interactive import Sessions
 from ..services.registry import Registry
 from ..store import Store
+from .arguments import ArgumentErrors
 from .tasks import tasks_extension
 from .toolkit import ToolKit
 
@@ -120,6 +121,7 @@ def create_app(settings: Settings, auth: AuthProvider | None = None, instance: s
     if settings.mcp_tasks:
         mcp.add_extension(tasks_extension())  # MCP tasks for the tools declared with task=True (the long waits)
     kit = ToolKit(mcp, registry, tasks=settings.mcp_tasks)
+    mcp.add_middleware(ArgumentErrors(kit.tools))  # a bad argument: one sentence naming it, not pydantic's report
     kit.on_call.append(history.activity.touch)  # the recorder polls while someone is looking
     kit.queue_waits = history.queue_waits
     kit.on_provenance.append(history.record_provenance)  # issue 30: provenance on submission

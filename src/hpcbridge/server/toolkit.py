@@ -117,7 +117,10 @@ def boundary(fn: Callable[..., Awaitable[ToolResult]]) -> Callable[..., Awaitabl
             raise
         except HpcBridgeError as exc:
             hint = " (temporary: retrying may help)" if exc.transient else ""
-            raise ToolError(f"{exc.message}{hint}") from exc
+            # the server log says what was refused; fastmcp's own line ("ERROR ... Error calling tool 'x'", no
+            # reason) read as a server fault in an MCP client's log, for what is an answer to the caller
+            log.info("%s: %s", fn.__name__, exc.message)
+            raise ToolError(f"{exc.message}{hint}", log_level=logging.DEBUG) from exc
         except Exception as exc:
             log.exception("tool %s failed", fn.__name__)
             raise ToolError(f"internal error in {fn.__name__}: {type(exc).__name__}: {exc}") from exc

@@ -107,12 +107,7 @@ class SshTransport:
                     "(connect_timeout): the host is down, a firewall drops the connection, or no SSH server "
                     "listens there; check host and port") from exc
             except asyncssh.HostKeyNotVerifiable as exc:
-                raise TransportError(
-                    f"host key of {self.options.host} is not in known_hosts "
-                    f"({self.options.known_hosts or '~/.ssh/known_hosts'}): {exc.reason}. Add it with "
-                    f"ssh-keyscan, or set known_hosts to the right file.",
-                    transient=False,
-                ) from exc
+                raise TransportError(self._unknown_host_key(exc.reason), transient=False) from exc
             except asyncssh.PermissionDenied as exc:
                 raise TransportError(
                     f"SSH login to {self.description} refused: {exc.reason}. Check user and key; a site that "
@@ -120,12 +115,28 @@ class SshTransport:
                     "(log in once with `hpcbridge login CLUSTER`).",
                     transient=False,
                 ) from exc
+            except (asyncssh.ConnectionLost, ConnectionResetError, BrokenPipeError) as exc:  # the peer closed before SSH:
+                raise TransportError(  # "Connection lost", "reset by peer" or "broken pipe" (a race)
+                    f"cannot reach {self.description}: {self._address()} closed the connection before the SSH "
+                    f"login ({exc}): check host and port (is an SSH server listening "
+                    "there?), and that the site accepts connections from this network (VPN, firewall)") from exc
             except (OSError, asyncssh.Error) as exc:
                 raise TransportError(f"cannot reach {self.description}: {exc or type(exc).__name__}") from exc
             self.connects += 1
             self._sftp_ok = None
             log.info("connected to %s", self.description)
             return self._conn
+
+    def _unknown_host_key(self, reason: str) -> str:
+        """On a port other than 22, known_hosts holds the key as [host]:port and ssh-keyscan needs -p: the
+        message gives the command that fetches the right line."""
+        o = self.options
+        where = o.known_hosts or "~/.ssh/known_hosts"
+        name = f"{o.host}:{o.port}" if o.port and o.port != 22 else o.host
+        keyscan = f"ssh-keyscan -p {o.port} {o.host}" if o.port and o.port != 22 else f"ssh-keyscan {o.host}"
+        return (f"host key of {name} is not in known_hosts ({where}): {reason}. Log in once with ssh and accept "
+                f"the key after checking its fingerprint, or add it with `{keyscan} >> {where}`; or set "
+                "known_hosts to the right file.")
 
     def _address(self) -> str:
         o = self.options
