@@ -26,6 +26,7 @@ from ..errors import (
     CommandTimeout,
     HpcBridgeError,
     InfeasibleRequest,
+    InvalidParameter,
     NotFound,
     ReadOnlyCluster,
     SchedulerError,
@@ -126,6 +127,12 @@ class Cluster:
 
     def job_id(self, value: str | int, parameter: str = "job_id") -> str:
         """A job id in this scheduler's form (PBS: 1234.server, arrays 1234[]; Slurm: 1234_7, 1234.0)."""
+        job, sep, named = str(value).strip().partition(";")
+        if sep and named and named != self.name:
+            # sbatch --parsable's 'id;cluster' on a multi-cluster site: that id was given by the cluster it names,
+            # and the same number here may be somebody else's job, so it is not acted on here
+            raise InvalidParameter(parameter, f"{value!r} is a job of cluster {named!r}, not of {self.name!r}",
+                                   f"the job id alone ({job}) with cluster= naming the hpcbridge cluster it runs on")
         return self.backend.job_id(value, parameter)
 
     # --- what the scheduler is and says (services ask the cluster, never its backend) ----------------
