@@ -134,10 +134,13 @@ async def test_a_background_job_by_name_pattern_is_dimmed(page: Any, agent: Clie
     other = await call(agent, "submit_job", job_name=f"tidyfg_{tag}", script_content="sleep 120")
     try:
         await page.goto(dashboard.base + "/")
-        row = page.locator(f'#board tr[data-job="{background["job_id"]}"]')
+        # the slurm cluster's section: the torque cluster (wrappers over the same Slurm) lists the same job id
+        # too, once its own watcher has polled, and an unscoped locator then matches two rows
+        slurm = page.locator('#board section[data-cluster="slurm"]')
+        row = slurm.locator(f'tr[data-job="{background["job_id"]}"]')
         await expect(row).to_be_visible(timeout=60_000)  # the board's next refresh after the watcher's poll
         await expect(row).to_have_class("dim")
-        await expect(page.locator(f'#board tr[data-job="{other["job_id"]}"]')).not_to_have_class("dim")
+        await expect(slurm.locator(f'tr[data-job="{other["job_id"]}"]')).not_to_have_class("dim")
     finally:
         for job in (background, other):
             await call(agent, "cancel_job", job_id=job["job_id"])
