@@ -9,7 +9,7 @@ import weakref
 
 from hpcbridge.config import ClusterConfig, Settings
 from hpcbridge.services.registry import Registry
-from hpcbridge.services.waiting import _WATCHERS, running_watcher, watcher_for
+from hpcbridge.services.waiting import running_watcher, watcher_for
 
 CONFIG = ClusterConfig.model_validate({"name": "a", "transport": "local", "scheduler": "slurm"})
 
@@ -17,13 +17,12 @@ CONFIG = ClusterConfig.model_validate({"name": "a", "transport": "local", "sched
 def test_a_replaced_cluster_and_its_watcher_are_freed() -> None:
     registry = Registry(Settings(clusters={"a": CONFIG}, default_cluster="a"))
     old = registry.get("a")
-    watcher_for(old).poke()
+    watcher = weakref.ref(watcher_for(old))
     gone = weakref.ref(old)
-    watchers = len(_WATCHERS)
     registry.settings.clusters["a"] = CONFIG.model_copy(update={"read_only": True})
     new = registry.get("a")  # rebuilt: the registry lets go of the old object
     del old
     gc.collect()
     assert gone() is None
-    assert len(_WATCHERS) == watchers - 1
+    assert watcher() is None  # its entry went with it
     assert running_watcher(new) is None  # nobody has waited on the new one yet

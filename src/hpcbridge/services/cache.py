@@ -6,6 +6,7 @@ Many agents polling the same cluster then cost the controller one squeue per TTL
 from __future__ import annotations
 
 import asyncio
+import functools
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -22,23 +23,22 @@ class SingleFlightCache:
         if hit is not None and time.monotonic() - hit[0] < ttl:
             return hit[1]
         pending = self._inflight.get(key)
-        if pending is not None:
-            return await asyncio.shield(pending)
-        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
-        self._inflight[key] = future
-        self.misses += 1
-        try:
-            value = await load()
-        except BaseException as exc:
-            future.set_exception(exc)
-            future.exception()  # mark retrieved so an unobserved failure does not warn
-            raise
-        else:
-            self._values[key] = (time.monotonic(), value)
-            future.set_result(value)
-            return value
-        finally:
-            self._inflight.pop(key, None)
+        if pending is None:
+            # the query runs in a task of its own: when the caller that started it is cancelled (a page reloaded
+            # mid-build), the others waiting on the same key still get its answer, not that caller's
+            # CancelledError (which reached them once, and a dashboard page answered 500)
+            self.misses += 1
+            pending = self._inflight[key] = asyncio.ensure_future(load())
+            pending.add_done_callback(functools.partial(self._settle, key))
+        return await asyncio.shield(pending)
+
+    def _settle(self, key: str, done: asyncio.Future[Any]) -> None:
+        if self._inflight.get(key) is done:
+            del self._inflight[key]
+        if done.cancelled():
+            return
+        if done.exception() is None:  # reading it also marks a failure retrieved: no "never retrieved" warning
+            self._values[key] = (time.monotonic(), done.result())
 
     def invalidate(self, prefix: str = "") -> None:
         for key in [k for k in self._values if k.startswith(prefix)]:
